@@ -1,0 +1,131 @@
+"""The `compose` command line: the only place that prints and exits.
+
+Commands are modules of this package, imported only when used so that a build starts
+fast. Each one provides `add_arguments(parser)` and `run(args, ui) -> int`.
+Like git, the first word picks the command; anything else is a recipe to build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from composer import __version__
+from composer.cli.ui import UI
+from composer.errors import ComposerError, RecipeError
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str
+    summary: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("build", "composer.cli.build", "compose a boot image from recipes (the default)"),
+    Command("validate", "composer.cli.validate", "check recipes without building"),
+    Command("show", "composer.cli.show", "print the effective recipe after extends and --set"),
+    Command("render", "composer.cli.render", "render a recipe's templates into a directory"),
+    Command("inspect", "composer.cli.inspect", "list what a boot image or initramfs holds"),
+    Command("extract", "composer.cli.extract", "unpack an image's initramfs into a directory"),
+    Command("diff", "composer.cli.diff", "compare two images or initramfs archives"),
+    Command("boot", "composer.cli.boot", "network-boot an image in qemu-system-s390x"),
+    Command("schema", "composer.cli.schema", "print the recipe JSON Schema"),
+)
+
+DESCRIPTION = """\
+Compose Linux boot images from declarative YAML recipes.
+
+The first job is the s390 (IBM Z) PXELINUX-style network boot image: a kernel with a
+small initramfs appended, patched so the kernel finds it, ready for a DHCP/TFTP server.
+
+  compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot -o pxelinux.0
+  compose inspect pxelinux.0
+  compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttyS0'
+"""
+
+EPILOG = """\
+Run 'compose COMMAND --help' for the options of a command.
+Exit status: 0 success, 1 failure (or a difference for 'diff'), 2 bad input.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("-v", "--verbose", action="count", default=0,
+                       help="say more (repeat for even more)")
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="print only errors and requested results")
+    group.add_argument("--debug", action="store_true",
+                       help="show a traceback when something fails")
+
+
+def command_parser(command: Command) -> argparse.ArgumentParser:
+    module = importlib.import_module(command.module)
+    parser = argparse.ArgumentParser(
+        prog=f"compose {command.name}" if command.name != "build" else "compose",
+        description=(module.__doc__ or command.summary).strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=getattr(module, "EPILOG", None),
+    )
+    module.add_arguments(parser)
+    _common(parser)
+    return parser
+
+
+def top_help() -> str:
+    width = max(len(c.name) for c in COMMANDS)
+    lines = [f"usage: compose [COMMAND] [OPTIONS] ...\n", DESCRIPTION, "commands:"]
+    lines += [f"  {c.name:<{width}}  {c.summary}" for c in COMMANDS]
+    lines += ["", EPILOG]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] in ("-h", "--help", "help"):
+        print(top_help())
+        return 0 if args_in else 2
+    if args_in[0] == "--version":
+        print(f"compose {__version__}")
+        return 0
+    by_name = {c.name: c for c in COMMANDS}
+    command = by_name.get(args_in[0])
+    if command is None:
+        command = by_name["build"]
+    else:
+        args_in = args_in[1:]
+    parser = command_parser(command)
+    args = parser.parse_args(args_in)
+    ui = UI(verbosity=-1 if args.quiet else args.verbose)
+    module = importlib.import_module(command.module)
+    try:
+        return int(module.run(args, ui))
+    except RecipeError as error:
+        ui.error_lines(error.lines())
+        if args.debug:
+            traceback.print_exc()
+        return error.exit_code
+    except ComposerError as error:
+        ui.error(str(error))
+        if args.debug:
+            traceback.print_exc()
+        return error.exit_code
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        if args.debug:
+            traceback.print_exc()
+        ui.error(
+            f"internal error: {type(error).__name__}: {error}. This is a bug in composer; "
+            "run again with --debug for the traceback and report it."
+        )
+        return 1

@@ -1,0 +1,220 @@
+"""The manifest: what goes into the image, entry by entry.
+
+Every stage before the archive produces entries; the archive stage only reads them.
+An entry names its content (a host file to stream, or bytes) instead of holding a
+copy, so a build never stages files on disk and never needs root: ownership and
+device nodes exist only as numbers that end up in the archive headers.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from composer.errors import InputError
+
+
+class Kind(StrEnum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    CHAR = "char"
+    BLOCK = "block"
+    FIFO = "fifo"
+
+
+# The file-type bits that newc stores in c_mode, by entry kind.
+KIND_BITS: dict[Kind, int] = {
+    Kind.FILE: stat.S_IFREG,
+    Kind.DIR: stat.S_IFDIR,
+    Kind.SYMLINK: stat.S_IFLNK,
+    Kind.CHAR: stat.S_IFCHR,
+    Kind.BLOCK: stat.S_IFBLK,
+    Kind.FIFO: stat.S_IFIFO,
+}
+
+DEFAULT_MODES: dict[Kind, int] = {
+    Kind.FILE: 0o644,
+    Kind.DIR: 0o755,
+    Kind.SYMLINK: 0o777,
+    Kind.CHAR: 0o600,
+    Kind.BLOCK: 0o600,
+    Kind.FIFO: 0o644,
+}
+
+IMPLIED = "implied parent directory"
+
+
+def image_path(path: str, *, what: str = "destination") -> str:
+    """Normalise an absolute path inside the image, refusing anything that could escape it.
+
+    `..` is refused rather than resolved: in a recipe it is almost always a mistake, and
+    in an archive it is how extraction attacks start.
+    """
+    if not isinstance(path, str) or not path:
+        raise InputError(f"{what} is empty")
+    if "\0" in path:
+        raise InputError(f"{what} {path!r} contains a NUL byte")
+    if not path.startswith("/"):
+        raise InputError(
+            f"{what} {path!r} is not an absolute path inside the image",
+            hint=f"write it as '/{path.lstrip('./')}'",
+        )
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise InputError(f"{what} {path!r} contains '..'; image paths must not climb out")
+    if not parts:
+        raise InputError(f"{what} {path!r} names the image root itself")
+    return "/" + "/".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One archive member. `source` is streamed at archive time; `data` is held inline."""
+
+    path: str
+    kind: Kind
+    mode: int = -1
+    uid: int = 0
+    gid: int = 0
+    mtime: int | None = None
+    source: Path | None = None
+    data: bytes | None = None
+    target: str | None = None
+    major: int = 0
+    minor: int = 0
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode < 0:
+            object.__setattr__(self, "mode", DEFAULT_MODES[self.kind])
+        if self.kind is Kind.FILE and (self.source is None) == (self.data is None):
+            raise ValueError(f"file entry {self.path} needs exactly one of source or data")
+        if self.kind is Kind.SYMLINK and not self.target:
+            raise ValueError(f"symlink entry {self.path} needs a target")
+
+    @property
+    def implied(self) -> bool:
+        return self.origin == IMPLIED
+
+    def size(self) -> int:
+        """Bytes of content the archive will hold for this entry."""
+        if self.kind is Kind.FILE:
+            if self.data is not None:
+                return len(self.data)
+            assert self.source is not None
+            return os.stat(self.source).st_size
+        if self.kind is Kind.SYMLINK:
+            assert self.target is not None
+            return len(self.target.encode())
+        return 0
+
+    def same_content(self, other: Entry) -> bool:
+        """Two requests for one path agree if they would produce the same archive member."""
+        if (self.kind, self.mode, self.uid, self.gid, self.target, self.major, self.minor) != (
+            other.kind, other.mode, other.uid, other.gid, other.target, other.major, other.minor
+        ):
+            return False
+        if self.kind is not Kind.FILE:
+            return True
+        if self.source is not None and other.source is not None:
+            if os.path.realpath(self.source) == os.path.realpath(other.source):
+                return True
+        return read_content(self) == read_content(other)
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.kind}{', from ' + self.origin if self.origin else ''})"
+
+
+def read_content(entry: Entry) -> bytes:
+    """The whole content of a small entry (templates, scripts); the archive streams instead."""
+    if entry.data is not None:
+        return entry.data
+    if entry.source is not None:
+        return entry.source.read_bytes()
+    if entry.target is not None:
+        return entry.target.encode()
+    return b""
+
+
+class Manifest:
+    """The set of entries, keyed by image path, with conflicts caught as they are added."""
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self._entries: dict[str, Entry] = {}
+        for entry in entries:
+            self.add(entry)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def get(self, path: str) -> Entry | None:
+        return self._entries.get(path)
+
+    def add(self, entry: Entry) -> None:
+        """Add an entry; the same content twice is fine, different content is an error."""
+        existing = self._entries.get(entry.path)
+        if existing is None or existing.implied:
+            self._entries[entry.path] = entry
+            return
+        if entry.implied and existing.kind is Kind.DIR:
+            return
+        if existing.same_content(entry):
+            return
+        raise InputError(
+            f"two entries want {entry.path} with different content: "
+            f"{existing.describe()} and {entry.describe()}",
+            hint="remove one of them or give them different destinations",
+        )
+
+    def replace(self, entry: Entry) -> None:
+        """Overwrite an entry on purpose (a later recipe layer wins)."""
+        self._entries[entry.path] = entry
+
+    def remove(self, path: str) -> None:
+        self._entries.pop(path, None)
+
+    def entries(self) -> list[Entry]:
+        """All entries sorted by path, with every missing parent directory implied.
+
+        Sorting byte-wise puts a parent before its children, which is what the kernel's
+        unpacker needs, and makes the archive independent of the order of the recipe.
+        """
+        complete = dict(self._entries)
+        for path in list(self._entries):
+            parent = posixpath.dirname(path)
+            while parent != "/" and parent not in complete:
+                complete[parent] = Entry(parent, Kind.DIR, origin=IMPLIED)
+                parent = posixpath.dirname(parent)
+        _check_parents(complete)
+        return [complete[p] for p in sorted(complete, key=lambda p: p.encode())]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries())
+
+    def with_mtime(self, mtime: int) -> Manifest:
+        return Manifest(replace(e, mtime=mtime) for e in self._entries.values())
+
+
+def _check_parents(entries: dict[str, Entry]) -> None:
+    for path, entry in entries.items():
+        parent = posixpath.dirname(path)
+        if parent == "/":
+            continue
+        holder = entries[parent]
+        if holder.kind is not Kind.DIR:
+            raise InputError(
+                f"{entry.describe()} lies under {parent}, which is a {holder.kind}, "
+                "not a directory",
+                hint=f"put it under the directory {parent} points to"
+                if holder.kind is Kind.SYMLINK
+                else "",
+            )
