@@ -100,7 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = by_name["build"]
     else:
         args_in = args_in[1:]
-    parser = command_parser(command)
+    try:
+        parser = command_parser(command)
+    except ModuleNotFoundError as error:
+        print(f"compose: error: command '{command.name}' is not available ({error})",
+              file=sys.stderr)
+        return 1
     args = parser.parse_args(args_in)
     ui = UI(verbosity=-1 if args.quiet else args.verbose)
     module = importlib.import_module(command.module)

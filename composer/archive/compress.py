@@ -1,0 +1,194 @@
+"""Compressors for the initramfs, each with the options the kernel's decoders require.
+
+The kernel's XZ decoder only knows the CRC32 (and no) integrity check, and its LZ4
+decoder only reads the *legacy* frame format (`lz4 -l`). Everything here is in-process
+and deterministic for a given level and thread count: no timestamps, no file names.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from composer.errors import InputError
+
+
+class Codec(StrEnum):
+    NONE = "none"
+    GZIP = "gzip"
+    XZ = "xz"
+    ZSTD = "zstd"
+    LZ4 = "lz4"
+    LZMA = "lzma"
+    BZIP2 = "bzip2"
+
+
+# The kernel config option that must be set for the kernel to unpack each codec.
+KERNEL_OPTION = {
+    Codec.GZIP: "CONFIG_RD_GZIP",
+    Codec.XZ: "CONFIG_RD_XZ",
+    Codec.ZSTD: "CONFIG_RD_ZSTD",
+    Codec.LZ4: "CONFIG_RD_LZ4",
+    Codec.LZMA: "CONFIG_RD_LZMA",
+    Codec.BZIP2: "CONFIG_RD_BZIP2",
+}
+
+# Same defaults as the command-line tools, so "gzip" means what people expect.
+DEFAULT_LEVEL = {
+    Codec.NONE: 0, Codec.GZIP: 6, Codec.XZ: 6, Codec.ZSTD: 3, Codec.LZ4: 9,
+    Codec.LZMA: 6, Codec.BZIP2: 9,
+}
+LEVELS = {
+    Codec.NONE: (0, 0), Codec.GZIP: (1, 9), Codec.XZ: (0, 9), Codec.ZSTD: (1, 19),
+    Codec.LZ4: (1, 12), Codec.LZMA: (0, 9), Codec.BZIP2: (1, 9),
+}
+
+LZ4_LEGACY_MAGIC = 0x184C2102
+LZ4_LEGACY_BLOCK = 8 << 20  # the kernel's unlz4 reads chunks of at most 8 MiB
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Compression:
+    codec: Codec = Codec.NONE
+    level: int | None = None
+    threads: int = 0
+
+    @property
+    def effective_level(self) -> int:
+        return DEFAULT_LEVEL[self.codec] if self.level is None else self.level
+
+    def check(self) -> None:
+        low, high = LEVELS[self.codec]
+        if self.level is not None and not low <= self.level <= high and self.codec != Codec.NONE:
+            raise InputError(f"compression level {self.level} is out of range for "
+                             f"{self.codec} ({low}..{high})")
+        if self.threads and self.codec is not Codec.ZSTD:
+            raise InputError(f"compression threads are only supported for zstd, not {self.codec}")
+
+
+class CompressingWriter:
+    """A write-only stream that compresses into `out`; `close()` ends the stream."""
+
+    def __init__(self, out: Writable, compress: Callable[[bytes], bytes],
+                 finish: Callable[[], bytes]) -> None:
+        self.out = out
+        self._compress = compress
+        self._finish = finish
+        self.bytes_in = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes_in += len(data)
+        chunk = self._compress(data)
+        if chunk:
+            self.out.write(chunk)
+        return len(data)
+
+    def close(self) -> None:
+        tail = self._finish()
+        if tail:
+            self.out.write(tail)
+
+
+class _Lz4Legacy:
+    """The legacy LZ4 frame: a magic, then (u32 LE size, block) pairs of <= 8 MiB input."""
+
+    def __init__(self, level: int) -> None:
+        import lz4.block
+
+        self._block = lz4.block
+        self.level = level
+        self.pending = bytearray()
+        self.started = False
+
+    def _blocks(self, final: bool) -> bytes:
+        out = bytearray()
+        if not self.started:
+            out += struct.pack("<I", LZ4_LEGACY_MAGIC)
+            self.started = True
+        while len(self.pending) >= LZ4_LEGACY_BLOCK or (final and self.pending):
+            raw = bytes(self.pending[:LZ4_LEGACY_BLOCK])
+            del self.pending[:LZ4_LEGACY_BLOCK]
+            if self.level >= 3:
+                packed = self._block.compress(raw, mode="high_compression",
+                                              compression=self.level, store_size=False)
+            else:
+                packed = self._block.compress(raw, mode="default", store_size=False)
+            out += struct.pack("<I", len(packed)) + packed
+        return bytes(out)
+
+    def compress(self, data: bytes) -> bytes:
+        self.pending += data
+        return self._blocks(final=False)
+
+    def finish(self) -> bytes:
+        return self._blocks(final=True)
+
+
+def open_compressor(compression: Compression, out: Writable) -> CompressingWriter:
+    codec, level = compression.codec, compression.effective_level
+    if codec is Codec.GZIP:
+        # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
+        z = zlib.compressobj(level, zlib.DEFLATED, 31, 9)
+        return CompressingWriter(out, z.compress, z.flush)
+    if codec is Codec.XZ:
+        x = lzma.LZMACompressor(format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, preset=level)
+        return CompressingWriter(out, x.compress, x.flush)
+    if codec is Codec.LZMA:
+        a = lzma.LZMACompressor(format=lzma.FORMAT_ALONE, preset=level)
+        return CompressingWriter(out, a.compress, a.flush)
+    if codec is Codec.BZIP2:
+        b = bz2.BZ2Compressor(level)
+        return CompressingWriter(out, b.compress, b.flush)
+    if codec is Codec.ZSTD:
+        import zstandard
+
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level, threads=compression.threads, write_checksum=True)
+        c = zstandard.ZstdCompressor(compression_params=params).compressobj()
+        return CompressingWriter(out, c.compress,
+                                 lambda: c.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH))
+    if codec is Codec.LZ4:
+        legacy = _Lz4Legacy(level)
+        return CompressingWriter(out, legacy.compress, legacy.finish)
+    raise InputError(f"unknown compression {codec}")
+
+
+def compress_bytes(compression: Compression, data: bytes) -> bytes:
+    """Whole-buffer convenience for tests and small archives."""
+    if compression.codec is Codec.NONE:
+        return data
+    chunks: list[bytes] = []
+
+    class _Collect:
+        def write(self, b: bytes) -> int:
+            chunks.append(b)
+            return len(b)
+
+    writer = open_compressor(compression, _Collect())
+    writer.write(data)
+    writer.close()
+    return b"".join(chunks)
+
+
+def kernel_supports(config_text: str, codec: Codec) -> bool | None:
+    """Whether a kernel .config enables the decoder; None when the config doesn't say."""
+    if codec is Codec.NONE:
+        return True
+    option = KERNEL_OPTION[codec]
+    for line in config_text.splitlines():
+        if line.startswith(option + "="):
+            return line.split("=", 1)[1].strip() == "y"
+        if line.strip() == f"# {option} is not set":
+            return False
+    return None
+

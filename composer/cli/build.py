@@ -1,0 +1,152 @@
+"""Compose boot images from recipes.
+
+Reads each RECIPE (YAML), takes the kernel, binaries and modules it names from the
+sysroot, writes the initramfs and the s390 boot image. Outputs are written atomically:
+a failed build never leaves a partial file or destroys the previous image.
+
+examples:
+  compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot-s390x -o pxelinux.0
+  compose recipes/pxelinux.yaml --set interface=eth1 --set on_failure=poweroff
+  compose recipes/*.yaml -O out/ -j 2          # several recipes, in parallel
+  compose recipes/pxelinux.yaml --json | jq .image_size
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from composer.cli.ui import UI
+from composer.errors import ComposerError, RecipeError
+from composer.pipeline import BuildRequest, BuildResult, build
+from composer.recipe import parse_assignment
+
+EPILOG = """\
+Files and templates named in a recipe are relative to the recipe's directory; the
+kernel, binaries and modules come from --sysroot. SOURCE_DATE_EPOCH sets the mtimes
+(default 0), so the same inputs always give the same bytes.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=Path,
+                        help="recipe file(s) to build")
+    parser.add_argument("-o", "--output", type=Path, metavar="IMAGE",
+                        help="boot image to write (default: the recipe's output.image)")
+    parser.add_argument("--initramfs", type=Path, metavar="PATH",
+                        help="also write the initramfs alone to PATH")
+    parser.add_argument("-O", "--output-dir", type=Path, metavar="DIR",
+                        help="with several recipes: write each as DIR/<recipe>.img")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="build N recipes at once, in separate processes")
+    parser.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
+        "COMPOSER_SYSROOT", "/")), metavar="DIR",
+        help="where the kernel, binaries and modules come from (default: / or "
+             "$COMPOSER_SYSROOT)")
+    parser.add_argument("--kernel", type=Path, metavar="PATH",
+                        help="kernel image on the host, instead of the recipe's kernel.image")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE", help="override a recipe variable (repeatable)")
+    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
+                        metavar="FILE", help="YAML file of variable overrides (repeatable)")
+    parser.add_argument("--netboot-limit", choices=("error", "warn", "ignore"),
+                        help="what an image over the firmware's 125,820,928-byte TFTP limit does")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _requests(args: argparse.Namespace) -> list[BuildRequest]:
+    overrides = tuple(parse_assignment(text) for text in args.overrides)
+    several = len(args.recipes) > 1
+    if several and args.output:
+        raise ComposerError("-o names one image; with several recipes use -O DIR")
+    requests = []
+    for recipe in args.recipes:
+        name = recipe.name.removesuffix(".yaml").removesuffix(".yml")
+        image = args.output
+        initramfs = args.initramfs
+        if args.output_dir is not None:
+            image = args.output_dir / f"{name}.img"
+            initramfs = args.output_dir / f"{name}.initramfs" if args.initramfs else None
+        requests.append(BuildRequest(
+            recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
+            kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
+            netboot_limit=args.netboot_limit))
+    return requests
+
+
+def _as_json(result: BuildResult) -> dict[str, Any]:
+    data = asdict(result)
+    data["image"] = str(result.image) if result.image else None
+    data["initramfs"] = str(result.initramfs) if result.initramfs else None
+    data["compression"] = {"codec": str(result.compression.codec),
+                           "level": result.compression.effective_level,
+                           "threads": result.compression.threads}
+    return data
+
+
+def _build_quietly(request: BuildRequest) -> tuple[BuildResult | None, str, int]:
+    """Run one build in a worker process; errors come back as text and exit code."""
+    try:
+        return build(request), "", 0
+    except RecipeError as error:
+        return None, "; ".join(error.lines()), error.exit_code
+    except ComposerError as error:
+        return None, str(error), error.exit_code
+
+
+def _report(ui: UI, result: BuildResult) -> None:
+    for warning in result.warnings:
+        ui.warn(warning)
+    if result.image is not None:
+        ui.info(f"{result.recipe}: {result.entries} entries, initramfs "
+                f"{result.initramfs_size:,} bytes ({result.compression.codec}), image "
+                f"{result.image_size:,} bytes, kernel {result.release or '?'}")
+    for path in (result.image, result.initramfs):
+        if path is not None:
+            ui.result(str(path))
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    requests = _requests(args)
+    if args.output_dir is not None:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    if len(requests) == 1:
+        ui.info(f"composing {requests[0].recipe}")
+        result = build(requests[0], stage=ui.stage)
+        if args.json:
+            ui.json(_as_json(result))
+        else:
+            _report(ui, result)
+        return 0
+    return _run_many(requests, args, ui)
+
+
+def _run_many(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) -> int:
+    jobs = max(1, args.jobs)
+    if jobs == 1:
+        outcomes = [_build_quietly(r) for r in requests]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            outcomes = list(pool.map(_build_quietly, requests))
+    worst = 0
+    summary = []
+    for request, (result, error, code) in zip(requests, outcomes, strict=True):
+        if result is None:
+            ui.error(f"{request.recipe}: {error}")
+            summary.append({"recipe": str(request.recipe), "ok": False, "error": error})
+            worst = max(worst, code)
+        else:
+            summary.append({"recipe": str(request.recipe), "ok": True, **_as_json(result)})
+            if not args.json:
+                _report(ui, result)
+    if args.json:
+        ui.json(summary)
+    failed = sum(1 for s in summary if not s["ok"])
+    print(f"{len(requests) - failed} built, {failed} failed", file=sys.stderr) \
+        if not args.quiet else None
+    return worst

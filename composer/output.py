@@ -1,0 +1,99 @@
+"""Outputs appear whole or not at all.
+
+An output is written to an anonymous file (O_TMPFILE) in the destination directory and
+linked into place only when complete, so a crash — even SIGKILL — leaves neither a
+partial image nor a stray temporary file, and the previous good image stays until the
+rename replaces it. Filesystems without O_TMPFILE get a named temporary file that is
+removed on any error we live to see.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from composer.errors import BuildError
+
+TEMP_PREFIX = ".compose-"
+
+
+def describe_os_error(error: OSError, path: Path) -> BuildError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return BuildError(f"no space left writing {path}; nothing was replaced",
+                          hint="free some space or write elsewhere with -o")
+    if error.errno == errno.EFBIG:
+        return BuildError(f"{path} grew past the file size limit (ulimit -f or filesystem "
+                          "maximum); nothing was replaced")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return BuildError(f"cannot write {path}: {error.strerror}",
+                          hint=f"check the permissions of {path.parent}")
+    if error.errno == errno.ENOENT:
+        return BuildError(f"cannot write {path}: directory {path.parent} does not exist")
+    if error.errno == errno.EISDIR:
+        return BuildError(f"cannot write {path}: it is a directory")
+    return BuildError(f"cannot write {path}: {error.strerror or error}")
+
+
+class AtomicOutput:
+    """`with AtomicOutput(path) as f:` — the file appears at `path` only if the block ends well."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.file: BinaryIO | None = None
+        self._named: Path | None = None
+
+    def __enter__(self) -> BinaryIO:
+        directory = self.path.parent
+        if self.path.is_dir():
+            raise BuildError(f"cannot write {self.path}: it is a directory")
+        try:
+            fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise describe_os_error(error, self.path) from None
+            fd = self._open_named(directory)
+        self.file = os.fdopen(fd, "w+b", buffering=0)
+        return self.file
+
+    def _open_named(self, directory: Path) -> int:
+        self._named = directory / f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(self._named, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        except OSError as error:
+            raise describe_os_error(error, self.path) from None
+
+    def _commit(self) -> None:
+        assert self.file is not None
+        fd = self.file.fileno()
+        os.fsync(fd)
+        if self._named is None:
+            self._named = self.path.parent / (
+                f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp")
+            # linkat(AT_SYMLINK_FOLLOW) on the /proc link gives the anonymous file a name;
+            # os.link only uses linkat (and so follows) when a dir fd is passed.
+            dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.link(f"/proc/self/fd/{fd}", self._named.name, src_dir_fd=dir_fd,
+                        dst_dir_fd=dir_fd, follow_symlinks=True)
+            finally:
+                os.close(dir_fd)
+        os.rename(self._named, self.path)
+        self._named = None
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                try:
+                    self._commit()
+                except OSError as error:
+                    raise describe_os_error(error, self.path) from None
+        finally:
+            if self.file is not None:
+                self.file.close()
+            if self._named is not None:
+                self._named.unlink(missing_ok=True)

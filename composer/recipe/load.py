@@ -1,0 +1,180 @@
+"""Read a recipe's YAML into plain data, keeping where every value was written.
+
+PyYAML's safe loader is used to compose the node tree (marks included); the tree is
+then turned into plain Python here so that each key path can be mapped back to a file,
+line and column for error messages. Three YAML traps are closed on the way: alias bombs
+(expansion is measured before anything is built), duplicate keys (an error, not "the
+last one wins"), and YAML 1.1 octal guessing for modes (`mode: 755` means 0755).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from composer.errors import Location, Problem, RecipeError
+
+KeyPath = tuple[str | int, ...]
+
+# Far above any real recipe, far below what hurts: "billion laughs" stops here.
+MAX_EXPANDED_NODES = 200_000
+MAX_RECIPE_BYTES = 4 << 20
+# Keys whose values are octal permission bits, whatever YAML thinks of the digits.
+OCTAL_KEYS = frozenset({"mode"})
+
+
+def format_key_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass
+class Document:
+    """A YAML document as plain data, with the location of every key and value."""
+
+    data: Any
+    file: str
+    values: dict[KeyPath, Location] = field(default_factory=dict)
+    keys: dict[KeyPath, Location] = field(default_factory=dict)
+
+    def where(self, path: KeyPath, *, key: bool = False) -> Location:
+        """The nearest location recorded for a key path (walking up to its parents)."""
+        table = self.keys if key else self.values
+        probe = path
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Location(self.file, 1, 1))
+
+
+def _location(file: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(file)
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes the document would have with every alias expanded, computed without expanding."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                children += [k, v]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if done or not children:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                return sizes[id(node)]
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.doc = Document(None, file)
+        self.problems: list[Problem] = []
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.doc.values[path] = _location(self.file, node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if path and path[-1] in OCTAL_KEYS and node.tag == "tag:yaml.org,2002:int":
+            return node.value  # keep the digits as written; the model reads them as octal
+        return self.constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        self.constructor.flatten_mapping(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.constructor.construct_object(key_node, deep=True)
+            where = _location(self.file, key_node.start_mark)
+            if not isinstance(key, str):
+                self.problems.append(Problem(
+                    f"keys must be strings, not {type(key).__name__} {key!r}", where,
+                    format_key_path(path)))
+                key = str(key)
+            if key in out:
+                first = self.doc.keys[(*path, key)]
+                self.problems.append(Problem(
+                    f"duplicate key {key!r} (first at line {first.line})", where,
+                    format_key_path((*path, key)), "YAML would silently keep only the last"))
+                continue
+            self.doc.keys[(*path, key)] = where
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+
+def parse_document(text: str, file: str) -> Document:
+    """Parse YAML text; every problem is a RecipeError with a location."""
+    if len(text) > MAX_RECIPE_BYTES:
+        raise RecipeError([Problem(f"file is {len(text)} bytes; a recipe is at most "
+                                   f"{MAX_RECIPE_BYTES}", Location(file))])
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = error.problem or error.context or "invalid YAML"
+        if error.context and error.problem:
+            message = f"{error.problem} ({error.context})"
+        raise RecipeError([Problem(f"YAML syntax error: {message}",
+                                   _location(file, mark))]) from None
+    except yaml.YAMLError as error:
+        raise RecipeError([Problem(f"YAML error: {error}", Location(file))]) from None
+    if root is None:
+        return Document({}, file, {(): Location(file, 1, 1)})
+    size = _expanded_size(root)
+    if size > MAX_EXPANDED_NODES:
+        raise RecipeError([Problem(
+            f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes; refusing "
+            "(an alias bomb?)", _location(file, root.start_mark))])
+    builder = _Builder(file)
+    try:
+        data = builder.build(root, ())
+    except yaml.YAMLError as error:
+        raise RecipeError([Problem(f"YAML error: {error}", Location(file))]) from None
+    if builder.problems:
+        raise RecipeError(builder.problems)
+    builder.doc.data = data
+    return builder.doc
+
+
+def load_document(path: Path) -> Document:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipeError([Problem("recipe not found", Location(str(path)))]) from None
+    except IsADirectoryError:
+        raise RecipeError([Problem("is a directory, not a recipe", Location(str(path)))]) from None
+    except OSError as error:
+        raise RecipeError([Problem(f"cannot read: {error.strerror}",
+                                   Location(str(path)))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecipeError([Problem(f"not UTF-8 text (byte {error.start})",
+                                   Location(str(path)))]) from None
+    return parse_document(text, str(path))

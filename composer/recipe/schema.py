@@ -1,0 +1,127 @@
+"""Validate recipe data against the JSON Schema and turn every error into a Problem.
+
+osbuild's lesson: report every error at once with its key path. LinuxKit's: unknown
+keys are errors. The messages are rewritten from jsonschema's wording into what a
+person editing YAML needs: where, which key, and (for typos) the key they meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from composer.errors import Problem
+from composer.recipe.load import Document, KeyPath, format_key_path
+
+
+@cache
+def recipe_schema() -> dict[str, Any]:
+    text = resources.files("composer.schemas").joinpath("recipe.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(recipe_schema())
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "empty"}.get(type(value),
+                                                                          type(value).__name__)
+
+
+def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
+    """For anyOf/oneOf, the errors of the branch whose type fits the value, if any.
+
+    "is not valid under any of the given schemas" helps nobody; the branch that
+    accepts this kind of value (a string, a mapping) knows what is wrong with it.
+    """
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or []:
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    for _, errors in sorted(branches.items()):
+        mismatch = any(
+            e.validator in ("type", "const") and e.absolute_path == error.absolute_path
+            for e in errors
+        )
+        if not mismatch:
+            return errors
+    return None
+
+
+def _problems(error: ValidationError, doc: Document) -> list[Problem]:
+    path: KeyPath = tuple(error.absolute_path)
+    key = format_key_path(path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed and not k.startswith("x-")]
+        return [
+            Problem(f"unknown key '{name}'", doc.where((*path, name), key=True),
+                    format_key_path((*path, name)),
+                    _suggest(name, allowed) or f"known keys: {', '.join(allowed)}")
+            for name in extra
+        ]
+    where = doc.where(path)
+    value = error.instance
+    if error.validator == "required":
+        return [Problem(error.message.replace("is a required property", "is required"),
+                        where, key)]
+    if error.validator == "type":
+        wanted = error.validator_value
+        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        return [Problem(f"expected {wanted}, got {_type_name(value)} {value!r}"[:200],
+                        where, key)]
+    if error.validator == "enum":
+        choices = [str(c) for c in error.validator_value]
+        hint = _suggest(str(value), choices) if isinstance(value, str) else ""
+        return [Problem(f"{value!r} is not one of {', '.join(choices)}", where, key, hint)]
+    if error.validator == "pattern" and path and path[-1] == "mode":
+        return [Problem(f"{value!r} is not an octal mode", where, key, "write it like 0755")]
+    if error.validator == "pattern" and isinstance(value, str) and not value.startswith("/"):
+        return [Problem(f"{value!r} is not an absolute path inside the image", where, key,
+                        f"write '/{value.lstrip('./')}'")]
+    if error.validator in ("anyOf", "oneOf"):
+        if error.validator == "oneOf" and isinstance(value, dict) and not error.context:
+            return [Problem("give exactly one of 'name' or 'pattern'", where, key)]
+        branch = _branch_errors(error)
+        if branch:
+            out: list[Problem] = []
+            for sub in branch:
+                out += _problems(sub, doc)
+            return out
+        if error.validator == "oneOf" and isinstance(value, dict):
+            return [Problem("give exactly one of 'name' or 'pattern'", where, key)]
+        description = error.schema.get("description", "")
+        return [Problem(f"{_type_name(value)} {value!r} is not valid here"[:200], where, key,
+                        description)]
+    return [Problem(error.message[:300], where, key)]
+
+
+def validate(doc: Document) -> list[Problem]:
+    """Every schema problem in the document, in the order they appear in the file."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in _validator().iter_errors(doc.data):
+        for problem in _problems(error, doc):
+            if str(problem) not in seen:
+                seen.add(str(problem))
+                problems.append(problem)
+
+    def order(p: Problem) -> tuple[int, int]:
+        loc = p.location
+        return (loc.line or 0, loc.column or 0) if loc else (0, 0)
+
+    return sorted(problems, key=order)
