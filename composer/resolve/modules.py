@@ -1,0 +1,504 @@
+"""Kernel modules for the image, resolved from `/lib/modules/<release>` of a sysroot.
+
+`ModuleIndex.load()` lists every module of one release (`.ko`, `.ko.xz`, `.ko.zst`,
+`.ko.gz`), keyed by its name in underscore form (`virtio-net` and `virtio_net` are one
+module, as for the kernel and kmod). `select()` closes a request over dependencies and
+returns a `ModuleSelection`: the modules in load order, the firmware they ask for, and
+a `modules.dep` for exactly that subset.
+
+Decisions (each is what a user of the image would expect to happen at boot):
+- Dependencies come from `modules.dep` when the sysroot has one, else from each module's
+  `.modinfo depends=`: Debian installs modules without modules.dep (depmod runs at
+  package install time), so a sysroot unpacked with dpkg-deb has none.
+- `softdep=` `pre:` modules are loaded before the module and `post:` modules after it;
+  both are included, since the driver's author asked for them to be present. A softdep
+  may name an alias (ext4's `pre: crc32c`); names that match no module, no exact alias
+  and nothing built in are returned in `softdeps_missing`, not raised. A soft ordering
+  that would contradict the hard dependencies is dropped.
+- A cycle among hard dependencies is an error: the kernel cannot load such modules.
+- Firmware is looked up where the kernel's loader looks (`/lib/firmware/updates/
+  <release>`, `/lib/firmware/updates`, `/lib/firmware/<release>`, `/lib/firmware`;
+  plain first, then `.zst`, then `.xz`). Missing firmware is a result, not an error:
+  many drivers list firmware for hardware variants nobody has.
+- The generated `modules.dep` is what depmod writes: one line per module, each line
+  listing the *transitive* dependencies with the ones to load first at the *end*.
+  busybox modprobe (full, not modprobe-small: that is what Debian's busybox-static is)
+  reads only the requested module's line and loads it right to left. It ignores
+  softdeps, so `/init` should load `load_order()` rather than rely on modprobe for them.
+- Patterns select by path under `kernel/` (see `glob_regex`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from composer.errors import ResolveError
+from composer.manifest import Entry, Kind
+from composer.resolve.modinfo import (
+    ModInfo,
+    Module,
+    canonical_name,
+    choose,
+    is_pattern,
+    names_of,
+    parse_builtin,
+    parse_builtin_aliases,
+    parse_modules_dep,
+    post_order,
+    reaches,
+    read_modinfo,
+    scan,
+    transitive,
+)
+from composer.resolve.sysroot import Sysroot
+
+MODULES_DIR = "/lib/modules"
+FIRMWARE_DIRS = (
+    "/lib/firmware/updates/{release}",
+    "/lib/firmware/updates",
+    "/lib/firmware/{release}",
+    "/lib/firmware",
+)
+FIRMWARE_SUFFIXES = ("", ".zst", ".xz")  # the kernel's order (firmware_loader/main.c)
+
+
+@dataclass(frozen=True, slots=True)
+class Firmware:
+    name: str  # as the module names it in firmware=
+    path: str  # image path of the file found (may carry .xz/.zst)
+    source: Path
+    wanted_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A soft dependency or firmware file that was asked for and is not there."""
+
+    name: str
+    wanted_by: tuple[str, ...]
+
+
+class ModuleIndex:
+    """The modules of one kernel release inside a sysroot."""
+
+    def __init__(
+        self,
+        sysroot: Sysroot,
+        release: str,
+        directory: Path,
+        modules: dict[str, Module],
+        listed_deps: dict[str, tuple[str, ...]] | None = None,
+        builtin: frozenset[str] = frozenset(),
+        builtin_aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.sysroot = sysroot
+        self.release = release
+        self.directory = directory  # host path of /lib/modules/<release>
+        self.modules = modules
+        self.listed_deps = listed_deps  # from modules.dep; None: use .modinfo
+        self.builtin = builtin
+        self.builtin_aliases = dict(builtin_aliases or {})
+        self._modinfo: dict[str, ModInfo] = {}
+        self._aliases: dict[str, tuple[str, ...]] | None = None
+
+    @classmethod
+    def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
+        """The modules of `release`, or of the only release the sysroot has."""
+        sysroot = sysroot if isinstance(sysroot, Sysroot) else Sysroot(sysroot)
+        release = release or only_release(sysroot)
+        found = sysroot.lookup(f"{MODULES_DIR}/{release}", strict=False)
+        if not found.is_dir:
+            others = releases(sysroot)
+            raise ResolveError(
+                f"no kernel modules for release {release}: {sysroot.root}{MODULES_DIR}/"
+                f"{release} does not exist",
+                hint=f"releases there: {', '.join(others)}" if others
+                else f"{sysroot.root}{MODULES_DIR} has no module directory at all",
+            )
+        directory = sysroot.host(found.canonical)
+        dep_file = directory / "modules.dep"
+        listed = None
+        if dep_file.is_file():
+            text = dep_file.read_text("utf-8", "replace")
+            listed = parse_modules_dep(text, f"{MODULES_DIR}/{release}")
+        builtin_file = directory / "modules.builtin"
+        builtin = parse_builtin(builtin_file.read_text()) if builtin_file.is_file() else frozenset()
+        info_file = directory / "modules.builtin.modinfo"
+        aliases = parse_builtin_aliases(info_file.read_bytes()) if info_file.is_file() else {}
+        return cls(sysroot, release, directory, choose(scan(directory), listed),
+                   names_of(listed), builtin, aliases)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical_name(name) in self.modules
+
+    def find(self, name: str) -> Module:
+        module = self.modules.get(canonical_name(name))
+        if module is None:
+            raise self.missing_error([name])
+        return module
+
+    def modinfo(self, name: str) -> ModInfo:
+        info = self._modinfo.get(name)
+        if info is None:
+            module = self.modules[name]
+            info = self._modinfo[name] = read_modinfo(module.source, module.compression)
+        return info
+
+    def depends(self, name: str) -> tuple[str, ...]:
+        """Hard dependencies: as modules.dep lists them (transitive), else `depends=`."""
+        if self.listed_deps is not None and name in self.listed_deps:
+            return self.listed_deps[name]
+        return self.modinfo(name).depends
+
+    def providers(self, alias: str) -> tuple[str, ...]:
+        """Modules declaring exactly this alias (no wildcard matching)."""
+        if self._aliases is None:
+            table: dict[str, list[str]] = {}
+            for name in sorted(self.modules):
+                for value in self.modinfo(name).aliases:
+                    if not is_pattern(value):
+                        table.setdefault(canonical_name(value), []).append(name)
+            self._aliases = {key: tuple(value) for key, value in table.items()}
+        return self._aliases.get(canonical_name(alias), ())
+
+    def match(self, pattern: str) -> list[Module]:
+        """Modules whose path matches `pattern` (see glob_regex), sorted by path."""
+        regex = glob_regex(pattern.strip("/"))
+        found = [
+            m for m in self.modules.values()
+            if any(regex.fullmatch(p) for p in (m.tree_path, m.tree_path[:-3], m.relpath))
+        ]
+        if not found:
+            raise self.pattern_error(pattern)
+        return sorted(found, key=lambda m: m.relpath)
+
+    def select(
+        self,
+        names: Iterable[str] = (),
+        patterns: Iterable[str] = (),
+        all_: bool = False,
+        softdeps: bool = True,
+    ) -> ModuleSelection:
+        """Close the request over dependencies; see the module docstring for the rules."""
+        names = list(names)
+        roots: list[str] = []
+        builtin: list[str] = []
+        missing = []
+        for raw in names:
+            name = canonical_name(raw)
+            if name in self.modules:
+                roots.append(name)
+            elif name in self.builtin:
+                builtin.append(name)
+            else:
+                missing.append(raw)
+        if missing:
+            raise self.missing_error(missing)
+        for pattern in patterns:
+            roots.extend(m.name for m in self.match(pattern))
+        if all_:
+            roots.extend(m.name for m in sorted(self.modules.values(), key=lambda m: m.relpath))
+        graph = close_over(self, list(dict.fromkeys(roots)), softdeps)
+        order = order_modules(graph)
+        self.check_vermagic(order)
+        return ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
+                               tuple(names), tuple(dict.fromkeys(builtin)),
+                               tuple(graph.soft_missing))
+
+    def check_vermagic(self, names: Sequence[str]) -> None:
+        wrong = [(n, r) for n in names if (r := self.modinfo(n).release) and r != self.release]
+        if wrong:
+            listed = ", ".join(f"{n} ({r})" for n, r in wrong[:5])
+            raise ResolveError(
+                f"{len(wrong)} module(s) in {self.directory} were built for another kernel "
+                f"release than {self.release}: {listed}",
+                hint="the kernel would refuse them; use the modules of the same kernel build",
+            )
+
+    def missing_error(self, names: Sequence[str]) -> ResolveError:
+        parts = []
+        for name in names:
+            near = difflib.get_close_matches(canonical_name(name), list(self.modules), n=3)
+            parts.append(f"'{name}'" + (f" (nearest: {', '.join(near)})" if near else ""))
+        what = "kernel module" if len(names) == 1 else "kernel modules"
+        return ResolveError(
+            f"{what} {'; '.join(parts)} not found in {self.directory} "
+            f"({len(self.modules)} modules there"
+            f"{', and not built into the kernel per modules.builtin' if self.builtin else ''})",
+            hint="check the name with `find` in that directory, or pick the right kernel release",
+        )
+
+    def pattern_error(self, pattern: str) -> ResolveError:
+        literal = re.split(r"[*?\[]", pattern.strip("/"), maxsplit=1)[0].rstrip("/")
+        dirs = {os.path.dirname(m.tree_path) for m in self.modules.values()}
+        near = difflib.get_close_matches(literal, sorted(dirs), n=3) if literal else []
+        return ResolveError(
+            f"module pattern '{pattern}' matches no module under {self.directory}/kernel",
+            hint=(f"nearest directories: {', '.join(near)}; " if near else "")
+            + "'*' stays within one directory, '**' reaches into subdirectories",
+        )
+
+
+class ModuleSelection:
+    """The modules an image gets, in load order, and what goes with them."""
+
+    def __init__(
+        self,
+        index: ModuleIndex,
+        modules: list[Module],
+        hard: Mapping[str, Sequence[str]],
+        requested: tuple[str, ...],
+        builtin: tuple[str, ...],
+        softdeps_missing: tuple[Unresolved, ...],
+    ) -> None:
+        self.index = index
+        self.release = index.release
+        self.modules = tuple(modules)
+        self.requested = requested
+        self.builtin = builtin  # requested names the kernel has built in
+        self.softdeps_missing = softdeps_missing
+        self._hard = hard
+
+    def load_order(self) -> list[str]:
+        """Module names, each after everything it needs: what /init loads, in turn."""
+        return [m.name for m in self.modules]
+
+    def image_path(self, module: Module) -> str:
+        return f"{MODULES_DIR}/{self.release}/{module.relpath}"
+
+    def dependency_lines(self) -> list[tuple[Module, list[Module]]]:
+        """Per module, its transitive hard dependencies, the one to load first last."""
+        position = {m.name: i for i, m in enumerate(self.modules)}
+        closure = transitive([m.name for m in self.modules], self._hard)
+        by_name = {m.name: m for m in self.modules}
+        lines = []
+        for module in sorted(self.modules, key=lambda m: m.relpath):
+            deps = sorted(closure[module.name], key=lambda n: -position[n])
+            lines.append((module, [by_name[d] for d in deps]))
+        return lines
+
+    def modules_dep(self) -> bytes:
+        text = "".join(
+            f"{m.relpath}:{''.join(' ' + d.relpath for d in deps)}\n"
+            for m, deps in self.dependency_lines()
+        )
+        return text.encode()
+
+    def modules_alias(self) -> bytes:
+        """`alias PATTERN module` lines as depmod writes them; busybox modprobe reads
+        them to resolve names such as `virtio:d00000001v*` that are no module name."""
+        lines = ["# Aliases extracted from modules themselves.\n"]
+        for module in sorted(self.modules, key=lambda m: m.relpath):
+            aliases = self.index.modinfo(module.name).aliases
+            lines.extend(f"alias {alias} {module.name}\n" for alias in aliases)
+        return "".join(lines).encode()
+
+    @cached_property
+    def _firmware(self) -> tuple[tuple[Firmware, ...], tuple[Unresolved, ...]]:
+        wanted: dict[str, list[str]] = {}
+        for module in self.modules:
+            for name in self.index.modinfo(module.name).firmware:
+                wanted.setdefault(name, []).append(module.name)
+        hits = find_firmware(self.index.sysroot, self.release, wanted)
+        found: list[Firmware] = []
+        missing: list[Unresolved] = []
+        for name, users in sorted(wanted.items()):
+            if name in hits:
+                found.append(Firmware(name, hits[name][0], hits[name][1], tuple(users)))
+            else:
+                missing.append(Unresolved(name, tuple(users)))
+        return tuple(found), tuple(missing)
+
+    @property
+    def firmware(self) -> tuple[Firmware, ...]:
+        return self._firmware[0]
+
+    @property
+    def firmware_missing(self) -> tuple[Unresolved, ...]:
+        return self._firmware[1]
+
+    def entries(self, with_firmware: bool = True) -> list[Entry]:
+        """Module files, modules.dep/.alias/.builtin for busybox modprobe, and firmware."""
+        base = f"{MODULES_DIR}/{self.release}"
+        entries = [
+            Entry(self.image_path(m), Kind.FILE, 0o644, source=m.source, origin=f"module {m.name}")
+            for m in self.modules
+        ]
+        generated = "generated for the selected modules"
+        entries.append(Entry(f"{base}/modules.dep", Kind.FILE, 0o644,
+                             data=self.modules_dep(), origin=generated))
+        entries.append(Entry(f"{base}/modules.alias", Kind.FILE, 0o644,
+                             data=self.modules_alias(), origin=generated))
+        builtin = self.index.directory / "modules.builtin"
+        if builtin.is_file():
+            entries.append(Entry(f"{base}/modules.builtin", Kind.FILE, 0o644, source=builtin,
+                                 origin="kernel modules.builtin"))
+        if with_firmware:
+            entries.extend(
+                Entry(f.path, Kind.FILE, 0o644, source=f.source,
+                      origin=f"firmware for {', '.join(f.wanted_by)}")
+                for f in self.firmware
+            )
+        return entries
+
+
+# --- the dependency graph ---------------------------------------------------------------
+
+
+@dataclass
+class Graph:
+    """The modules a request reaches, and what must come before what."""
+
+    nodes: list[str]  # in discovery order: requested first
+    hard: dict[str, list[str]]  # module -> modules it needs loaded first
+    soft: list[tuple[str, str]]  # (first, then) from softdep pre:/post:
+    soft_missing: list[Unresolved]
+
+
+def close_over(index: ModuleIndex, roots: list[str], softdeps: bool) -> Graph:
+    graph = Graph(list(roots), {}, [], [])
+    seen = set(roots)
+    broken: list[str] = []
+    missing_soft: dict[str, list[str]] = {}
+
+    def reach(name: str) -> None:
+        if name not in seen:
+            seen.add(name)
+            graph.nodes.append(name)
+
+    for name in graph.nodes:  # grows while we walk it
+        graph.hard[name] = []
+        for dep in index.depends(name):
+            if dep in index.modules:
+                graph.hard[name].append(dep)
+                reach(dep)
+            elif dep not in index.builtin:
+                broken.append(f"{name} needs {dep}")
+        if not softdeps:
+            continue
+        info = index.modinfo(name)
+        for wanted, pre in ((info.softdep_pre, True), (info.softdep_post, False)):
+            for soft_name in wanted:
+                targets = soft_targets(index, soft_name)
+                if targets is None:
+                    missing_soft.setdefault(soft_name, []).append(name)
+                for target in targets or ():
+                    reach(target)
+                    graph.soft.append((target, name) if pre else (name, target))
+    if broken:
+        raise ResolveError(
+            f"kernel module dependencies missing from {index.directory}: {'; '.join(broken)}",
+            hint="the modules tree is incomplete; install the package that ships them",
+        )
+    graph.soft_missing = [Unresolved(n, tuple(users)) for n, users in missing_soft.items()]
+    return graph
+
+
+def soft_targets(index: ModuleIndex, name: str) -> tuple[str, ...] | None:
+    """Modules a softdep name stands for; () if built in, None if nothing matches."""
+    if name in index.modules:
+        return (name,)
+    if name in index.builtin or name in index.builtin_aliases:
+        return ()
+    return index.providers(name) or None
+
+
+def order_modules(graph: Graph) -> list[str]:
+    """Load order: hard dependencies always first, soft ones where they fit."""
+    post_order(graph.nodes, graph.hard)  # a hard cycle is an error, whatever softdeps say
+    edges = {name: list(deps) for name, deps in graph.hard.items()}
+    for first, then in graph.soft:
+        if first != then and not reaches(edges, first, then):
+            edges[then].append(first)
+    return post_order(graph.nodes, edges)
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Shell-like globbing over a module's path under `kernel/`: `*` and `?` stay within
+    one directory, `**` crosses directories (`drivers/net/**` is everything below
+    drivers/net, `**/virtio*` any virtio module), `[...]` is a character class.
+    A pattern naming a directory alone selects nothing: write `dir/**`. The `.ko`
+    extension may be left out (`fs/*` and `fs/*.ko` agree)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end]
+            body = "^" + body[1:] if body.startswith("!") else body
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+# --- the sysroot side -----------------------------------------------------------------
+
+
+def releases(sysroot: Sysroot) -> list[str]:
+    base = MODULES_DIR
+    return [n for n in sysroot.listdir(base) if sysroot.is_dir(f"{base}/{n}")]
+
+
+def only_release(sysroot: Sysroot) -> str:
+    found = releases(sysroot)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ResolveError(
+            f"the sysroot {sysroot.root} has no kernel modules: {MODULES_DIR} "
+            + ("has no release directory" if sysroot.is_dir(MODULES_DIR) else "does not exist"),
+            hint="install the kernel's modules into the sysroot, or list no modules",
+        )
+    raise ResolveError(
+        f"the sysroot {sysroot.root} has modules for {len(found)} kernel releases "
+        f"({', '.join(found)}) and nothing says which one to use",
+        hint="name the release in the recipe (kernel release) or use the matching kernel image",
+    )
+
+
+def find_firmware(
+    sysroot: Sysroot, release: str, names: Iterable[str]
+) -> dict[str, tuple[str, Path]]:
+    """{name: (image path, host file)} for the firmware files the kernel would find.
+
+    Each firmware directory is listed once, so a name whose first component is not
+    there costs no lookup: all-modules images ask for thousands of absent files.
+    """
+    dirs = [d.format(release=release) for d in FIRMWARE_DIRS]
+    listed = {d: set(sysroot.listdir(d)) for d in dirs}
+    found: dict[str, tuple[str, Path]] = {}
+    for name in names:
+        if name.startswith("/") or ".." in name.split("/"):
+            continue
+        head = name.split("/", 1)[0]
+        for suffix in FIRMWARE_SUFFIXES:
+            first = head if "/" in name else head + suffix
+            image = next((f"{d}/{name}{suffix}" for d in dirs if first in listed[d]
+                          and sysroot.is_file(f"{d}/{name}{suffix}")), None)
+            if image is not None:
+                found[name] = (image, sysroot.host(image))
+                break
+    return found
