@@ -1,0 +1,69 @@
+"""List what a boot image or initramfs holds, like `ls -l`.
+
+For an s390 boot image: the header (kernel version, initrd offset and size, command
+line and its maximum), then the initramfs inside it. For an initramfs: each segment
+(offset, compression, entry count) and every entry: mode, links, uid/gid, size (or
+major, minor for a device), mtime (UTC), name, and `-> target` for a symlink.
+Works on any newc/crc initramfs, whoever wrote it; file data is never held in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from composer.archive.reader import Limits
+from composer.cli.ui import UI
+from composer.errors import InputError
+from composer.inspect import inspect_file, inspection_json, inspection_lines
+
+EPILOG = """\
+--json prints one object whose shape is documented in docs/inspect-json.md.
+Exit status: 0 when the whole file was read, 2 when it is not a readable image.
+"""
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def size_argument(text: str) -> int:
+    """A byte count such as 4096, 512M or 8G."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 512M or 8G")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    group = parser.add_argument_group("decompression limits (against decompression bombs)")
+    group.add_argument("--max-size", type=size_argument, default=defaults.max_size,
+                       metavar="SIZE", help="refuse an initramfs that unpacks to more than "
+                       f"SIZE bytes in all (default {defaults.max_size >> 30}G)")
+    group.add_argument("--max-ratio", type=int, default=defaults.max_ratio, metavar="N",
+                       help="refuse a segment that expands more than N times once past "
+                       f"{defaults.ratio_floor >> 20}M (default {defaults.max_ratio})")
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    if args.max_ratio < 1:
+        raise InputError(f"--max-ratio must be at least 1, not {args.max_ratio}")
+    return Limits(max_size=args.max_size, max_ratio=args.max_ratio)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE",
+                        help="an s390 boot image (pxelinux.0) or an initramfs")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (docs/inspect-json.md) instead of the listing")
+    add_limit_arguments(parser)
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    result = inspect_file(args.file, limits_from(args))
+    if args.json:
+        ui.json(inspection_json(result))
+        return 0
+    for line in inspection_lines(result):
+        ui.result(line)
+    return 0
