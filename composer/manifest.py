@@ -122,9 +122,9 @@ class Entry:
             return False
         if self.kind is not Kind.FILE:
             return True
-        if self.source is not None and other.source is not None:
-            if os.path.realpath(self.source) == os.path.realpath(other.source):
-                return True
+        if (self.source is not None and other.source is not None
+                and os.path.realpath(self.source) == os.path.realpath(other.source)):
+            return True
         return read_content(self) == read_content(other)
 
     def describe(self) -> str:

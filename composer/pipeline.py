@@ -60,7 +60,8 @@ def source_date_epoch() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InputError(f"SOURCE_DATE_EPOCH={raw!r} is not an integer number of seconds")
+        raise InputError(
+            f"SOURCE_DATE_EPOCH={raw!r} is not an integer number of seconds") from None
     if not 0 <= value <= 0xFFFFFFFF:
         raise InputError(f"SOURCE_DATE_EPOCH={value} does not fit the cpio header (32 bits)")
     return value

@@ -30,9 +30,9 @@ class _Sandbox(SandboxedEnvironment):
             raise jinja2.exceptions.SecurityError("exponent too large for a template")
         if operator == "*" and isinstance(left, int | float) and isinstance(right, str | list):
             left, right = right, left
-        if operator == "*" and isinstance(left, str | list) and isinstance(right, int):
-            if len(left) * right > MAX_RESULT:
-                raise jinja2.exceptions.SecurityError("result of '*' too large for a template")
+        if (operator == "*" and isinstance(left, str | list) and isinstance(right, int)
+                and len(left) * right > MAX_RESULT):
+            raise jinja2.exceptions.SecurityError("result of '*' too large for a template")
         return super().call_binop(context, operator, left, right)
 
 

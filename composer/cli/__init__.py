@@ -80,7 +80,7 @@ def command_parser(command: Command) -> argparse.ArgumentParser:
 
 def top_help() -> str:
     width = max(len(c.name) for c in COMMANDS)
-    lines = [f"usage: compose [COMMAND] [OPTIONS] ...\n", DESCRIPTION, "commands:"]
+    lines = ["usage: compose [COMMAND] [OPTIONS] ...\n", DESCRIPTION, "commands:"]
     lines += [f"  {c.name:<{width}}  {c.summary}" for c in COMMANDS]
     lines += ["", EPILOG]
     return "\n".join(lines)
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as error:
         if args.debug:
             traceback.print_exc()
         ui.error(

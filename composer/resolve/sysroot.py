@@ -135,6 +135,18 @@ class Sysroot:
         canonical = "/" + "/".join(parts)
         return Lookup(path, canonical, tuple(links), not missing, 0 if missing else mode)
 
+    def placement(self, path: str) -> Lookup:
+        """Where a new file at `path` lands: its directory resolved (links recorded, a
+        missing part kept as written), its own name left alone. Used for links the image
+        adds itself, such as busybox applets, so that /bin/sh in a merged-/usr sysroot
+        goes to /usr/bin/sh beside the /bin -> usr/bin link."""
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if not name or name in (".", ".."):
+            raise InputError(f"{path!r} does not name a file inside the image")
+        where = self.lookup(parent or "/", strict=False)
+        canonical = where.canonical.rstrip("/") + "/" + name
+        return Lookup(path, canonical, where.links, where.found and where.is_dir)
+
     def resolve(self, path: str) -> str:
         """The canonical image path of what `path` finally names; it must exist."""
         return self.lookup(path).canonical
