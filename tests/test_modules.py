@@ -21,7 +21,7 @@ from elftools.elf.elffile import ELFFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from composer.errors import ResolveError
+from composer.errors import InputError, ResolveError
 from composer.manifest import Kind, Manifest, read_content
 from composer.resolve.modinfo import elf_section, read_modinfo
 from composer.resolve.modules import ModuleIndex, ModuleSelection, glob_regex
@@ -237,6 +237,20 @@ def test_builtin_modules_are_satisfied_not_missing(tmp_path: Path) -> None:
     selection = ModuleIndex.load(tmp_path).select(names=["virtio_ccw", "virtio_blk"])
     assert selection.builtin == ("virtio_ccw",)
     assert selection.load_order() == ["virtio_blk"]
+
+
+def test_a_name_may_be_an_exact_alias(tmp_path: Path) -> None:
+    tree = ModTree(tmp_path)
+    tree.module("crc32c_generic", "kernel/crypto", aliases=["crypto-crc32c", "crc32c"])
+    tree.module("crc32c_s390", "kernel/arch/s390/crypto", aliases=["crc32c", "pci:v*"])
+    tree.builtin("kernel/crypto/md5.ko", aliases=[("md5", "crypto-md5")])
+    index = ModuleIndex.load(tmp_path)
+    assert index.select(names=["crc32c"]).load_order() == ["crc32c_generic", "crc32c_s390"]
+    assert index.select(names=["crypto-md5"]).builtin == ("crypto_md5",)
+    with pytest.raises(ResolveError, match="'pci:v1234'"):
+        index.select(names=["pci:v1234"])  # wildcard aliases are for modprobe, not recipes
+    with pytest.raises(InputError, match="not a directory name"):
+        ModuleIndex.load(tmp_path, "../6.1.0-99-s390x")
 
 
 def test_patterns_use_glob_semantics_under_kernel(tmp_path: Path) -> None:

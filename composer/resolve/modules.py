@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from composer.errors import ResolveError
+from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.resolve.modinfo import (
     ModInfo,
@@ -111,6 +111,9 @@ class ModuleIndex:
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
         """The modules of `release`, or of the only release the sysroot has."""
         sysroot = sysroot if isinstance(sysroot, Sysroot) else Sysroot(sysroot)
+        if release is not None and (not release or "/" in release or release in (".", "..")):
+            raise InputError(f"kernel release {release!r} is not a directory name",
+                             hint="a release looks like `uname -r`: 6.1.0-50-s390x")
         release = release or only_release(sysroot)
         found = sysroot.lookup(f"{MODULES_DIR}/{release}", strict=False)
         if not found.is_dir:
@@ -188,7 +191,12 @@ class ModuleIndex:
         all_: bool = False,
         softdeps: bool = True,
     ) -> ModuleSelection:
-        """Close the request over dependencies; see the module docstring for the rules."""
+        """Close the request over dependencies; see the module docstring for the rules.
+
+        A name may be a module (`virtio_net`, `virtio-net`), a module built into the
+        kernel (satisfied, listed in `.builtin`) or an exact alias (`crc32c`: every module
+        declaring it). Patterns and all_ add to the names; duplicates are harmless.
+        """
         names = list(names)
         roots: list[str] = []
         builtin: list[str] = []
@@ -197,8 +205,10 @@ class ModuleIndex:
             name = canonical_name(raw)
             if name in self.modules:
                 roots.append(name)
-            elif name in self.builtin:
+            elif name in self.builtin or name in self.builtin_aliases:
                 builtin.append(name)
+            elif providers := self.providers(name):  # an alias, as `modprobe crc32c` takes
+                roots.extend(providers)
             else:
                 missing.append(raw)
         if missing:
