@@ -486,6 +486,25 @@ def test_real_all_modules_resolve_fast(sysroot: Path) -> None:
 
 
 @pytest.mark.sysroot
+def test_real_modules_dep_agrees_with_kmod_depmod(sysroot: Path) -> None:
+    """kmod's depmod (from symbols, not .modinfo) as the oracle: every module's line has
+    the same dependencies; the order of independent ones may differ, both being valid."""
+    if shutil.which("depmod") is None:
+        pytest.skip("needs kmod's depmod on the host")
+    index = ModuleIndex.load(sysroot)
+    system_map = sysroot / "boot" / f"System.map-{index.release}"
+    result = subprocess.run(["depmod", "-n", "-b", str(sysroot), "-F", str(system_map),
+                             index.release], capture_output=True, text=True, check=True,
+                            timeout=120)
+    theirs = {}
+    for line in result.stdout.split("\n# ", 1)[0].splitlines():
+        head, _, tail = line.partition(":")
+        theirs[head] = sorted(tail.split())
+    ours = dep_lines(index.select(all_=True))
+    assert {head: sorted(deps) for head, deps in ours.items()} == theirs
+
+
+@pytest.mark.sysroot
 def test_real_busybox_modprobe_loads_virtio_net_stack(sysroot: Path, tmp_path: Path) -> None:
     selection = ModuleIndex.load(sysroot).select(names=["virtio_net", "ext4"])
     root = busybox_root(tmp_path)
