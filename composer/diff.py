@@ -96,7 +96,7 @@ def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
             digest = hasher.hexdigest()
         states[record.path] = state_of(record, digest)
         if record.kind == "file" and record.nlink >= 2:
-            key = (record.segment, record.dev_major, record.dev_minor, record.ino)
+            key = (record.archive, record.dev_major, record.dev_minor, record.ino)
             groups.setdefault(key, []).append(record.path)
             if record.size and digest is not None:
                 content[key] = (record.size, digest)

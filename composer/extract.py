@@ -160,7 +160,7 @@ def _link_key(record: Record) -> tuple[int, ...] | None:
     """Hard links share (device, inode, type) within one archive, as the kernel sees it."""
     if record.nlink < 2 or record.kind not in LINKABLE:
         return None
-    return (record.segment, record.dev_major, record.dev_minor, record.ino,
+    return (record.archive, record.dev_major, record.dev_minor, record.ino,
             stat.S_IFMT(record.mode))
 
 

@@ -130,6 +130,7 @@ def record_json(record: Record) -> dict[str, Any]:
     device = record.kind in ("char", "block")
     return {
         "segment": record.segment,
+        "archive": record.archive,
         "path": record.path,
         "name": record.name,
         "type": record.kind,
@@ -239,6 +240,8 @@ def segment_line(segment: Segment, image: Image) -> str:
     else:
         body = f"{segment.codec}, {segment.stored_size} -> {segment.size} bytes"
     count = "1 entry" if segment.entries == 1 else f"{segment.entries} entries"
+    if segment.archives > 1:
+        count = f"{segment.archives} archives, {count}"
     return f"segment {segment.index} at {where}: {body}, {count}"
 
 

@@ -71,6 +71,7 @@ class Record:
     format: str = "newc"
     target: str | None = None
     segment: int = 0
+    archive: int = 0
     offset: int = 0
 
     @property
@@ -90,7 +91,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Segment:
-    """One plain archive or one compressed stream of the initramfs."""
+    """One run of plain archives, or one compressed stream, of the initramfs."""
 
     index: int
     offset: int
@@ -235,6 +236,7 @@ class _Open:
     caveat: str | None = None
     archives: int = 0
     entries: int = 0
+    open: bool = False  # entries seen since the last trailer
 
 
 def _bad_magic(magic: bytes, where: str) -> InputError:
@@ -281,6 +283,7 @@ class InitramfsReader:
         self.limits = limits or Limits()
         self.segments: list[Segment] = []
         self._decoded_total = 0
+        self._archives = 0
         seekable = f.seekable()
         self._left = length
         if seekable:
@@ -324,11 +327,11 @@ class InitramfsReader:
             if head[:1] == b"0":
                 if raw.pos % 4:
                     raise InputError(
-                        f"{self.name}: a cpio archive starts at offset {raw.pos}, which is "
+                        f"{self.name}: a cpio header starts at offset {raw.pos}, which is "
                         "not a multiple of 4; the kernel stops there ('junk in compressed "
                         "archive')"
                     )
-                yield from self._archive(raw, seg)
+                yield from self._entries(raw, seg, nested=False)
                 self._close(seg, raw.pos - seg.offset, raw.pos - seg.offset)
                 continue
             codec = detect(head)
@@ -343,8 +346,7 @@ class InitramfsReader:
                                  "is LZO-compressed, which composer cannot read")
             seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))
             stream = DecodedStream(codec, raw, self._guard(seg))
-            inner = _Cursor(stream.read)
-            yield from self._stream(inner, seg)
+            yield from self._entries(_Cursor(stream.read), seg, nested=True)
             self._decoded_total += stream.produced
             self._close(seg, stream.consumed, stream.produced)
 
@@ -368,70 +370,93 @@ class InitramfsReader:
         return check
 
     def _close(self, seg: _Open, stored: int, size: int) -> None:
+        caveat = seg.caveat
+        if seg.open:
+            seg.archives += 1
+            caveat = caveat or ("the last archive has no TRAILER!!! entry: the kernel "
+                                "accepts that, but the file may be truncated")
         self.segments.append(Segment(seg.index, seg.offset, seg.codec, stored, size,
-                                     seg.archives, seg.entries, seg.caveat))
+                                     seg.archives, seg.entries, caveat))
 
-    def _stream(self, cursor: _Cursor, seg: _Open) -> Iterator[Member]:
-        """The archives inside one decompressed stream, padded with NULs between them."""
+    def _entries(self, cursor: _Cursor, seg: _Open, *, nested: bool) -> Iterator[Member]:
+        """Entries as the kernel's state machine takes them: NUL runs may separate any
+        two, each header starts 4-byte aligned, and a trailer only closes an archive.
+
+        At the top level, a run of plain entries ends where a compressed stream starts;
+        inside a decompressed stream, anything else is junk.
+        """
         while True:
             cursor.skip_zeros()
             head = cursor.peek(1)
             if not head:
                 return
-            if head != b"0" or cursor.pos % 4:
+            where = f"{self.name}: segment {seg.index} ({seg.codec})"
+            if cursor.pos % 4:
                 raise InputError(
-                    f"{self.name}: segment {seg.index} ({seg.codec}): junk at decompressed "
-                    f"offset {cursor.pos} (bytes {cursor.peek(8).hex(' ')}) where a cpio "
-                    "header or NUL padding should be"
+                    f"{where}: data resumes at {'decompressed ' if nested else ''}offset "
+                    f"{cursor.pos}, not a multiple of 4, after NUL padding; the kernel "
+                    "stops there ('broken padding')"
                 )
-            yield from self._archive(cursor, seg)
-
-    def _archive(self, cursor: _Cursor, seg: _Open) -> Iterator[Member]:
-        """The members of one archive, up to its trailer."""
-        seg.archives += 1
-        while True:
-            offset = cursor.pos
-            where = f"{self.name}: segment {seg.index} ({seg.codec}), offset {offset}"
-            header = _exact(cursor, HEADER_LEN, "a cpio header", where)
-            if header[:6] not in (NEWC, CRC):
-                raise _bad_magic(header[:6], where)
-            (ino, mode, uid, gid, nlink, mtime, size, dev_major, dev_minor,
-             rdev_major, rdev_minor, namesize, checksum) = _fields(header, where)
-            if not 1 <= namesize <= PATH_MAX:
-                raise InputError(f"{where}: name size {namesize} is out of range "
-                                 f"(1 to {PATH_MAX}, the kernel's PATH_MAX)")
-            raw_name = _exact(cursor, namesize, "a file name", where)
-            if raw_name[-1:] != b"\0" or b"\0" in raw_name[:-1]:
-                raise InputError(f"{where}: the name {raw_name!r} is not one "
-                                 "NUL-terminated string")
-            name = os.fsdecode(raw_name[:-1])
-            _exact(cursor, -(HEADER_LEN + namesize) % 4, "the padding after a name", where)
-            if name == TRAILER:
-                _exact(cursor, size + -size % 4, "the trailer", where)
-                return
-            where = f"{where} ({name!r})"
-            if stat.S_IFMT(mode) not in KINDS:
-                raise InputError(f"{where}: mode {mode:o} has no known file type")
-            target = None
-            data_size = size
-            if stat.S_ISLNK(mode):
-                if not 1 <= size <= PATH_MAX:
-                    raise InputError(f"{where}: symlink target size {size} is out of range "
-                                     f"(1 to {PATH_MAX})")
-                raw_target = _exact(cursor, size, "a symlink target", where)
-                if b"\0" in raw_target:
-                    raise InputError(f"{where}: the symlink target contains a NUL byte")
-                target = os.fsdecode(raw_target)
-                data_size = 0
-            record = Record(name, mode, uid, gid, nlink, mtime, size, ino, dev_major,
-                            dev_minor, rdev_major, rdev_minor, checksum,
-                            "crc" if header[:6] == CRC else "newc", target, seg.index, offset)
-            # Data after a directory or device header is skipped, as the kernel does.
-            member = Member(record, cursor, where, data_size)
+            if head != b"0":
+                if not nested:
+                    return
+                raise InputError(
+                    f"{where}: junk at decompressed offset {cursor.pos} (bytes "
+                    f"{cursor.peek(8).hex(' ')}) where a cpio header or NUL padding "
+                    "should be"
+                )
+            member = self._entry(cursor, seg, f"{where}, offset {cursor.pos}")
+            if member is None:
+                continue
             seg.entries += 1
             yield member
             member._finish()
-            _exact(cursor, -size % 4, "the padding after data", where)
+            cursor.skip(-member.record.size % 4)
+
+    def _entry(self, cursor: _Cursor, seg: _Open, where: str) -> Member | None:
+        """The member whose header starts here; None for a trailer."""
+        offset = cursor.pos
+        header = _exact(cursor, HEADER_LEN, "a cpio header", where)
+        if header[:6] not in (NEWC, CRC):
+            raise _bad_magic(header[:6], where)
+        (ino, mode, uid, gid, nlink, mtime, size, dev_major, dev_minor,
+         rdev_major, rdev_minor, namesize, checksum) = _fields(header, where)
+        if not 1 <= namesize <= PATH_MAX:
+            raise InputError(f"{where}: name size {namesize} is out of range "
+                             f"(1 to {PATH_MAX}, the kernel's PATH_MAX)")
+        raw_name = _exact(cursor, namesize, "a file name", where)
+        if raw_name[-1:] != b"\0" or b"\0" in raw_name[:-1]:
+            raise InputError(f"{where}: the name {raw_name!r} is not one "
+                             "NUL-terminated string")
+        name = os.fsdecode(raw_name[:-1])
+        cursor.skip(-(HEADER_LEN + namesize) % 4)
+        if name == TRAILER:
+            cursor.skip(size + -size % 4)
+            seg.open = False
+            seg.archives += 1
+            self._archives += 1
+            return None
+        seg.open = True
+        where = f"{where} ({name!r})"
+        if stat.S_IFMT(mode) not in KINDS:
+            raise InputError(f"{where}: mode {mode:o} has no known file type")
+        target = None
+        data_size = size
+        if stat.S_ISLNK(mode):
+            if not 1 <= size <= PATH_MAX:
+                raise InputError(f"{where}: symlink target size {size} is out of range "
+                                 f"(1 to {PATH_MAX})")
+            raw_target = _exact(cursor, size, "a symlink target", where)
+            if b"\0" in raw_target:
+                raise InputError(f"{where}: the symlink target contains a NUL byte")
+            target = os.fsdecode(raw_target)
+            data_size = 0
+        record = Record(name, mode, uid, gid, nlink, mtime, size, ino, dev_major,
+                        dev_minor, rdev_major, rdev_minor, checksum,
+                        "crc" if header[:6] == CRC else "newc", target, seg.index,
+                        self._archives, offset)
+        # Data after a directory or device header is skipped, as the kernel does.
+        return Member(record, cursor, where, data_size)
 
 
 def read_records(f: BinaryIO, *, limits: Limits | None = None) -> Iterator[Record]:
