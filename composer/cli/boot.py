@@ -1,0 +1,113 @@
+"""Network-boot an s390 image in qemu-system-s390x, as a DHCP/TFTP server would serve it.
+
+QEMU's user network is the DHCP and TFTP server; the s390 firmware fetches IMAGE as its
+boot file (never -kernel). The TFTP root is DIR with --tftp (IMAGE is booted where it lies
+inside DIR, or copied in as pxelinux.0; an existing different pxelinux.0 is never
+overwritten), or else a temporary one holding IMAGE as pxelinux.0 and a
+pxelinux.cfg/default written from the --entry options, the first one being DEFAULT:
+
+  compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttysclp0' \\
+      --expect 'Run /init as init process'
+
+The guest console streams to stdout (and to --log). Ctrl-C stops the guest.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from composer.boot import ENTRY_FORMAT, BootResult, Outcome, boot_image, parse_entry
+from composer.cli.ui import UI
+
+EPILOG = """\
+Exit status: with --expect, 0 as soon as TEXT is on the console (QEMU is then stopped),
+1 when the guest stops, panics or the timeout passes first. Without --expect, 0 when the
+guest powers off without a kernel panic, 1 otherwise. QEMU's own exit status proves
+nothing: it is 0 after a panic too. 2 for bad arguments or a bad image.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", type=Path, metavar="IMAGE",
+                        help="s390 boot image (pxelinux.0) to boot over the network")
+    parser.add_argument("--tftp", type=Path, metavar="DIR",
+                        help="serve this directory over TFTP instead of a temporary one")
+    parser.add_argument("--entry", action="append", default=[], metavar="ENTRY",
+                        help=f"a PXELINUX entry for the temporary TFTP root: {ENTRY_FORMAT}; "
+                             "host files are copied in; repeatable, the first is DEFAULT")
+    parser.add_argument("--mac", help="MAC address of the guest's network card")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                        help="give up after S seconds (default 120)")
+    parser.add_argument("--expect", metavar="TEXT",
+                        help="succeed as soon as TEXT appears on the console")
+    parser.add_argument("--log", type=Path, metavar="FILE", help="also write the console here")
+    parser.add_argument("--memory", type=int, default=1024, metavar="MB",
+                        help="guest memory (default 1024)")
+    parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
+
+
+class Tee:
+    """The console to the terminal and the log file at once."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    entries = [parse_entry(text) for text in args.entry]
+    streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
+    try:
+        log = args.log.open("w", encoding="utf-8") if args.log is not None else None
+    except OSError as error:
+        ui.error(f"cannot write the console log {args.log}: {error.strerror}")
+        return 1
+    try:
+        if log is not None:
+            streams.append(log)
+        ui.info(f"booting {args.image} over the network (timeout {args.timeout:g} s)")
+        result = boot_image(
+            args.image, tftp_dir=args.tftp, entries=entries, mac=args.mac,
+            timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
+            console=Tee(*streams) if streams else None)
+    finally:
+        if log is not None:
+            log.close()
+    if streams and streams[0] is ui.out and not result.console.endswith("\n"):
+        ui.out.write("\n")  # the next prompt or message starts on a line of its own
+    return report(result, args, ui)
+
+
+def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
+    seconds = f"{result.elapsed:.1f} s"
+    if result.ok:
+        if result.outcome is Outcome.MARKER:
+            ui.info(f"boot: {args.expect!r} seen after {result.seconds_to_marker:.1f} s")
+        else:
+            ui.info(f"boot: the guest powered off after {seconds}")
+        return 0
+    messages = {
+        Outcome.MARKER: "",
+        Outcome.POWEROFF: f"the guest stopped after {seconds} without printing "
+                          f"{args.expect!r}",
+        Outcome.PANIC: f"the guest's kernel panicked after {seconds}",
+        Outcome.NETBOOT_FAILED: f"the firmware's network boot of {args.image} failed after "
+                                f"{seconds} (its messages are on the console above)",
+        Outcome.TIMEOUT: (f"no {args.expect!r} on the console within {args.timeout:g} s"
+                          if args.expect else
+                          f"the guest was still running after {args.timeout:g} s"),
+        Outcome.QEMU_FAILED: f"{result.command[0]} exited with status {result.qemu_status}"
+                             f": {' '.join(result.qemu_stderr.split())[-400:] or 'no message'}",
+    }
+    ui.error(messages[result.outcome])
+    return 1
