@@ -71,6 +71,10 @@ def test_dotdot_follows_the_link_first(tmp_path: Path) -> None:
     sysroot = tree(tmp_path, {"/usr/x": "", "/x": ""}, {"/lib": "usr/lib"})
     (tmp_path / "usr/lib").mkdir()
     assert sysroot.resolve("/lib/../x") == "/usr/x"
+    assert sysroot.is_dir("/") and sysroot.is_dir("/lib/..")
+    assert not sysroot.exists("/x/..")  # ENOTDIR, as in the kernel
+    assert sysroot.listdir("/") == ["lib", "usr", "x"]
+    assert sysroot.glob("/*/x") == ["/usr/x"]
 
 
 def test_missing_paths_and_files_used_as_directories(tmp_path: Path) -> None:

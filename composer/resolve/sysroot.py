@@ -89,7 +89,7 @@ class Sysroot:
         parts: list[str] = []
         links: list[Link] = []
         missing = False
-        mode = 0
+        mode = stat.S_IFDIR  # the root itself, when the walk ends there
         while pending:
             name = pending.pop()
             if name == ".":
@@ -97,6 +97,7 @@ class Sysroot:
             if name == "..":
                 if parts:
                     parts.pop()
+                    mode = stat.S_IFDIR
                 continue
             if missing:
                 parts.append(name)
