@@ -279,6 +279,8 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
     without it a guest that stops by itself without a panic. The guest is always
     stopped before this returns (also on KeyboardInterrupt, which is re-raised)."""
     check_image(image)
+    if timeout <= 0 or memory <= 0:
+        raise InputError("--timeout and --memory must be positive numbers")
     if mac is not None:
         check_mac(mac)
     if tftp_dir is not None and entries:

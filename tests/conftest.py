@@ -2,11 +2,13 @@
 
 `sysroot`: the real Debian s390x sysroot that scripts/fetch-sysroot downloads into
 ~/.cache/composer/sysroot-s390x (fast when cached). Tests that need it are marked
-`@pytest.mark.sysroot` and are skipped, with apt's reason, when it cannot be fetched.
+`@pytest.mark.sysroot` and are skipped, with apt's reason, when it cannot be fetched;
+with COMPOSER_REQUIRE_SYSROOT=1 (CI) that is a failure instead.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,12 @@ import pytest
 FETCH_SYSROOT = Path(__file__).resolve().parent.parent / "scripts" / "fetch-sysroot"
 
 
+def _unavailable(reason: str) -> None:
+    if os.environ.get("COMPOSER_REQUIRE_SYSROOT"):
+        pytest.fail(f"{reason} (COMPOSER_REQUIRE_SYSROOT is set)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def sysroot() -> Path:
     """Path of the fetched s390x sysroot (kernel, modules, busybox-static, kexec-tools)."""
@@ -23,8 +31,8 @@ def sysroot() -> Path:
         result = subprocess.run([sys.executable, str(FETCH_SYSROOT)], capture_output=True,
                                 text=True, timeout=900, check=False)
     except subprocess.TimeoutExpired:
-        pytest.skip("no s390x sysroot: scripts/fetch-sysroot took more than 15 minutes")
+        _unavailable("no s390x sysroot: scripts/fetch-sysroot took more than 15 minutes")
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1:] or ["no output"]
-        pytest.skip(f"no s390x sysroot (scripts/fetch-sysroot failed: {reason[0]})")
+        _unavailable(f"no s390x sysroot (scripts/fetch-sysroot failed: {reason[0]})")
     return Path(result.stdout.strip())

@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tftp", type=Path, metavar="DIR",
                         help="serve this directory over TFTP instead of a temporary one")
     parser.add_argument("--entry", action="append", default=[], metavar="ENTRY",
-                        help=f"a PXELINUX entry for the temporary TFTP root: {ENTRY_FORMAT}; "
+                        help=f"a PXELINUX entry for the temporary TFTP root: {ENTRY_FORMAT} "
+                             "(the second word is the INITRD list unless it holds a '='); "
                              "host files are copied in; repeatable, the first is DEFAULT")
     parser.add_argument("--mac", help="MAC address of the guest's network card")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="S",
