@@ -335,6 +335,17 @@ def test_modules_built_for_another_release_are_refused(tmp_path: Path) -> None:
         ModuleIndex.load(tmp_path).select(names=["stale"])
 
 
+def test_symlinked_module_files_resolve_inside_the_sysroot(tmp_path: Path) -> None:
+    tree = ModTree(tmp_path)
+    real = tree.directory / tree.module("nvme", "kernel/drivers/nvme")
+    weak = tree.directory / "weak-updates"
+    weak.mkdir()
+    (weak / "vendor.ko").symlink_to(f"/lib/modules/{RELEASE}/kernel/drivers/nvme/nvme.ko")
+    (weak / "gone.ko").symlink_to("/lib/modules/none/gone.ko")
+    index = ModuleIndex.load(tmp_path)
+    assert index.find("vendor").source == real and "gone" not in index
+
+
 def test_merged_usr_sysroot(tmp_path: Path) -> None:
     tree = ModTree(tmp_path / "usr")  # /usr/lib/modules/<release>, /lib -> usr/lib
     tree.module("dummy")

@@ -1,4 +1,8 @@
-"""The `.modinfo` section of a kernel module, read without a toolchain.
+"""What depmod knows, computed in-process: `.modinfo`, the depmod files, load ordering.
+
+This is the format side of `composer.resolve.modules`: reading a module's `.modinfo`,
+listing a `/lib/modules/<release>` tree, parsing `modules.dep`, `modules.builtin` and
+`modules.builtin.modinfo`, and ordering a dependency graph.
 
 A module is an ELF relocatable object (ET_REL) built for the target, so on an x86 host
 an s390x module is a big-endian ELF64 we can only read, never load. Its `.modinfo`
@@ -221,7 +225,9 @@ class Module:
 
 def scan(directory: Path) -> list[tuple[str, Path, str, str]]:
     """(relpath, host path, name, compression) of every module file below `directory`.
-    Symlinked directories (`build`, `source`) are not followed."""
+    Symlinked directories (`build`, `source`) are not followed; a symlinked module file
+    (RHEL's weak-updates) is listed with its own path, for the caller to resolve inside
+    the sysroot, since the host would follow an absolute link out of it."""
     found = []
     stack = [""]
     while stack:
@@ -233,7 +239,7 @@ def scan(directory: Path) -> list[tuple[str, Path, str, str]]:
                     stack.append(relpath)
                     continue
                 split = split_module_name(entry.name)
-                if split is not None and entry.is_file():
+                if split is not None and (entry.is_symlink() or entry.is_file()):
                     found.append((relpath, Path(entry.path), split[0], split[1]))
     return sorted(found)
 

@@ -134,7 +134,12 @@ class ModuleIndex:
         builtin = parse_builtin(builtin_file.read_text()) if builtin_file.is_file() else frozenset()
         info_file = directory / "modules.builtin.modinfo"
         aliases = parse_builtin_aliases(info_file.read_bytes()) if info_file.is_file() else {}
-        return cls(sysroot, release, directory, choose(scan(directory), listed),
+        files = [
+            (relpath, source, name, compression)
+            for relpath, path, name, compression in scan(directory)
+            if (source := in_sysroot(sysroot, f"{found.canonical}/{relpath}", path))
+        ]
+        return cls(sysroot, release, directory, choose(files, listed),
                    names_of(listed), builtin, aliases)
 
     def __len__(self) -> int:
@@ -487,6 +492,15 @@ def only_release(sysroot: Sysroot) -> str:
         f"({', '.join(found)}) and nothing says which one to use",
         hint="name the release in the recipe (kernel release) or use the matching kernel image",
     )
+
+
+def in_sysroot(sysroot: Sysroot, image: str, host: Path) -> Path | None:
+    """The host file behind a module path: itself, or where its symlink leads inside
+    the sysroot; None for a dangling link, which depmod would skip as well."""
+    if not host.is_symlink():
+        return host
+    found = sysroot.lookup(image, strict=False)
+    return sysroot.host(found.canonical) if found.is_file else None
 
 
 def find_firmware(
