@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from composer.errors import InputError, KernelError, ResolveError
+from composer.errors import InputError, KernelError
 from composer.image.s390 import BootHeader, parse_header, release_of
 from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
+from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.render import expand, render_file
 
 DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
@@ -147,42 +148,78 @@ def _sysroot_match(sysroot: Path, pattern: str) -> Path:
     return real
 
 
-def module_release(recipe: Recipe, kernel: Kernel | None, sysroot: Path,
-                   variables: Mapping[str, object]) -> str | None:
-    if recipe.kernel.release:
-        return expand(recipe.kernel.release, variables, "kernel.release")
-    if kernel is not None and kernel.release:
-        return kernel.release
-    base = sysroot / "lib/modules"
-    found = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
-    if len(found) == 1:
-        return found[0]
-    if not recipe.modules:
+def build_context(variables: Mapping[str, object], *, release: str | None = None,
+                  arch: str | None = None, modules: list[str] | None = None
+                  ) -> dict[str, object]:
+    """What templates see: the recipe's variables, plus facts the build found out."""
+    facts = {"release": release or "", "arch": arch or "", "modules": modules or []}
+    return {**variables, "composer": facts}
+
+
+def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list[str],
+                                                                            list[str]]:
+    names: list[str] = []
+    patterns: list[str] = []
+    for module in recipe.modules:
+        if module.pattern is not None:
+            patterns.append(expand(module.pattern, variables, f"{module.at} pattern"))
+        elif module.name is not None:
+            names += _words(module.name, variables, module.at)
+    return names, patterns
+
+
+def select_modules(recipe: Recipe, sysroot: Path, release: str | None,
+                   variables: Mapping[str, object]) -> ModuleSelection | None:
+    names, patterns = _module_names(recipe, variables)
+    if not names and not patterns:
         return None
-    if not found:
-        raise ResolveError(f"the recipe asks for modules, but {base} has no kernel releases")
-    raise ResolveError(f"{base} has several releases ({', '.join(found)}); set kernel.release")
+    index = ModuleIndex.load(sysroot, release)
+    return index.select(names=names, patterns=patterns)
 
 
 def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) -> Plan:
     variables: dict[str, object] = dict(recipe.variables)
     kernel = find_kernel(recipe, sysroot, kernel_override, variables)
-    release = module_release(recipe, kernel, sysroot, variables)
+    release = (expand(recipe.kernel.release, variables, "kernel.release")
+               if recipe.kernel.release else kernel.release if kernel else None)
     arch = recipe.arch or ("s390x" if kernel is not None else None)
+    selection = select_modules(recipe, sysroot, release, variables)
     manifest = Manifest()
     manifest.add(DEV_CONSOLE)
-    for entry in simple_entries(recipe, variables):
+    warnings: list[str] = []
+    if selection is not None:
+        release = selection.index.release
+        for entry in selection.entries(with_firmware=recipe.kernel.firmware):
+            manifest.add(entry)
+        warnings += _module_warnings(selection, recipe.kernel.firmware)
+    context = build_context(variables, release=release, arch=arch,
+                            modules=selection.load_order() if selection else [])
+    for entry in simple_entries(recipe, context):
         if entry.path == DEV_CONSOLE.path:
             manifest.replace(entry)
         else:
             manifest.add(entry)
-    result = Plan(manifest, kernel, release, arch, variables)
+    result = Plan(manifest, kernel, release, arch, context, warnings)
     if recipe.binaries:
-        from composer.plan_resolve import add_binaries
-
         add_binaries(result, recipe, sysroot)
-    if recipe.modules:
-        from composer.plan_resolve import add_modules
-
-        add_modules(result, recipe, sysroot)
     return result
+
+
+def _module_warnings(selection: ModuleSelection, firmware: bool) -> list[str]:
+    out = []
+    if selection.softdeps_missing:
+        names = ", ".join(sorted(u.name for u in selection.softdeps_missing))
+        out.append(f"optional soft dependencies not found: {names}")
+    if firmware and selection.firmware_missing:
+        missing = selection.firmware_missing
+        sample = ", ".join(u.name for u in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        out.append(f"{len(missing)} firmware file(s) that modules ask for are not in the "
+                   f"sysroot ({sample}{more}); set kernel.firmware: false to stop looking")
+    return out
+
+
+def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
+    from composer.resolve.binaries import resolve_binaries  # noqa: F401 - wired next
+
+    raise InputError("binaries are not wired into the plan yet")

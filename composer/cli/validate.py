@@ -11,7 +11,7 @@ from pathlib import Path
 
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
-from composer.plan import simple_entries
+from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe, parse_assignment
 
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for path in args.recipes:
         try:
             loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files)
-            simple_entries(loaded.recipe, dict(loaded.recipe.variables))
+            simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
         except RecipeError as error:
             ui.error_lines(error.lines())
             worst = max(worst, error.exit_code)

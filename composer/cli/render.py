@@ -1,0 +1,44 @@
+"""Render a recipe's templates (and inline files) into a directory on the host.
+
+The scripts that run inside the image can then be read, diffed, or run on the build
+host: `compose render recipes/pxelinux.yaml out/ && busybox sh out/usr/bin/pxeboot
+--dry-run --tftp-root tftp/`. Each file lands at DEST/<its path in the image>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from composer.cli.ui import UI
+from composer.errors import BuildError
+from composer.manifest import Kind, read_content
+from composer.plan import build_context, simple_entries
+from composer.recipe import load_recipe, parse_assignment
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", type=Path, metavar="RECIPE")
+    parser.add_argument("dest", type=Path, metavar="DEST", help="directory to write into")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE", help="override a recipe variable")
+    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
+                        metavar="FILE", help="YAML file of variable overrides")
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    overrides = tuple(parse_assignment(t) for t in args.overrides)
+    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
+    entries = simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
+    rendered = [e for e in entries if e.kind is Kind.FILE and e.data is not None]
+    for entry in rendered:
+        target = args.dest / entry.path.lstrip("/")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(read_content(entry))
+            os.chmod(target, entry.mode & 0o7777)
+        except OSError as error:
+            raise BuildError(f"cannot write {target}: {error.strerror}") from None
+        ui.result(str(target))
+    return 0
