@@ -17,8 +17,8 @@ from composer.errors import InputError, KernelError
 from composer.image.s390 import BootHeader, parse_header, release_of
 from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
-from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.render import expand, render_file
+from composer.resolve.modules import ModuleIndex, ModuleSelection
 
 DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
                     origin="default (the first process needs a console)")
