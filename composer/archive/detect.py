@@ -237,10 +237,11 @@ class DecodedStream:
     """The decompressed bytes of one segment; `consumed` counts the input it used."""
 
     def __init__(self, codec: SegmentCodec, raw: RawInput,
-                 check: Callable[[int, int], None]) -> None:
+                 check: Callable[[int, int], None], where: str = "") -> None:
         if codec in (SegmentCodec.NONE, SegmentCodec.LZO):
             raise InputError(f"composer cannot decompress {codec} data")
         self.codec = codec
+        self.where = where or f"{codec} segment"
         self.consumed = 0
         self.produced = 0
         self._raw = raw
@@ -267,9 +268,11 @@ class DecodedStream:
             return b""
         try:
             out = self._next(n)
+        except InputError as error:
+            raise InputError(f"{self.where}: {error.message}", hint=error.hint) from None
         except (zlib.error, lzma.LZMAError, OSError, EOFError, RuntimeError,
                 zstandard.ZstdError) as error:
-            raise InputError(f"{self.codec} data is corrupt: {error}") from None
+            raise InputError(f"{self.where}: {self.codec} data is corrupt: {error}") from None
         if not out:
             self._done = True
         self.produced += len(out)

@@ -345,7 +345,8 @@ class InitramfsReader:
                 raise InputError(f"{self.name}: segment {seg.index} at offset {raw.pos} "
                                  "is LZO-compressed, which composer cannot read")
             seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))
-            stream = DecodedStream(codec, raw, self._guard(seg))
+            where = f"{self.name}: segment {seg.index} ({codec}) at offset {seg.offset}"
+            stream = DecodedStream(codec, raw, self._guard(seg), where)
             yield from self._entries(_Cursor(stream.read), seg, nested=True)
             self._decoded_total += stream.produced
             self._close(seg, stream.consumed, stream.produced)
