@@ -8,12 +8,12 @@ only then are the layers merged.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from composer.errors import InputError, Location, Problem, RecipeError
@@ -33,6 +33,7 @@ class LoadedRecipe:
     path: Path
     files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"
     data: dict[str, Any] = field(default_factory=dict)  # merged data, before the model
+    origins: dict[str, str] = field(default_factory=dict)  # "kernel.cmdline" -> file:line:col
 
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
@@ -53,7 +54,21 @@ def _extends_list(data: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _load_layers(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list[Path]]:
+def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
+    """Where each setting outside the entry lists was written, for `compose show --origins`."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if key in ENTRY_LISTS or key == "extends":
+            continue
+        out[key] = str(doc.where((key,)))
+        if isinstance(value, dict):
+            for sub in value:
+                out[f"{key}.{sub}"] = str(doc.where((key, sub)))
+    return out
+
+
+def _load_layers(path: Path, chain: tuple[Path, ...]
+                 ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     resolved = path.resolve()
     if resolved in chain:
         names = " -> ".join(str(p) for p in (*chain, resolved))
@@ -68,17 +83,20 @@ def _load_layers(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], l
     data = doc.data
     _absolutize(data, doc, resolved.parent)
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     files = [resolved]
     for i, parent in enumerate(_extends_list(data)):
-        parent_path = resolved.parent / parent
+        parent_path = Path(os.path.relpath(resolved.parent / parent))
         if not parent_path.exists():
             where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
                                        f"(looked for {parent_path})", where, "extends")])
-        layer, layer_files = _load_layers(parent_path, (*chain, resolved))
+        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved))
         merged = merge(merged, layer)
         files += layer_files
-    return merge(merged, data), files
+        origins.update(layer_origins)
+    origins.update(_origins(data, doc))
+    return merge(merged, data), files, origins
 
 
 def coerce(name: str, text: str, current: VariableValue | None) -> VariableValue:
@@ -113,8 +131,9 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def _apply_overrides(variables: dict[str, Any], overrides: Mapping[str, str | VariableValue],
-                     source: str) -> None:
+                     source: str, origins: dict[str, str]) -> None:
     for name, value in overrides.items():
+        origins[f"variables.{name}"] = source
         if name not in variables:
             close = difflib.get_close_matches(name, list(variables), n=1)
             hint = f"did you mean '{close[0]}'?" if close else (
@@ -135,13 +154,14 @@ def load_vars_file(path: Path) -> dict[str, Any]:
 
 def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
                 vars_files: Sequence[Path] = ()) -> LoadedRecipe:
-    data, files = _load_layers(path, ())
+    data, files, origins = _load_layers(path, ())
     data.pop("extends", None)
     variables = dict(data.get("variables", {}))
     for vars_file in vars_files:
-        _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}")
+        _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}",
+                         origins)
         files.append(vars_file.resolve())
-    _apply_overrides(variables, dict(overrides), "--set")
+    _apply_overrides(variables, dict(overrides), "--set", origins)
     data["variables"] = variables
     data["name"] = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
@@ -151,9 +171,4 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
             Problem(e["msg"], Location(str(path)), format_key_path(tuple(e["loc"])))
             for e in error.errors()
         ]) from None
-    return LoadedRecipe(recipe, path, tuple(files), data)
-
-
-def dump(data: Mapping[str, Any]) -> str:
-    clean = {k: v for k, v in data.items() if k != "name"}
-    return yaml.safe_dump(clean, sort_keys=False, default_flow_style=False)
+    return LoadedRecipe(recipe, path, tuple(files), data, origins)

@@ -1,0 +1,40 @@
+"""Print the effective recipe: extends merged, --vars and --set applied.
+
+A packager sees what the merge did; with --origins every line says which file and line
+(or which --set) it came from. The output is a valid recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from composer.cli.ui import UI
+from composer.recipe import load_recipe, parse_assignment
+from composer.recipe.show import show
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", type=Path, metavar="RECIPE")
+    parser.add_argument("--origins", action="store_true",
+                        help="annotate each line with where it came from")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE", help="override a recipe variable")
+    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
+                        metavar="FILE", help="YAML file of variable overrides")
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    overrides = tuple(parse_assignment(t) for t in args.overrides)
+    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
+    if args.json:
+        data = dict(loaded.data)
+        data.pop("name", None)
+        if args.origins:
+            data["x-origins"] = loaded.origins
+        ui.result(json.dumps(data, indent=2))
+    else:
+        ui.out.write(show(loaded.data, loaded.origins if args.origins else None))
+    return 0
