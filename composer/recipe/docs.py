@@ -48,7 +48,7 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
 
 
 def _description(schema: dict[str, Any], defs: dict[str, Any]) -> str:
-    text = schema.get("description", "")
+    text: str = schema.get("description", "")
     if not text and "$ref" in schema:
         text = defs[schema["$ref"].rsplit("/", 1)[-1]].get("description", "")
     if not text and schema.get("type") == "array" and "$ref" in schema.get("items", {}):
