@@ -93,6 +93,8 @@ def tree_snapshot(root: Path, *, skip: Path | None = None) -> dict[str, tuple[in
             dirnames[:] = []
             continue
         for name in dirnames + filenames:
+            if here / name == skip:
+                continue
             st = (here / name).lstat()
             seen[str((here / name).relative_to(root))] = (
                 st.st_mode, st.st_size, st.st_mtime_ns, st.st_nlink)
