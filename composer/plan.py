@@ -12,13 +12,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from composer.errors import InputError, KernelError
+from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import BootHeader, parse_header, release_of
 from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
+from composer.resolve.binaries import BinaryRequest, resolve_binaries
+from composer.resolve.elf import Arch, is_elf, read_elf
 from composer.resolve.modules import ModuleIndex, ModuleSelection
+from composer.resolve.sysroot import Sysroot
 
 DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
                     origin="default (the first process needs a console)")
@@ -202,6 +206,7 @@ def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) 
     result = Plan(manifest, kernel, release, arch, context, warnings)
     if recipe.binaries:
         add_binaries(result, recipe, sysroot)
+    check_architecture(manifest, result.arch)
     return result
 
 
@@ -220,6 +225,50 @@ def _module_warnings(selection: ModuleSelection, firmware: bool) -> list[str]:
 
 
 def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
-    from composer.resolve.binaries import resolve_binaries  # noqa: F401 - wired next
+    requests = []
+    for binary in recipe.binaries:
+        applets = binary.applets
+        for name in _words(binary.name, result.variables, binary.at):
+            dest = _path(binary.path, result.variables, binary.at) if binary.path else None
+            requests.append(BinaryRequest(name, dest=dest, applets=applets))
+    target = Arch.from_name(result.arch) if result.arch else None
+    entries = resolve_binaries(Sysroot(sysroot), requests, target=target)
+    if result.arch is None:
+        result.arch = next((read_elf(e.source).arch.name for e in entries
+                            if e.kind is Kind.FILE and e.source and is_elf(e.source)), None)
+    for entry in entries:
+        result.manifest.add(entry)
 
-    raise InputError("binaries are not wired into the plan yet")
+
+def _elf_arch(head: bytes) -> Arch | None:
+    """The architecture an ELF header declares, from its first 20 bytes; None if not ELF."""
+    if len(head) < 20 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None
+    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
+    machine = int.from_bytes(head[18:20], order)
+    return Arch(32 if head[4] == 1 else 64, order, machine)
+
+
+def check_architecture(manifest: Manifest, arch: str | None) -> None:
+    """Every ELF in the image must run on the target: a wrong busybox is a build error."""
+    if arch is None:
+        return
+    target = Arch.from_name(arch)
+    for entry in manifest:
+        if entry.kind is not Kind.FILE:
+            continue
+        head = entry.data[:20] if entry.data is not None else _head(entry.source)
+        found = _elf_arch(head)
+        if found is not None and found != target:
+            where = entry.origin or (str(entry.source) if entry.source else "")
+            raise ResolveError(
+                f"{entry.path} is an ELF file for {found.name}, but the image is for "
+                f"{target.name}{_where(where)}",
+                hint="take it from a sysroot of the target architecture")
+
+
+def _head(source: Path | None) -> bytes:
+    if source is None:
+        return b""
+    with open(source, "rb") as f:
+        return f.read(20)
