@@ -64,7 +64,9 @@ def classify(path: Path, f: Any) -> Image:
     if looks_like_boot_image(head):
         header = read_header(f, str(path))
         start, length = header.initrd_offset, header.initrd_size
-        if length and (start < HEADER_SIZE or start + length > size):
+        if not length:
+            start = 0
+        elif start < HEADER_SIZE or start + length > size:
             raise InputError(
                 f"{path}: the boot header puts the initramfs at offset {start} with size "
                 f"{length}, outside the file's {size} bytes after the kernel header"

@@ -288,9 +288,9 @@ class InitramfsReader:
         self._left = length
         if seekable:
             end = f.seek(0, os.SEEK_END)
-            f.seek(start)
-            if length is None:
-                self._left = max(end - start, 0)
+            f.seek(min(start, end))
+            self._left = max(end - start, 0) if length is None else \
+                max(min(length, end - start), 0)
         self._raw = _Cursor(self._fill, self._seek if seekable else None)
         self._file = f
 
