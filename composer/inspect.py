@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.detect import SegmentCodec, detect
-from composer.archive.reader import InitramfsReader, Limits, Record, Segment
+from composer.archive.reader import BINARY_MAGICS, InitramfsReader, Limits, Record, Segment
 from composer.errors import InputError
 from composer.image.s390 import (
     HEADER_SIZE,
@@ -75,7 +75,8 @@ def classify(path: Path, f: Any) -> Image:
     if head[SIGNATURE_OFFSET:SIGNATURE_OFFSET + len(SIGNATURE)] == SIGNATURE:
         raise InputError(f"{path} looks like a truncated s390 boot image: {size} bytes, "
                          f"but the kernel header alone takes {HEADER_SIZE:#x}")
-    if head[:1] not in (b"0", b"\0") and detect(head) is None:
+    if head[:1] not in (b"0", b"\0") and head[:2] not in BINARY_MAGICS and \
+            detect(head) is None:
         raise InputError(f"{path} is neither an s390 boot image nor an initramfs: "
                          f"{_describe(head)}")
     return Image(path, INITRAMFS, size, None, 0, size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -62,6 +63,16 @@ def test_gnu_cpio_archives_read_back_as_the_tree(tree: Path, fmt: str) -> None:
     assert members["/bin/busybox"][0].permissions == 0o4755
     [segment] = reader.segments
     assert (segment.codec, segment.archives, segment.entries) == ("none", 1, len(members))
+
+
+@pytest.mark.parametrize(("fmt", "problem"), [("odc", "odc (070707) cpio archive"),
+                                              ("bin", "old binary cpio archive")])
+def test_formats_the_kernel_refuses_are_named(tree: Path, fmt: str, problem: str) -> None:
+    """GNU cpio's default (bin) and odc: the kernel stops at them, so do we, saying why."""
+    for data in (gnu_cpio(tree, fmt), gnu_cpio(tree) + compress(gnu_cpio(tree, fmt), "gzip")):
+        with pytest.raises(InputError, match=re.escape(problem)) as caught:
+            read_all(data)
+        assert caught.value.hint == "rebuild it with cpio -H newc"
 
 
 def test_bsdtar_newc_archives_read_back_as_the_tree(tree: Path) -> None:

@@ -26,6 +26,7 @@ HEADER_LEN = 110
 NEWC = b"070701"
 CRC = b"070702"
 TRAILER = "TRAILER!!!"
+BINARY_MAGICS = (b"\xc7\x71", b"\x71\xc7")  # old binary cpio, either byte order
 PATH_MAX = 4096  # the kernel ignores longer names and symlink targets
 READ_AHEAD = 64 << 10
 CHUNK = 1 << 20
@@ -243,7 +244,7 @@ def _bad_magic(magic: bytes, where: str) -> InputError:
     if magic == b"070707":
         return InputError(f"{where}: odc (070707) cpio archive; the kernel only reads newc "
                           "(070701) and crc (070702)", hint="rebuild it with cpio -H newc")
-    if magic[:2] in (b"\xc7\x71", b"\x71\xc7"):
+    if magic[:2] in BINARY_MAGICS:
         return InputError(f"{where}: old binary cpio archive (cpio's default format); the "
                           "kernel only reads newc", hint="rebuild it with cpio -H newc")
     return InputError(f"{where}: no cpio header (expected 070701 or 070702, "
@@ -335,6 +336,8 @@ class InitramfsReader:
                 self._close(seg, raw.pos - seg.offset, raw.pos - seg.offset)
                 continue
             codec = detect(head)
+            if codec is None and head[:2] in BINARY_MAGICS:
+                raise _bad_magic(head[:6], f"{self.name}: offset {raw.pos}")
             if codec is None:
                 raise InputError(
                     f"{self.name}: unrecognised data at offset {raw.pos} (bytes "
@@ -401,6 +404,8 @@ class InitramfsReader:
             if head != b"0":
                 if not nested:
                     return
+                if cursor.peek(2) in BINARY_MAGICS:
+                    raise _bad_magic(cursor.peek(6), f"{where}, offset {cursor.pos}")
                 raise InputError(
                     f"{where}: junk at decompressed offset {cursor.pos} (bytes "
                     f"{cursor.peek(8).hex(' ')}) where a cpio header or NUL padding "
