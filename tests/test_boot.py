@@ -1,5 +1,6 @@
 """compose boot: the TFTP root, the PXELINUX config, the QEMU command line, and real network
-boots of an image the composer built (tests/recipes/boot-probe.yaml) in qemu-system-s390x."""
+boots in qemu-system-s390x of an image the composer builds from tests/recipes/boot-probe.yaml
+and the real Debian s390x sysroot (busybox, virtio_net with its dependencies)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from qemu_probe import build_probe
 
 from composer.boot import (
     FIRMWARE_LIMIT,
@@ -31,8 +31,18 @@ from composer.boot import (
 )
 from composer.cli import main
 from composer.errors import BuildError, InputError
+from composer.pipeline import BuildRequest, build
 
 MARKER = "COMPOSE-BOOT-PROBE"
+PROBE_RECIPE = Path(__file__).resolve().parent / "recipes" / "boot-probe.yaml"
+
+
+def build_probe(sysroot: Path, out: Path, **variables: str) -> Path:
+    """The probe as a user builds it: the recipe, the real sysroot, the composer.
+    VARIABLES override the recipe's (marker, then, fetch)."""
+    build(BuildRequest(recipe=PROBE_RECIPE, sysroot=sysroot, image=out,
+                       overrides=tuple(variables.items())))
+    return out
 
 
 def fake_image(path: Path, size: int = 0x10480) -> Path:
