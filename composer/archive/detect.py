@@ -55,7 +55,7 @@ LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20  # the kernel's unlz4 decodes chunks of at most 8 MiB
 LZ4_LEGACY_BOUND = LZ4_LEGACY_BLOCK + LZ4_LEGACY_BLOCK // 255 + 16  # LZ4_compressBound
 ZSTD_MAX_WINDOW = 1 << 27  # the kernel's ZSTD_WINDOWSIZE_MAX
-LZMA_MEMLIMIT = 1 << 30
+LZMA_MEMLIMIT = 256 << 20  # dictionaries of xz -9 (64 MiB) fit with room to spare
 XZ_CHECKS = {0: "none", 1: "CRC32", 4: "CRC64", 10: "SHA-256"}
 INPUT_CHUNK = 64 << 10
 

@@ -6,8 +6,9 @@ compressed, the compression recognised by its magic (see `detect`). An uncompres
 archive must start at a 4-byte aligned offset; inside a compressed stream several
 archives may follow each other, and the stream must end between two of them.
 
-Nothing is held in memory but one record and a bounded buffer: file data is handed out
-in chunks, or skipped (by seeking, when the input allows). Decompressed output is
+Nothing is held in memory but one record, a bounded buffer and the decoder's window
+(zstd: at most 128 MiB, as in the kernel): file data is handed out in chunks, or
+skipped (by seeking, when the input allows). Decompressed output is
 counted against `Limits`, so a decompression bomb is refused early with a clear error.
 """
 
