@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from hostile.corpus import DIR, archive, bomb, entry, escapes, link, malformed
-from hostile.makers import compress, gnu_cpio, sample_tree, tree_snapshot
+from hostile.makers import compress, gnu_cpio, s390_image, sample_tree, tree_snapshot
+from kernelfactory import write_kernel
 
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
@@ -58,6 +59,20 @@ def test_gnu_cpio_archive_is_recreated_exactly(tmp_path: Path) -> None:
             assert copy.read_bytes() == path.read_bytes()
     assert (out / "etc" / "motd").stat().st_ino == (out / "etc" / "motd.hard").stat().st_ino
     assert sorted(p.name for p in out.rglob("*")) == sorted(p.name for p in tree.rglob("*"))
+
+
+def test_the_initramfs_inside_a_boot_image_is_extracted(tmp_path: Path) -> None:
+    initrd = compress(archive(entry(b"init", data=b"#!/bin/sh\n", mode=0o100755)), "gzip")
+    image = tmp_path / "pxelinux.0"
+    image.write_bytes(s390_image(initrd))
+    result = compose("extract", image, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "init").read_bytes() == b"#!/bin/sh\n"
+    assert stat.S_IMODE((tmp_path / "out" / "init").stat().st_mode) == 0o755
+    bare = write_kernel(tmp_path / "vmlinuz")
+    result = compose("extract", bare, tmp_path / "none")
+    assert result.returncode == 2
+    assert "without an initramfs (initrd size 0" in result.stderr
 
 
 def test_a_read_only_directory_still_receives_its_children(tmp_path: Path) -> None:
