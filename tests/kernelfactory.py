@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 SIGNATURE = bytes.fromhex("02000018600000500200006860000050")
-VERSION_AT = 0x11000
+VERSION_AT = 0x11800  # past the 4096-byte command line area at 0x10480
 
 
 def s390_kernel(size: int = 0x12345, *, version: str = "6.1.0-99-s390x (test@example) #1 SMP",
