@@ -68,6 +68,9 @@ class Compression:
         return DEFAULT_LEVEL[self.codec] if self.level is None else self.level
 
     def check(self) -> None:
+        if self.codec is Codec.NONE and self.level is not None:
+            raise InputError("compression.level is set but no codec is chosen",
+                             hint="set compression.codec (gzip, xz, zstd, lz4, ...)")
         low, high = LEVELS[self.codec]
         if self.level is not None and not low <= self.level <= high and self.codec != Codec.NONE:
             raise InputError(f"compression level {self.level} is out of range for "

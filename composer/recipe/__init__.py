@@ -49,6 +49,12 @@ def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
                 item["source"] = str((base / item["source"]).resolve())
 
 
+def _display_path(path: Path) -> Path:
+    """Relative to the working directory when that is shorter, for readable messages."""
+    relative = os.path.relpath(path)
+    return Path(relative) if not relative.startswith("..") else path
+
+
 def _extends_list(data: dict[str, Any]) -> list[str]:
     value = data.get("extends", [])
     return [value] if isinstance(value, str) else list(value)
@@ -86,7 +92,7 @@ def _load_layers(path: Path, chain: tuple[Path, ...]
     origins: dict[str, str] = {}
     files = [resolved]
     for i, parent in enumerate(_extends_list(data)):
-        parent_path = Path(os.path.relpath(resolved.parent / parent))
+        parent_path = _display_path(resolved.parent / parent)
         if not parent_path.exists():
             where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
