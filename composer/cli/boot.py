@@ -32,6 +32,11 @@ nothing: it is 0 after a panic too. 2 for bad arguments or a bad image.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE",
                         help="s390 boot image (pxelinux.0) to boot over the network")
+    add_boot_options(parser)
+
+
+def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The options of a boot, shared with `compose RECIPE --boot`."""
     parser.add_argument("--tftp", type=Path, metavar="DIR",
                         help="serve this directory over TFTP instead of a temporary one")
     parser.add_argument("--entry", action="append", default=[], metavar="ENTRY",

@@ -21,6 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from composer.cli import boot as boot_command
+from composer.cli.boot import add_boot_options
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
@@ -57,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--netboot-limit", choices=("error", "warn", "ignore"),
                         help="what an image over the firmware's 125,820,928-byte TFTP limit does")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    boot = parser.add_argument_group(
+        "boot after building", "with --boot, the image is network-booted in qemu-system-s390x "
+        "as `compose boot IMAGE` would (see `compose boot --help`)")
+    boot.add_argument("--boot", action="store_true", help="boot the image once it is built")
+    add_boot_options(boot)
 
 
 def _requests(args: argparse.Namespace) -> list[BuildRequest]:
@@ -113,6 +120,8 @@ def _report(ui: UI, result: BuildResult) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     requests = _requests(args)
+    if args.boot and len(requests) > 1:
+        raise ComposerError("--boot boots one image; build one recipe at a time with it")
     if args.output_dir is not None:
         args.output_dir.mkdir(parents=True, exist_ok=True)
     if len(requests) == 1:
@@ -122,6 +131,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             ui.json(_as_json(result))
         else:
             _report(ui, result)
+        if args.boot:
+            if result.image is None:
+                raise ComposerError("--boot needs a boot image, but this build made none")
+            args.image = result.image
+            return boot_command.run(args, ui)
         return 0
     return _run_many(requests, args, ui)
 
