@@ -1,0 +1,1 @@
+"""Benchmark of the composer against its peers: `python bench/run.py`."""
