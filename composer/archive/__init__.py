@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from composer.archive.compress import Codec, Compression, open_compressor
+from composer.archive.compress import BackgroundWriter, Codec, Compression, open_compressor
 from composer.archive.newc import ArchiveStats, write_all, write_archive
 from composer.manifest import Entry, Kind
 
@@ -75,8 +75,13 @@ def write_initramfs(entries: Sequence[Entry], compression: Compression, out: Bin
             write_all(out, b"\0" * pad)
         else:
             sink = _Buffered(out)
-            writer = open_compressor(segment.compression, sink)
-            archive = write_archive(segment.entries, writer, epoch=epoch, first_ino=first_ino)
+            writer = BackgroundWriter(open_compressor(segment.compression, sink))
+            try:
+                archive = write_archive(segment.entries, writer, epoch=epoch,
+                                        first_ino=first_ino)
+            except BaseException:
+                writer.abort()
+                raise
             writer.close()
             sink.flush()
         first_ino += len(segment.entries)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import queue
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,6 +102,57 @@ class CompressingWriter:
         tail = self._finish()
         if tail:
             self.out.write(tail)
+
+
+class BackgroundWriter:
+    """Feeds a CompressingWriter from a worker thread, so compressing overlaps reading.
+
+    Every codec here releases the GIL while it compresses, so the thread that reads the
+    source files and builds headers runs alongside. Chunks reach the compressor whole
+    and in order, so the output is the same bytes as compressing inline; the queue is
+    short, so memory stays a few chunks whatever the image size.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, inner: CompressingWriter) -> None:
+        self.inner = inner
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(self.DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="compress", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, keep taking chunks: never block
+                try:
+                    self.inner.write(data)  # type: ignore[arg-type]
+                except BaseException as error:  # re-raised in the writing thread
+                    self._error = error
+
+    def write(self, data: bytes) -> int:
+        """Queue `data`, which must not change afterwards (bytes, or a view of bytes)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+        return len(data)
+
+    def close(self) -> None:
+        """Wait for the compressor, raise what it raised, end the stream."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        self.inner.close()
+
+    def abort(self) -> None:
+        """Stop the worker after a failure elsewhere; the stream is left unfinished."""
+        self._error = self._error or RuntimeError("aborted")
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 class _Lz4Legacy:
