@@ -145,8 +145,10 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
                          "the initramfs with --initramfs PATH")
     cmdline = loaded.recipe.kernel.cmdline
     if cmdline is not None and kernel is not None:
-        cmdline = expand(cmdline, the_plan.variables, "kernel.cmdline")
-        encode_cmdline(cmdline, kernel.header.max_cmdline)
+        # An empty line (say, an unset variable) keeps the kernel's built-in one.
+        cmdline = expand(cmdline, the_plan.variables, "kernel.cmdline").strip() or None
+        if cmdline is not None:
+            encode_cmdline(cmdline, kernel.header.max_cmdline)
     compression = loaded.recipe.compression.compression()
     _check_compression(the_plan, compression, request.sysroot)
     _check_not_inputs((image, initramfs), the_plan, loaded)

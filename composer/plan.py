@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,20 @@ def _path(raw: str, variables: Mapping[str, object], at: str) -> str:
         raise InputError(f"{error.message}{_where(at)}", hint=error.hint) from None
 
 
+_LONE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
+
+
 def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
-    """A list item may expand to several names: `{{ extra_modules }}` -> "a b c"."""
+    """A list item may expand to several names: `{{ extra_modules }}` -> "a b c".
+
+    A list variable on its own contributes its items, so `modules: ["{{ modules }}"]`
+    works whether the variable is a list or a space- or comma-separated string.
+    """
+    lone = _LONE_VARIABLE.match(raw)
+    if lone and isinstance(variables.get(lone.group(1)), list):
+        value = variables[lone.group(1)]
+        assert isinstance(value, list)
+        return [str(item) for item in value]
     return expand(raw, variables, at or "recipe").replace(",", " ").split()
 
 
