@@ -7,6 +7,8 @@ The rules (also in the README):
   all five lists, so a variant can turn a file into a template), binaries by `name`,
   modules by `name` or `pattern`;
 - an entry with `remove: true` deletes the earlier entry of the same identity;
+- within one file nothing is replaced: two entries for one destination must agree
+  (the manifest refuses them if their content differs);
 - scalars and anything else: later wins.
 """
 
@@ -33,17 +35,28 @@ def _removes(item: Any) -> bool:
 
 
 def _merge_list(key: str, base: list[Any], layer: list[Any]) -> list[Any]:
+    """Later layers replace earlier entries; within one layer nothing is replaced.
+
+    Two entries for one destination in the same file are both kept, so that the
+    manifest accepts them if they agree and reports them if they don't, instead of
+    the second one silently winning.
+    """
     result = list(base)
+    claimed: set[str] = set()  # identities this layer has already placed
     for item in layer:
         ident = identity(key, item)
         if _removes(item):
             result = [old for old in result if identity(key, old) != ident]
+            claimed.discard(ident)
             continue
-        at = next((i for i, old in enumerate(result) if identity(key, old) == ident), None)
+        at = None if ident in claimed else next(
+            (i for i, old in enumerate(result) if identity(key, old) == ident), None)
         if at is None:
             result.append(item)
-        else:
-            result[at] = item
+        else:  # the first earlier entry is replaced in place, any others go
+            result = [item if i == at else old for i, old in enumerate(result)
+                      if i == at or identity(key, old) != ident]
+        claimed.add(ident)
     return result
 
 
