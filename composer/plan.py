@@ -7,7 +7,6 @@ stage only streams bytes and the same plan always gives the same archive.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from composer.errors import InputError, KernelError, ResolveError
-from composer.image.s390 import BootHeader, parse_header, release_of
+from composer.image.s390 import COMMAND_LINE, BootHeader, parse_header, release_of
 from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
@@ -137,7 +136,8 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
         return None
     try:
         with open(host, "rb") as f:
-            head = f.read(0x10480 + 0x10000)
+            head = f.read(COMMAND_LINE + 0x10000)
+            size = os.fstat(f.fileno()).st_size
     except FileNotFoundError:
         raise KernelError(f"kernel {host} not found") from None
     except IsADirectoryError:
@@ -145,24 +145,30 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
     except OSError as error:
         raise KernelError(f"cannot read kernel {host}: {error.strerror}") from None
     header = parse_header(head, str(host))
+    if size < COMMAND_LINE + header.max_cmdline:
+        raise KernelError(f"kernel {host} is truncated: {size} bytes, too short to hold its "
+                          f"{header.max_cmdline}-byte command line area at {COMMAND_LINE:#x}")
     return Kernel(host, header)
 
 
 def _sysroot_match(sysroot: Path, pattern: str) -> Path:
+    """The one kernel `pattern` names, looked up chroot-like: an absolute symlink in the
+    sysroot (/boot/vmlinuz -> /boot/vmlinuz-6.1.0) stays in the sysroot, a loop is an
+    error, and the host's own /boot is never reached."""
     if not pattern.startswith("/"):
         raise KernelError(f"kernel.image {pattern!r} must be an absolute path in the sysroot")
-    matches = sorted(glob.glob(str(sysroot) + pattern))
+    root = Sysroot(sysroot)
+    matches = root.glob(pattern)
     if not matches:
+        if not any(c in pattern for c in "*?["):
+            root.lookup(pattern)  # raises, naming the missing part and the links followed
         raise KernelError(f"no kernel matches {pattern} in sysroot {sysroot}",
                           hint="check --sysroot, or pass --kernel PATH")
     if len(matches) > 1:
-        names = ", ".join(os.path.relpath(m, sysroot) for m in matches)
         raise KernelError(f"kernel.image {pattern} matches {len(matches)} files in the "
-                          f"sysroot ({names}); name one", hint="or pass --kernel PATH")
-    real = Path(matches[0]).resolve()
-    if not real.is_relative_to(sysroot.resolve()):
-        raise KernelError(f"kernel {matches[0]} is a symlink that leads out of the sysroot")
-    return real
+                          f"sysroot ({', '.join(matches)}); name one",
+                          hint="or pass --kernel PATH")
+    return root.host(matches[0])
 
 
 def build_context(variables: Mapping[str, object], *, release: str | None = None,
