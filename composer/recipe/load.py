@@ -22,8 +22,13 @@ KeyPath = tuple[str | int, ...]
 # Far above any real recipe, far below what hurts: "billion laughs" stops here.
 MAX_EXPANDED_NODES = 200_000
 MAX_RECIPE_BYTES = 4 << 20
+# Real recipes nest four or five levels; PyYAML and the builder recurse per level.
+MAX_DEPTH = 64
 # Keys whose values are octal permission bits, whatever YAML thinks of the digits.
 OCTAL_KEYS = frozenset({"mode"})
+# Collections may only be what they look like: a tag such as !!python/object on a
+# mapping would otherwise be dropped in silence.
+PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
 def format_key_path(path: KeyPath) -> str:
@@ -88,6 +93,20 @@ def _expanded_size(root: yaml.Node) -> int:
     return sizes[id(root)]
 
 
+def _too_deep(root: yaml.Node) -> yaml.Node | None:
+    """The first node nested deeper than MAX_DEPTH (aliases followed), if any."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:  # bounded: called once the expanded size is known to be small
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((v, depth + 1) for _, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((c, depth + 1) for c in node.value)
+    return None
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -97,6 +116,11 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.doc.values[path] = _location(self.file, node.start_mark)
+        if node.tag not in PLAIN_TAGS and not isinstance(node, yaml.ScalarNode):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag '{tag}'",
+                node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -128,6 +152,32 @@ class _Builder:
         return out
 
 
+def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
+    """PyYAML's finding, at the place to edit, with the start of the construct it was
+    reading when that is elsewhere (an unclosed quote is found at the end of the file)."""
+    mark = error.problem_mark or error.context_mark
+    message = error.problem or error.context or "invalid YAML"
+    if isinstance(error, yaml.constructor.ConstructorError) and error.problem and \
+            "constructor for the tag" in error.problem:
+        tag = error.problem.split("'")[1] if "'" in error.problem else "?"
+        tag = tag.replace("tag:yaml.org,2002:", "!!")
+        return Problem(f"unsupported YAML tag '{tag}'", _location(file, mark),
+                       hint="recipes use plain YAML: strings, numbers, lists and mappings")
+    if error.context and error.problem:
+        context = error.context
+        start = error.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
+        message = f"{error.problem} ({context})"
+    hint = ""
+    if "'\\t'" in message:
+        hint = "YAML indents with spaces; replace the tab"
+    elif "<block end>" in message or "mapping values are not allowed" in message:
+        hint = ("check this line's indentation against the lines above, and quote values "
+                "that contain ': '")
+    return Problem(f"YAML syntax error: {message}", _location(file, mark), hint=hint)
+
+
 def parse_document(text: str, file: str) -> Document:
     """Parse YAML text; every problem is a RecipeError with a location."""
     if len(text) > MAX_RECIPE_BYTES:
@@ -136,14 +186,12 @@ def parse_document(text: str, file: str) -> Document:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = error.problem or error.context or "invalid YAML"
-        if error.context and error.problem:
-            message = f"{error.problem} ({error.context})"
-        raise RecipeError([Problem(f"YAML syntax error: {message}",
-                                   _location(file, mark))]) from None
+        raise RecipeError([_syntax_problem(error, file)]) from None
     except yaml.YAMLError as error:
         raise RecipeError([Problem(f"YAML error: {error}", Location(file))]) from None
+    except RecursionError:
+        raise RecipeError([Problem(f"YAML nested deeper than {MAX_DEPTH} levels; refusing",
+                                   Location(file))]) from None
     if root is None:
         return Document({}, file, {(): Location(file, 1, 1)})
     size = _expanded_size(root)
@@ -151,9 +199,15 @@ def parse_document(text: str, file: str) -> Document:
         raise RecipeError([Problem(
             f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes; refusing "
             "(an alias bomb?)", _location(file, root.start_mark))])
+    deep = _too_deep(root)
+    if deep is not None:
+        raise RecipeError([Problem(f"YAML nested deeper than {MAX_DEPTH} levels; refusing",
+                                   _location(file, deep.start_mark))])
     builder = _Builder(file)
     try:
         data = builder.build(root, ())
+    except yaml.MarkedYAMLError as error:
+        raise RecipeError([_syntax_problem(error, file)]) from None
     except yaml.YAMLError as error:
         raise RecipeError([Problem(f"YAML error: {error}", Location(file))]) from None
     if builder.problems:
