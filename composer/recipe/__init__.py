@@ -151,7 +151,7 @@ def _apply_overrides(variables: dict[str, Any], overrides: Mapping[str, str | Va
 
 
 def load_vars_file(path: Path) -> dict[str, Any]:
-    doc = load_document(path)
+    doc = load_document(path, "variables file")
     if not isinstance(doc.data, dict):
         raise RecipeError([Problem("a variables file must be a mapping of NAME: value",
                                    doc.where(()))])

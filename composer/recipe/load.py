@@ -216,13 +216,14 @@ def parse_document(text: str, file: str) -> Document:
     return builder.doc
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, what: str = "recipe") -> Document:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise RecipeError([Problem("recipe not found", Location(str(path)))]) from None
+        raise RecipeError([Problem(f"{what} not found", Location(str(path)))]) from None
     except IsADirectoryError:
-        raise RecipeError([Problem("is a directory, not a recipe", Location(str(path)))]) from None
+        raise RecipeError([Problem(f"is a directory, not a {what}",
+                                   Location(str(path)))]) from None
     except OSError as error:
         raise RecipeError([Problem(f"cannot read: {error.strerror}",
                                    Location(str(path)))]) from None
