@@ -43,6 +43,24 @@ def _type_name(value: Any) -> str:
                                                                           type(value).__name__)
 
 
+# JSON Schema's type names in the words of someone editing YAML.
+JSON_TYPES = {"array": "a list", "object": "a mapping", "string": "a string",
+              "integer": "an integer", "number": "a number", "boolean": "true or false",
+              "null": "nothing"}
+
+
+def _mismatch(error: ValidationError, path: object) -> bool:
+    """Whether a branch error says the value is of the wrong kind for that branch."""
+    if error.absolute_path != path:
+        return False
+    if error.validator in ("type", "const"):
+        return True
+    # An enum of strings does not describe a mapping: {codec: gzip, level: 99} is wrong
+    # about its level, not about being a mapping where a codec name could be.
+    return error.validator == "enum" and not any(
+        type(choice) is type(error.instance) for choice in error.validator_value)
+
+
 def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
     """For anyOf/oneOf, the errors of the branch whose type fits the value, if any.
 
@@ -53,10 +71,7 @@ def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
     for sub in error.context or []:
         branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     for _, errors in sorted(branches.items()):
-        mismatch = any(
-            e.validator in ("type", "const") and e.absolute_path == error.absolute_path
-            for e in errors
-        )
+        mismatch = any(_mismatch(e, error.absolute_path) for e in errors)
         if not mismatch:
             return errors
     return None
@@ -80,8 +95,9 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
         return [Problem(error.message.replace("is a required property", "is required"),
                         where, key)]
     if error.validator == "type":
-        wanted = error.validator_value
-        wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
+        kinds = error.validator_value if isinstance(error.validator_value, list) \
+            else [error.validator_value]
+        wanted = " or ".join(JSON_TYPES.get(str(k), str(k)) for k in kinds)
         return [Problem(f"expected {wanted}, got {_type_name(value)} {value!r}"[:200],
                         where, key)]
     if error.validator == "enum":
