@@ -31,6 +31,9 @@ def describe_os_error(error: OSError, path: Path) -> BuildError:
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return BuildError(f"cannot write {path}: {error.strerror}",
                           hint=f"check the permissions of {path.parent}")
+    if error.errno == errno.ENOENT and path.parent.is_dir():  # procfs: no new names at all
+        return BuildError(f"cannot write {path}: the filesystem of {path.parent} does not "
+                          "accept new files", hint="write the image somewhere else")
     if error.errno == errno.ENOENT:
         return BuildError(f"cannot write {path}: directory {path.parent} does not exist")
     if error.errno == errno.EISDIR:
