@@ -6,9 +6,10 @@ together, times them, and owns the outputs (written atomically, never half-done)
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -84,6 +85,10 @@ def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
     inputs |= {e.source.resolve() for e in the_plan.manifest if e.source is not None}
     if the_plan.kernel is not None:
         inputs.add(the_plan.kernel.path.resolve())
+    named = [o.resolve() for o in outputs if o is not None]
+    if len(set(named)) < len(named):
+        raise InputError(f"the image and the initramfs would both be written to {named[0]}",
+                         hint="give --initramfs a path of its own")
     for output in outputs:
         if output is not None and output.resolve() in inputs:
             raise InputError(f"output {output} is also an input of this build; "
@@ -111,14 +116,28 @@ def _write_initramfs(the_plan: Plan, loaded: LoadedRecipe, out: BinaryIO,
                            precompressed_segment=spec.precompressed_segment)
 
 
-def _copy_into(out: BinaryIO, source: Path) -> None:
-    with open(source, "rb", buffering=0) as f:
-        remaining = os.fstat(f.fileno()).st_size
-        while remaining > 0:
-            n = os.copy_file_range(f.fileno(), out.fileno(), remaining)
+def _copy_into(out: BinaryIO, source: BinaryIO) -> None:
+    """Append all of `source` (an output still being written) to `out`, in the kernel
+    when it can (copy_file_range), by reads and writes when the two are on different
+    filesystems."""
+    total = os.fstat(source.fileno()).st_size
+    done = 0
+    try:
+        while done < total:
+            n = os.copy_file_range(source.fileno(), out.fileno(), total - done,
+                                   offset_src=done)
             if n == 0:
                 break
-            remaining -= n
+            done += n
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+    while done < total:
+        chunk = os.pread(source.fileno(), min(1 << 20, total - done), done)
+        if not chunk:
+            break
+        out.write(chunk)
+        done += len(chunk)
 
 
 @contextmanager
@@ -157,18 +176,21 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
     result = BuildResult(loaded.recipe.name, image, initramfs,
                          kernel.header.kernel_version if kernel else None, the_plan.release,
                          the_plan.arch, 0, 0, None, compression, list(the_plan.warnings))
-    if initramfs is not None:
-        with timed("archive"), _writing(initramfs) as out:
-            stats = _write_initramfs(the_plan, loaded, out, epoch)
-        result.entries, result.initramfs_size = stats.entries, stats.size
-    if image is None or kernel is None:
-        return result
-    with _writing(image) as out:
+    with ExitStack() as outputs:  # every output is committed only if all of them are whole
+        written: BinaryIO | None = None
+        if initramfs is not None:
+            written = outputs.enter_context(_writing(initramfs))
+            with timed("archive"):
+                stats = _write_initramfs(the_plan, loaded, written, epoch)
+            result.entries, result.initramfs_size = stats.entries, stats.size
+        if image is None or kernel is None:
+            return result
+        out = outputs.enter_context(_writing(image))
         with timed("kernel"), open(kernel.path, "rb") as k:
             offset = write_kernel(out, k)
         with timed("archive"):
-            if initramfs is not None:
-                _copy_into(out, initramfs)
+            if written is not None:
+                _copy_into(out, written)
             else:
                 stats = _write_initramfs(the_plan, loaded, out, epoch)
                 result.entries = stats.entries
