@@ -79,21 +79,40 @@ def _outputs(request: BuildRequest, loaded: LoadedRecipe) -> tuple[Path | None, 
 
 def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
                       loaded: LoadedRecipe) -> None:
-    """An output that is also an input would be destroyed by the build that reads it."""
-    inputs = {p.resolve() for p in loaded.files}
-    inputs |= {Path(t.source).resolve() for t in loaded.recipe.templates}
-    inputs |= {e.source.resolve() for e in the_plan.manifest if e.source is not None}
-    if the_plan.kernel is not None:
-        inputs.add(the_plan.kernel.path.resolve())
+    """An output that is also an input would be destroyed by the build that reads it.
+
+    Files are compared by identity (device, inode), which also catches hard links; an
+    output that doesn't exist yet can't be an input (they all exist), which spares an
+    all-modules build thousands of path resolutions.
+    """
     named = [o.resolve() for o in outputs if o is not None]
     if len(set(named)) < len(named):
         raise InputError(f"the image and the initramfs would both be written to {named[0]}",
                          hint="give --initramfs a path of its own")
+    existing: dict[tuple[int, int], Path] = {}
     for output in outputs:
-        if output is not None and output.resolve() in inputs:
+        if output is not None and (st := _stat(output)) is not None:
+            existing[(st.st_dev, st.st_ino)] = output
+    if not existing:
+        return
+    inputs = [*loaded.files, *(Path(t.source) for t in loaded.recipe.templates),
+              *(e.source for e in the_plan.manifest if e.source is not None)]
+    if the_plan.kernel is not None:
+        inputs.append(the_plan.kernel.path)
+    for source in inputs:
+        st = _stat(source)
+        output = existing.get((st.st_dev, st.st_ino)) if st is not None else None
+        if output is not None:
             raise InputError(f"output {output} is also an input of this build; "
                              "writing it would destroy what is being read",
                              hint="choose another output path with -o")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _check_compression(the_plan: Plan, compression: Compression, sysroot: Path) -> None:
