@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.render import render_file
-
-TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "pxeboot.sh.j2"
+RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pxelinux.yaml"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 
 pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is not installed")
@@ -70,9 +68,11 @@ class Boot:
 
 @pytest.fixture(scope="module")
 def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pxeboot") / "pxeboot"
-    path.write_text(render_file(TEMPLATE, {}))
-    return path
+    """/sbin/pxeboot as `compose render recipes/pxelinux.yaml` writes it for the host."""
+    dest = tmp_path_factory.mktemp("rendered")
+    subprocess.run(["compose", "render", str(RECIPE), str(dest)], check=True,
+                   capture_output=True)
+    return dest / "sbin" / "pxeboot"
 
 
 @pytest.fixture
