@@ -1,5 +1,9 @@
 """Compare two boot images or initramfs archives (or one of each).
 
+Either side may be a recipe (a .yaml file): it is built first, into a temporary
+directory, against --sysroot, so `compose diff recipes/pxelinux.yaml /srv/tftp/pxelinux.0`
+says what a rebuild would change on the boot server.
+
 Entries are compared as the kernel would unpack them: added, removed, and changed
 (type, mode, owner, size and SHA-256 of the content, symlink target, device numbers);
 then the boot header (kernel version, command line, its maximum) when both are s390
@@ -9,11 +13,15 @@ boot images, and the compression of the segments.
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 from composer.cli.inspect import add_limit_arguments, limits_from
 from composer.cli.ui import UI
 from composer.diff import diff_files, diff_json, diff_lines
+from composer.pipeline import BuildRequest, build
+from composer.recipe import load_recipe, parse_assignment
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -22,17 +30,43 @@ Exit status, like diff(1): 0 no differences, 1 differences, 2 a file is not read
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("a", type=Path, metavar="A", help="boot image or initramfs")
-    parser.add_argument("b", type=Path, metavar="B", help="boot image or initramfs")
+    parser.add_argument("a", type=Path, metavar="A", help="boot image, initramfs or recipe")
+    parser.add_argument("b", type=Path, metavar="B", help="boot image, initramfs or recipe")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (docs/inspect-json.md) instead of text")
     parser.add_argument("--mtime", action="store_true",
                         help="also compare modification times")
     add_limit_arguments(parser)
+    recipe = parser.add_argument_group("when a side is a recipe")
+    recipe.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
+        "COMPOSER_SYSROOT", "/")), metavar="DIR", help="sysroot to build it from")
+    recipe.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE", help="override a recipe variable")
+
+
+def _is_recipe(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml")
+
+
+def _built(path: Path, args: argparse.Namespace, workdir: Path) -> Path:
+    """The image (or, without a kernel, the initramfs) the recipe builds today."""
+    loaded = load_recipe(path, overrides=tuple(parse_assignment(t) for t in args.overrides))
+    has_kernel = loaded.recipe.kernel.image is not None
+    target = workdir / f"{path.stem}.{'img' if has_kernel else 'initramfs'}"
+    request = BuildRequest(recipe=path, sysroot=args.sysroot,
+                           image=target if has_kernel else None,
+                           initramfs=None if has_kernel else target,
+                           overrides=tuple(parse_assignment(t) for t in args.overrides),
+                           netboot_limit="ignore")
+    build(request)
+    return target
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    result = diff_files(args.a, args.b, limits=limits_from(args), with_mtime=args.mtime)
+    with tempfile.TemporaryDirectory(prefix="compose-diff-") as workdir:
+        a = _built(args.a, args, Path(workdir)) if _is_recipe(args.a) else args.a
+        b = _built(args.b, args, Path(workdir)) if _is_recipe(args.b) else args.b
+        result = diff_files(a, b, limits=limits_from(args), with_mtime=args.mtime)
     if args.json:
         ui.json(diff_json(result))
     else:
