@@ -14,6 +14,7 @@ def compose(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_recipe_against_its_own_image_and_a_changed_one(tmp_path: Path) -> None:
+    (tmp_path / "boot").mkdir()
     write_kernel(tmp_path / "boot/vmlinuz-6.1.0-99-s390x")
     (tmp_path / "r.yaml").write_text(
         "variables: {motd: hello}\nkernel: {image: /boot/vmlinuz-*}\n"
