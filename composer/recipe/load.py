@@ -22,6 +22,7 @@ KeyPath = tuple[str | int, ...]
 # Far above any real recipe, far below what hurts: "billion laughs" stops here.
 MAX_EXPANDED_NODES = 200_000
 MAX_RECIPE_BYTES = 4 << 20
+MAX_EXPANDED_TEXT = 4 * MAX_RECIPE_BYTES
 # Real recipes nest four or five levels; PyYAML and the builder recurse per level.
 MAX_DEPTH = 64
 # Keys whose values are octal permission bits, whatever YAML thinks of the digits.
@@ -69,9 +70,11 @@ def _location(file: str, mark: yaml.Mark | None) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Nodes the document would have with every alias expanded, computed without expanding."""
-    sizes: dict[int, int] = {}
+def _expanded_size(root: yaml.Node) -> tuple[int, int]:
+    """Nodes and characters of scalar text the document would have with every alias
+    expanded, computed without expanding. Text counts too: a 1 MB string aliased a
+    thousand times is a small file and a gigabyte once a template prints it."""
+    sizes: dict[int, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -84,9 +87,12 @@ def _expanded_size(root: yaml.Node) -> int:
         elif isinstance(node, yaml.SequenceNode):
             children = list(node.value)
         if done or not children:
-            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
-            if sizes[id(node)] > MAX_EXPANDED_NODES:
-                return sizes[id(node)]
+            text = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+            size = (1 + sum(sizes[id(c)][0] for c in children),
+                    text + sum(sizes[id(c)][1] for c in children))
+            sizes[id(node)] = size
+            if size[0] > MAX_EXPANDED_NODES or size[1] > MAX_EXPANDED_TEXT:
+                return size
             continue
         stack.append((node, True))
         stack.extend((c, False) for c in children if id(c) not in sizes)
@@ -194,11 +200,13 @@ def parse_document(text: str, file: str) -> Document:
                                    Location(file))]) from None
     if root is None:
         return Document({}, file, {(): Location(file, 1, 1)})
-    size = _expanded_size(root)
-    if size > MAX_EXPANDED_NODES:
+    nodes, chars = _expanded_size(root)
+    if nodes > MAX_EXPANDED_NODES or chars > MAX_EXPANDED_TEXT:
+        what = (f"{MAX_EXPANDED_NODES:,} nodes" if nodes > MAX_EXPANDED_NODES
+                else f"{MAX_EXPANDED_TEXT:,} characters of text")
         raise RecipeError([Problem(
-            f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes; refusing "
-            "(an alias bomb?)", _location(file, root.start_mark))])
+            f"YAML aliases expand to more than {what}; refusing (an alias bomb?)",
+            _location(file, root.start_mark))])
     deep = _too_deep(root)
     if deep is not None:
         raise RecipeError([Problem(f"YAML nested deeper than {MAX_DEPTH} levels; refusing",
