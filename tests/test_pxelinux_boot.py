@@ -184,3 +184,18 @@ def test_debug_variant_boots(parts: Path, tmp_path: Path,
     assert stage2_cmdline(console) == "console=ttysclp0 scenario=debug"
     assert "trying config pxelinux.cfg/default" in console  # the verbose boot script
     report(capsys, "debug variant", seconds)
+
+
+def test_build_and_boot_in_one_step_with_an_entry(parts: Path, sysroot: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`compose RECIPE --boot --entry ...`: the temporary TFTP root and its default file
+    come from the entry, the host's kernel and initrd are copied in."""
+    done = compose(ROOT / "recipes/pxelinux.yaml", "--sysroot", sysroot, "-o",
+                   tmp_path / "pxelinux.0", "--boot", "--entry",
+                   f"linux: {parts / 'vmlinuz'} {parts / 'stage2.img'} console=ttysclp0 "
+                   "via=entry", "--expect", MARKER, "--timeout", 240, "-v", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert stage2_cmdline(done.stdout) == "console=ttysclp0 via=entry"
+    seen = re.search(r"seen after ([0-9.]+) s", done.stderr)
+    assert seen
+    report(capsys, "--boot --entry", float(seen.group(1)))
