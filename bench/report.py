@@ -25,7 +25,8 @@ class Table:
         lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |",
                  "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns)))
                  + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+                  for row in self.rows]
         if self.notes:
             lines.append("")
             lines += [f"- {note}" for note in self.notes]
