@@ -169,6 +169,9 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
         tag = tag.replace("tag:yaml.org,2002:", "!!")
         return Problem(f"unsupported YAML tag '{tag}'", _location(file, mark),
                        hint="recipes use plain YAML: strings, numbers, lists and mappings")
+    if error.problem == "but found another document":
+        return Problem("a second YAML document starts here", _location(file, mark),
+                       hint="a recipe is one document: remove this '---' or split the file")
     if error.context and error.problem:
         context = error.context
         start = error.context_mark
@@ -238,6 +241,9 @@ def load_document(path: Path, what: str = "recipe") -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise RecipeError([Problem(f"not UTF-8 text (byte {error.start})",
-                                   Location(str(path)))]) from None
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - raw.rfind(b"\n", 0, error.start)
+        raise RecipeError([Problem(
+            f"not UTF-8 text (byte {raw[error.start]:#04x})", Location(str(path), line, column),
+            hint="save the file as UTF-8")]) from None
     return parse_document(text, str(path))
