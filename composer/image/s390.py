@@ -152,7 +152,7 @@ def encode_cmdline(cmdline: str, max_cmdline: int) -> bytes:
     if len(data) + 1 > max_cmdline:
         raise KernelError(
             f"the command line is {len(data)} bytes, but this kernel accepts at most "
-            f"{max_cmdline - 1} (max_command_line_size {max_cmdline} at 0x10430, "
+            f"{max_cmdline - 1} (its command line area holds {max_cmdline} bytes, "
             "including the terminating NUL)",
             hint="shorten kernel.cmdline",
         )
