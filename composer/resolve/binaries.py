@@ -306,7 +306,7 @@ class _Plan:
             raise ResolveError(
                 f"{path} ({origin}) is built for {info.arch.name}, but the image is for "
                 f"{self.target.name}{source}",
-                hint=f"take it from a {self.target.name} sysroot",
+                hint=f"take it from a sysroot for {self.target.name}",
             )
 
     def read(self, found: Lookup, path: str) -> ElfInfo:
