@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.compress import Compression, kernel_supports
-from composer.errors import BuildError, InputError
+from composer.errors import BuildError, InputError, KernelError
 from composer.image.s390 import NETBOOT_LIMIT, encode_cmdline, patch_image, write_kernel
 from composer.output import AtomicOutput, describe_os_error
 from composer.plan import Plan, plan
@@ -183,10 +183,16 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
                          "the initramfs with --initramfs PATH")
     cmdline = loaded.recipe.kernel.cmdline
     if cmdline is not None and kernel is not None:
+        at = loaded.origins.get("kernel.cmdline", "")  # file:line:col, for messages
         # An empty line (say, an unset variable) keeps the kernel's built-in one.
-        cmdline = expand(cmdline, the_plan.variables, "kernel.cmdline").strip() or None
+        cmdline = expand(cmdline, the_plan.variables,
+                         f"{at} kernel.cmdline".lstrip()).strip() or None
         if cmdline is not None:
-            encode_cmdline(cmdline, kernel.header.max_cmdline)
+            try:
+                encode_cmdline(cmdline, kernel.header.max_cmdline)
+            except KernelError as error:
+                raise KernelError(f"{at}: kernel.cmdline: {error.message}" if at
+                                  else error.message, hint=error.hint) from None
     compression = loaded.recipe.compression.compression()
     _check_compression(the_plan, compression, request.sysroot)
     _check_not_inputs((image, initramfs), the_plan, loaded)
