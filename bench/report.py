@@ -22,7 +22,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |",
+        lines = [f"### {self.title}", "",
+                 "| " + " | ".join(c.replace("|", "\\|") for c in self.columns) + " |",
                  "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns)))
                  + "|"]
         lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"

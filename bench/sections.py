@@ -194,7 +194,7 @@ def compressed(bench: Bench) -> list[Table]:
         ])
         base = series[f"cpio | {peer}"]
         table = Table(f"3. All s390x modules, {label}",
-                      ["tool", "wall s (median)", "min-max", "vs cpio | compressor",
+                      ["tool", "wall s (median)", "min-max", f"vs cpio | {codec}",
                        "peak RSS MiB", "output MB"])
         s = series[codec]
         low, high = s.spread
@@ -287,7 +287,8 @@ def dracut(bench: Bench) -> list[Table]:
                                megabytes(file_size(output)), str(len(archive_names(output)))])
         table.notes.append(f"the tree: {release}'s modules unpacked from the Debian package "
                            "(hard links), indexed by `depmod -b DIR`; full dracut command: "
-                           f"`{shlex.join(argv).replace(str(bench.work), '$WORK')}`")
+                           f"`{shlex.join(argv).replace(str(tree), '$TREE')}`".replace(
+                               str(bench.work), "$WORK"))
         bench.targets.append(Target("dracut / composer (all amd64 modules)",
                                     base / series["composer"].wall, 10.0, "x", at_least=True))
     finally:
