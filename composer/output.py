@@ -28,9 +28,13 @@ def describe_os_error(error: OSError, path: Path) -> BuildError:
     if error.errno == errno.EFBIG:
         return BuildError(f"{path} grew past the file size limit (ulimit -f or filesystem "
                           "maximum); nothing was replaced")
-    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if error.errno == errno.EROFS:
         return BuildError(f"cannot write {path}: {error.strerror}",
-                          hint=f"check the permissions of {path.parent}")
+                          hint=f"{path.parent} is on a read-only mount; write elsewhere with -o")
+    if error.errno in (errno.EACCES, errno.EPERM):  # EPERM for root: an immutable directory
+        return BuildError(f"cannot write {path}: {error.strerror}",
+                          hint=f"check the permissions of {path.parent}, and its attributes "
+                               "with lsattr -d")
     if error.errno == errno.ENOENT and path.parent.is_dir():  # procfs: no new names at all
         return BuildError(f"cannot write {path}: the filesystem of {path.parent} does not "
                           "accept new files", hint="write the image somewhere else")
