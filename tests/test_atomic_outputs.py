@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from kernelfactory import s390_kernel
 
 ROOT = Path(__file__).resolve().parent.parent

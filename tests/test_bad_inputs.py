@@ -45,6 +45,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from elffactory import EM_S390, ET_EXEC, make_elf
 from kernelfactory import s390_kernel
 

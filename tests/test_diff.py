@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile.corpus import archive, entry
-from hostile.makers import bsdtar_newc, compress, gnu_cpio, s390_image, sample_tree
 
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
 from composer.diff import EntryState, diff_archives, entry_states, states_from_entries
 from composer.manifest import Entry, Kind
+from hostile.corpus import archive, entry
+from hostile.makers import bsdtar_newc, compress, gnu_cpio, s390_image, sample_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 

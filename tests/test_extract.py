@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile.corpus import DIR, archive, bomb, entry, escapes, link, malformed
-from hostile.makers import compress, gnu_cpio, s390_image, sample_tree, tree_snapshot
-from kernelfactory import write_kernel
 
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
 from composer.errors import InputError
 from composer.extract import extract_members
 from composer.manifest import Entry, Kind
+from hostile.corpus import DIR, archive, bomb, entry, escapes, link, malformed
+from hostile.makers import compress, gnu_cpio, s390_image, sample_tree, tree_snapshot
+from kernelfactory import write_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 

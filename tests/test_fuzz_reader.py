@@ -16,14 +16,14 @@ import struct
 import tempfile
 from pathlib import Path
 
-from hostile.corpus import LINK, archive, entry
-from hostile.makers import COMPRESSORS, compress, s390_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from composer.archive.reader import InitramfsReader, Limits
 from composer.errors import InputError
 from composer.inspect import inspect_file
+from hostile.corpus import LINK, archive, entry
+from hostile.makers import COMPRESSORS, compress, s390_image
 
 LIMITS = Limits(max_size=16 << 20, max_ratio=1000, ratio_floor=1 << 20)
 FUZZ = settings(max_examples=int(os.environ.get("COMPOSER_FUZZ_EXAMPLES", "150")),

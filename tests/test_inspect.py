@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from hostile.corpus import archive, entry, link
 from hostile.makers import compress, gnu_cpio, s390_image, sample_tree
 from kernelfactory import write_kernel

@@ -12,13 +12,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hostile.corpus import archive, entry
-from hostile.makers import COMPRESSORS, bsdtar_newc, compress, gnu_cpio, sample_tree
 
 from composer.archive.newc import header, write_archive
 from composer.archive.reader import InitramfsReader, Limits, Record
 from composer.errors import InputError
 from composer.manifest import Entry, Kind
+from hostile.corpus import archive, entry
+from hostile.makers import COMPRESSORS, bsdtar_newc, compress, gnu_cpio, sample_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 

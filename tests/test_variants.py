@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kernelfactory import write_kernel
 
 from composer.errors import RecipeError
 from composer.recipe import load_recipe
+from kernelfactory import write_kernel
 
 
 def write(path: Path, text: str) -> Path:
