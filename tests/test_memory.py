@@ -10,6 +10,7 @@ build cleanly instead of hanging the compressor thread.
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import subprocess
@@ -17,6 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from composer.archive.newc import write_archive
+from composer.errors import BuildError
+from composer.manifest import Entry, Kind
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -136,6 +141,15 @@ def test_a_source_that_changes_size_mid_build_fails_cleanly(tmp_path: Path) -> N
                           check=False)
     assert done.returncode == 1, done.stderr
     assert re.search(r"/proc/\w+/status changed size while being archived", done.stderr)
+    assert "cannot write" not in done.stderr  # the input changed, not the output
     assert "Traceback" not in done.stderr
     assert out.read_bytes() == b"previous image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "initrd", "r-gzip.yaml"]
+
+
+def test_a_source_gone_since_the_plan_is_named_as_the_input(tmp_path: Path) -> None:
+    entries = [Entry("/etc", Kind.DIR), Entry("/etc/motd", Kind.FILE, source=tmp_path / "gone")]
+    with pytest.raises(BuildError) as caught:
+        write_archive(entries, io.BytesIO())
+    assert caught.value.message == f"cannot read {tmp_path / 'gone'} for /etc/motd: " \
+        "No such file or directory"

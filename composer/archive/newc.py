@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from composer.errors import BuildError
 from composer.manifest import KIND_BITS, Entry, Kind
 
 MAGIC = b"070701"
@@ -168,8 +169,20 @@ def _writev_all(fd: int, pieces: list[bytes]) -> None:
 
 def _check_size(path: object, expected: int, got: int) -> None:
     if got != expected:
-        raise OSError(f"{path} changed size while being archived "
-                      f"({expected} bytes expected, {got} read)")
+        raise BuildError(f"{path} changed size while being archived "
+                         f"({expected} bytes expected, {got} read)",
+                         hint="build from files nothing is writing to")
+
+
+def _open_source(source: os.PathLike[str], path: str) -> int:
+    """A source the plan found but that can't be opened now is a changed input, not a
+    problem with the output: say which file, not "cannot write" the image."""
+    try:
+        return os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        raise BuildError(f"cannot read {source} for {path}: {error.strerror}",
+                         hint="it was there when the build was planned; was it removed "
+                         "or changed meanwhile?") from None
 
 
 def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int = 0,
@@ -194,7 +207,7 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
         if kind is Kind.FILE and entry.source is not None:
             # The size comes from the open file, so the header and the data it
             # announces describe the same file even if the path is replaced meanwhile.
-            fd = os.open(entry.source, os.O_RDONLY | os.O_CLOEXEC)
+            fd = _open_source(entry.source, entry.path)
             try:
                 size = os.fstat(fd).st_size
                 writer.add(header(ino=ino, mode=KIND_BITS[kind] | entry.mode, uid=entry.uid,
