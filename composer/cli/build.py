@@ -14,7 +14,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -23,10 +22,10 @@ from typing import Any
 
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
+from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
-from composer.recipe import parse_assignment
 
 EPILOG = """\
 Files and templates named in a recipe are relative to the recipe's directory; the
@@ -46,16 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with several recipes: write each as DIR/<recipe>.img")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="build N recipes at once, in separate processes")
-    parser.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
-        "COMPOSER_SYSROOT", "/")), metavar="DIR",
-        help="where the kernel, binaries and modules come from (default: / or "
-             "$COMPOSER_SYSROOT)")
+    add_sysroot_option(parser)
     parser.add_argument("--kernel", type=Path, metavar="PATH",
                         help="kernel image on the host, instead of the recipe's kernel.image")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="NAME=VALUE", help="override a recipe variable (repeatable)")
-    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
-                        metavar="FILE", help="YAML file of variable overrides (repeatable)")
+    add_variable_options(parser)
     parser.add_argument("--netboot-limit", choices=("error", "warn", "ignore"),
                         help="what an image over the firmware's 125,820,928-byte TFTP limit does")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -67,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _requests(args: argparse.Namespace) -> list[BuildRequest]:
-    overrides = tuple(parse_assignment(text) for text in args.overrides)
+    overrides = overrides_from(args)
     several = len(args.recipes) > 1
     if several and args.output:
         raise ComposerError("-o names one image; with several recipes use -O DIR")

@@ -13,15 +13,15 @@ boot images, and the compression of the segments.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
 from composer.cli.inspect import add_limit_arguments, limits_from
+from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.diff import diff_files, diff_json, diff_lines
 from composer.pipeline import BuildRequest, build
-from composer.recipe import load_recipe, parse_assignment
+from composer.recipe import load_recipe
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -38,10 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also compare modification times")
     add_limit_arguments(parser)
     recipe = parser.add_argument_group("when a side is a recipe")
-    recipe.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
-        "COMPOSER_SYSROOT", "/")), metavar="DIR", help="sysroot to build it from")
-    recipe.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="NAME=VALUE", help="override a recipe variable")
+    add_sysroot_option(recipe)
+    add_variable_options(recipe)
 
 
 def _is_recipe(path: Path) -> bool:
@@ -50,13 +48,13 @@ def _is_recipe(path: Path) -> bool:
 
 def _built(path: Path, args: argparse.Namespace, workdir: Path) -> Path:
     """The image (or, without a kernel, the initramfs) the recipe builds today."""
-    loaded = load_recipe(path, overrides=tuple(parse_assignment(t) for t in args.overrides))
+    loaded = load_recipe(path, overrides=overrides_from(args), vars_files=args.vars_files)
     has_kernel = loaded.recipe.kernel.image is not None
     target = workdir / f"{path.stem}.{'img' if has_kernel else 'initramfs'}"
     request = BuildRequest(recipe=path, sysroot=args.sysroot,
                            image=target if has_kernel else None,
                            initramfs=None if has_kernel else target,
-                           overrides=tuple(parse_assignment(t) for t in args.overrides),
+                           overrides=overrides_from(args), vars_files=tuple(args.vars_files),
                            netboot_limit="ignore")
     build(request)
     return target

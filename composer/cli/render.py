@@ -11,24 +11,22 @@ import argparse
 import os
 from pathlib import Path
 
+from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.errors import BuildError
 from composer.manifest import Kind, read_content
 from composer.plan import build_context, simple_entries
-from composer.recipe import load_recipe, parse_assignment
+from composer.recipe import load_recipe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", type=Path, metavar="RECIPE")
     parser.add_argument("dest", type=Path, metavar="DEST", help="directory to write into")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="NAME=VALUE", help="override a recipe variable")
-    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
-                        metavar="FILE", help="YAML file of variable overrides")
+    add_variable_options(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    overrides = tuple(parse_assignment(t) for t in args.overrides)
+    overrides = overrides_from(args)
     loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
     entries = simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
     rendered = [e for e in entries if e.kind is Kind.FILE and e.data is not None]

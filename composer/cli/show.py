@@ -10,8 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
+from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
-from composer.recipe import load_recipe, parse_assignment
+from composer.recipe import load_recipe
 from composer.recipe.show import show
 
 
@@ -20,14 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--origins", action="store_true",
                         help="annotate each line with where it came from")
     parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="NAME=VALUE", help="override a recipe variable")
-    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
-                        metavar="FILE", help="YAML file of variable overrides")
+    add_variable_options(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    overrides = tuple(parse_assignment(t) for t in args.overrides)
+    overrides = overrides_from(args)
     loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
     if args.json:
         data = dict(loaded.data)

@@ -9,22 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.plan import build_context, simple_entries
-from composer.recipe import load_recipe, parse_assignment
+from composer.recipe import load_recipe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipes", nargs="+", type=Path, metavar="RECIPE")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="NAME=VALUE", help="override a recipe variable")
-    parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
-                        metavar="FILE", help="YAML file of variable overrides")
+    add_variable_options(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    overrides = tuple(parse_assignment(t) for t in args.overrides)
+    overrides = overrides_from(args)
     worst = 0
     for path in args.recipes:
         try:
