@@ -213,8 +213,12 @@ def read_modinfo(path: Path, compression: str) -> ModInfo:
 class Module:
     name: str  # canonical: underscores
     relpath: str  # under /lib/modules/<release>, as modules.dep writes it
-    source: Path  # host path of the file
+    host: str  # host path of the file (a str: thousands are listed, few are used)
     compression: str  # "", "xz", "zst" or "gz"
+
+    @property
+    def source(self) -> Path:
+        return Path(self.host)
 
     @property
     def tree_path(self) -> str:
@@ -223,11 +227,11 @@ class Module:
         return path[: path.rindex(".ko") + 3]
 
 
-def scan(directory: Path) -> list[tuple[str, Path, str, str]]:
-    """(relpath, host path, name, compression) of every module file below `directory`.
-    Symlinked directories (`build`, `source`) are not followed; a symlinked module file
-    (RHEL's weak-updates) is listed with its own path, for the caller to resolve inside
-    the sysroot, since the host would follow an absolute link out of it."""
+def scan(directory: Path) -> list[tuple[str, str, str, str, bool]]:
+    """(relpath, host path, name, compression, is a symlink) of every module file below
+    `directory`. Symlinked directories (`build`, `source`) are not followed; a symlinked
+    module file (RHEL's weak-updates) is listed with its own path, for the caller to
+    resolve inside the sysroot, since the host would follow an absolute link out of it."""
     found = []
     stack = [""]
     while stack:
@@ -239,18 +243,21 @@ def scan(directory: Path) -> list[tuple[str, Path, str, str]]:
                     stack.append(relpath)
                     continue
                 split = split_module_name(entry.name)
-                if split is not None and (entry.is_symlink() or entry.is_file()):
-                    found.append((relpath, Path(entry.path), split[0], split[1]))
+                if split is None:
+                    continue
+                link = entry.is_symlink()
+                if link or entry.is_file():
+                    found.append((relpath, entry.path, split[0], split[1], link))
     return sorted(found)
 
 
 def choose(
-    files: list[tuple[str, Path, str, str]], listed: Mapping[str, object] | None
+    files: list[tuple[str, str, str, str]], listed: Mapping[str, object] | None
 ) -> dict[str, Module]:
     """One file per module name: the one modules.dep lists, else one under `updates/`
     (depmod's default search order puts it first), else the first by path."""
 
-    def rank(item: tuple[str, Path, str, str]) -> tuple[int, int, str]:
+    def rank(item: tuple[str, str, str, str]) -> tuple[int, int, str]:
         relpath = item[0]
         return (0 if listed is not None and relpath in listed else 1,
                 0 if relpath.startswith("updates/") else 1, relpath)

@@ -136,8 +136,9 @@ class ModuleIndex:
         aliases = parse_builtin_aliases(info_file.read_bytes()) if info_file.is_file() else {}
         files = [
             (relpath, source, name, compression)
-            for relpath, path, name, compression in scan(directory)
-            if (source := in_sysroot(sysroot, f"{found.canonical}/{relpath}", path))
+            for relpath, path, name, compression, link in scan(directory)
+            if (source := path if not link else
+                in_sysroot(sysroot, f"{found.canonical}/{relpath}"))
         ]
         return cls(sysroot, release, directory, choose(files, listed),
                    names_of(listed), builtin, aliases)
@@ -494,13 +495,11 @@ def only_release(sysroot: Sysroot) -> str:
     )
 
 
-def in_sysroot(sysroot: Sysroot, image: str, host: Path) -> Path | None:
-    """The host file behind a module path: itself, or where its symlink leads inside
-    the sysroot; None for a dangling link, which depmod would skip as well."""
-    if not host.is_symlink():
-        return host
+def in_sysroot(sysroot: Sysroot, image: str) -> str | None:
+    """The host file a symlinked module leads to inside the sysroot; None for a dangling
+    link, which depmod would skip as well."""
     found = sysroot.lookup(image, strict=False)
-    return sysroot.host(found.canonical) if found.is_file else None
+    return str(sysroot.host(found.canonical)) if found.is_file else None
 
 
 def find_firmware(
