@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -138,6 +137,8 @@ def _run_many(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) ->
     if jobs == 1:
         outcomes = [_build_quietly(r) for r in requests]
     else:
+        from concurrent.futures import ProcessPoolExecutor  # only paid for with -j
+
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(_build_quietly, requests))
     worst = 0
