@@ -184,3 +184,21 @@ def test_precompressed_files_go_into_a_leading_uncompressed_segment(tmp_path: Pa
     first = subprocess.run(["cpio", "-it", "--quiet"], input=data[: trailer + 16],
                            capture_output=True, check=True).stdout.decode().split()
     assert first == ["lib", "lib/modules", "lib/modules/x", "lib/modules/x/mod.ko.xz"]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_threaded_gzip_is_the_same_for_any_thread_count(tmp_path: Path, threads: int) -> None:
+    plain = build_initramfs(tmp_path, "none", name="plain").read_bytes()
+    text = (tmp_path / "r.yaml").read_text().replace(
+        "compression: none", f"compression: {{codec: gzip, threads: {threads}}}")
+    (tmp_path / "r.yaml").write_text(text)
+    done = compose("r.yaml", "--initramfs", "threaded", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    packed = (tmp_path / "threaded").read_bytes()
+    assert decompressed(tmp_path / "threaded", "gzip") == plain
+    # one gzip member, no name, mtime 0 (bytes 4..7), OS Unix
+    assert packed[:4] == b"\x1f\x8b\x08\x00" and packed[4:8] == bytes(4) and packed[9] == 3
+    reference = tmp_path / "one-thread"
+    (tmp_path / "r.yaml").write_text(text.replace(f"threads: {threads}", "threads: 1"))
+    assert compose("r.yaml", "--initramfs", reference.name, cwd=tmp_path).returncode == 0
+    assert reference.read_bytes() == packed

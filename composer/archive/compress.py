@@ -13,6 +13,7 @@ import queue
 import struct
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,8 +79,9 @@ class Compression:
         if self.level is not None and not low <= self.level <= high and self.codec != Codec.NONE:
             raise InputError(f"compression level {self.level} is out of range for "
                              f"{self.codec} ({low}..{high})")
-        if self.threads and self.codec is not Codec.ZSTD:
-            raise InputError(f"compression threads are only supported for zstd, not {self.codec}")
+        if self.threads and self.codec not in (Codec.ZSTD, Codec.GZIP):
+            raise InputError(f"compression threads are supported for zstd and gzip, "
+                             f"not {self.codec}")
 
 
 class CompressingWriter:
@@ -156,6 +158,76 @@ class BackgroundWriter:
             self._thread.join()
 
 
+class _ParallelGzip:
+    """gzip as pigz makes it: independent deflate blocks compressed on several threads.
+
+    Each 128 KiB block is deflated on its own, primed with the 32 KiB of input before it
+    (so the ratio stays close to one stream) and ended with a sync flush, which leaves it
+    byte-aligned so the blocks simply concatenate; an empty final block and the CRC32 and
+    length trailer close the member. Every block depends only on the input, never on
+    scheduling, so the bytes are the same for any number of threads. zlib releases the
+    GIL while it deflates, so threads really run in parallel.
+    """
+
+    BLOCK = 128 << 10
+    WINDOW = 32 << 10
+    # mtime 0, no name, XFL 0, OS 3 (Unix): nothing of the build host or time.
+    HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+
+    def __init__(self, level: int, threads: int) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.level = level
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip")
+        self.pending: deque[Future[bytes]] = deque()
+        self.limit = 2 * threads  # blocks in flight: memory stays a few blocks
+        self.buffer = bytearray()
+        self.previous = b""
+        self.crc = 0
+        self.size = 0
+        self.started = False
+
+    def _deflate(self, block: bytes, primer: bytes) -> bytes:
+        if primer:
+            z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+                                 primer)
+        else:
+            z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9)
+        return z.compress(block) + z.flush(zlib.Z_SYNC_FLUSH)
+
+    def _submit(self, block: bytes) -> None:
+        self.crc = zlib.crc32(block, self.crc)
+        self.size += len(block)
+        self.pending.append(self.pool.submit(self._deflate, block, self.previous))
+        self.previous = block[-self.WINDOW :]
+
+    def _ready(self, wait_all: bool) -> bytes:
+        out = bytearray()
+        if not self.started:
+            out += self.HEADER
+            self.started = True
+        while self.pending and (wait_all or len(self.pending) > self.limit
+                                or self.pending[0].done()):
+            out += self.pending.popleft().result()
+        return bytes(out)
+
+    def compress(self, data: bytes) -> bytes:
+        self.buffer += data
+        while len(self.buffer) >= self.BLOCK:
+            self._submit(bytes(self.buffer[: self.BLOCK]))
+            del self.buffer[: self.BLOCK]
+        return self._ready(wait_all=False)
+
+    def finish(self) -> bytes:
+        if self.buffer:
+            self._submit(bytes(self.buffer))
+            self.buffer.clear()
+        body = self._ready(wait_all=True)
+        self.pool.shutdown()
+        final = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9).flush(zlib.Z_FINISH)
+        return body + final + struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
+
+
 class _Lz4Legacy:
     """The legacy LZ4 frame: a magic, then (u32 LE size, block) pairs of <= 8 MiB input."""
 
@@ -193,6 +265,9 @@ class _Lz4Legacy:
 
 def open_compressor(compression: Compression, out: Writable) -> CompressingWriter:
     codec, level = compression.codec, compression.effective_level
+    if codec is Codec.GZIP and compression.threads:
+        parallel = _ParallelGzip(level, compression.threads)
+        return CompressingWriter(out, parallel.compress, parallel.finish)
     if codec is Codec.GZIP:
         # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
         z = zlib.compressobj(level, zlib.DEFLATED, 31, 9)
