@@ -44,9 +44,9 @@ Compose Linux boot images from declarative YAML recipes.
 The first job is the s390 (IBM Z) PXELINUX-style network boot image: a kernel with a
 small initramfs appended, patched so the kernel finds it, ready for a DHCP/TFTP server.
 
-  compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot -o pxelinux.0
+  compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot-s390x -o pxelinux.0
   compose inspect pxelinux.0
-  compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttyS0'
+  compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttysclp0'
 """
 
 EPILOG = """\
