@@ -188,8 +188,8 @@ class Manifest:
         Sorting byte-wise puts a parent before its children, which is what the kernel's
         unpacker needs, and makes the archive independent of the order of the recipe.
         """
-        complete = dict(self._entries)
-        for path in list(self._entries):
+        complete = self._through_links()
+        for path in list(complete):
             parent = posixpath.dirname(path)
             while parent != "/" and parent not in complete:
                 complete[parent] = Entry(parent, Kind.DIR, origin=IMPLIED)
@@ -200,8 +200,45 @@ class Manifest:
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())
 
-    def with_mtime(self, mtime: int) -> Manifest:
-        return Manifest(replace(e, mtime=mtime) for e in self._entries.values())
+    def _through_links(self) -> dict[str, Entry]:
+        """Entries placed where the kernel's unpacker would put them.
+
+        An entry under a directory symlink of the image (/lib -> usr/lib in a merged-/usr
+        tree, say /lib/modules/...) lands where the link leads when the kernel unpacks
+        it; placing it there in the archive too gives the same tree without a member
+        whose parent is a symlink, and catches two entries that meet there.
+        """
+        links = {p: e.target for p, e in self._entries.items()
+                 if e.kind is Kind.SYMLINK and e.target}
+        if not links:
+            return dict(self._entries)
+        placed = Manifest()
+        for entry in self._entries.values():
+            path = _follow_parents(entry.path, links)
+            placed.add(entry if path == entry.path else replace(entry, path=path))
+        return placed._entries
+
+
+MAX_LINK_HOPS = 40  # as the kernel's path walk (MAXSYMLINKS)
+
+
+def _follow_parents(path: str, links: dict[str, str]) -> str:
+    """`path` with every directory symlink among its parents followed, inside the image."""
+    parts = path.strip("/").split("/")
+    here = ""
+    for part in parts[:-1]:
+        here = f"{here}/{part}"
+        hops = 0
+        while here in links:
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise InputError(f"{path}: too many levels of symbolic links in the image "
+                                 f"at {here}")
+            target = links[here]
+            base = "/" if target.startswith("/") else posixpath.dirname(here)
+            # normpath of an absolute path keeps '..' at the root, like a chroot
+            here = posixpath.normpath(posixpath.join(base, target)).rstrip("/")
+    return f"{here}/{parts[-1]}"
 
 
 def _check_parents(entries: dict[str, Entry]) -> None:
