@@ -204,12 +204,17 @@ def _write_file(tree: _Tree, member: Member, parts: tuple[str, ...], pfd: int) -
         except BaseException:
             os.unlink(name, dir_fd=pfd)
             raise
-        if tree.privileged:
-            os.fchown(fd, record.uid, record.gid)
-        os.fchmod(fd, record.permissions)
-        os.utime(fd, (record.mtime, record.mtime))
+        _set_metadata(tree, record, fd)
     finally:
         os.close(fd)
+
+
+def _set_metadata(tree: _Tree, record: Record, fd: int) -> None:
+    """Owner (only as root), permissions and mtime, on the open file: never by path."""
+    if tree.privileged:
+        os.fchown(fd, record.uid, record.gid)
+    os.fchmod(fd, record.permissions)
+    os.utime(fd, (record.mtime, record.mtime))
 
 
 def _write_node(tree: _Tree, record: Record, parts: tuple[str, ...], pfd: int) -> None:
@@ -274,10 +279,7 @@ def _finish_dirs(tree: _Tree) -> None:
         finally:
             os.close(pfd)
         try:
-            if tree.privileged:
-                os.fchown(fd, record.uid, record.gid)
-            os.fchmod(fd, record.permissions)
-            os.utime(fd, (record.mtime, record.mtime))
+            _set_metadata(tree, record, fd)
         finally:
             os.close(fd)
 
