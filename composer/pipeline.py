@@ -36,6 +36,7 @@ class BuildRequest:
     overrides: tuple[tuple[str, str], ...] = ()
     vars_files: tuple[Path, ...] = ()
     netboot_limit: str | None = None
+    cmdline: str | None = None  # overrides the recipe's kernel.cmdline
 
 
 @dataclass
@@ -182,8 +183,11 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
                          "made", hint="set kernel.image, pass --kernel PATH, or write only "
                          "the initramfs with --initramfs PATH")
     cmdline = loaded.recipe.kernel.cmdline
-    if cmdline is not None and kernel is not None:
+    if request.cmdline is not None:
+        cmdline, at = request.cmdline, "--cmdline"
+    else:
         at = loaded.origins.get("kernel.cmdline", "")  # file:line:col, for messages
+    if cmdline is not None and kernel is not None:
         # An empty line (say, an unset variable) keeps the kernel's built-in one.
         cmdline = expand(cmdline, the_plan.variables,
                          f"{at} kernel.cmdline".lstrip()).strip() or None

@@ -110,3 +110,16 @@ def test_parse_header_reads_the_parm_area() -> None:
     assert (header.max_cmdline, header.raw_max_cmdline) == (896, 0)
     with pytest.raises(KernelError):
         parse_header(b"\x7fELF" + bytes(0x20000))
+
+
+def test_cmdline_option_overrides_the_recipe(tmp_path: Path) -> None:
+    kernel = write_kernel(tmp_path / "vmlinuz")
+    recipe(tmp_path, "files:\n  - {path: /x, content: x}\nkernel: {cmdline: from-recipe}\n")
+    done = compose("r.yaml", "--kernel", kernel, "-o", "img", "--cmdline", "from-cli ro",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert parse_header((tmp_path / "img").read_bytes()).cmdline == "from-cli ro"
+    too_long = compose("r.yaml", "--kernel", kernel, "-o", "img2", "--cmdline", "x" * 5000,
+                       cwd=tmp_path)
+    assert too_long.returncode == 2 and "--cmdline" in too_long.stderr
+    assert not (tmp_path / "img2").exists()

@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sysroot_option(parser)
     parser.add_argument("--kernel", type=Path, metavar="PATH",
                         help="kernel image on the host, instead of the recipe's kernel.image")
+    parser.add_argument("--cmdline", metavar="TEXT",
+                        help="command line to write into the image, instead of the recipe's "
+                             "kernel.cmdline (too long for the kernel is an error)")
     add_variable_options(parser)
     parser.add_argument("--netboot-limit", choices=("error", "warn", "ignore"),
                         help="what an image over the firmware's 125,820,928-byte TFTP limit does")
@@ -74,7 +77,7 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
-            netboot_limit=args.netboot_limit))
+            netboot_limit=args.netboot_limit, cmdline=args.cmdline))
     return requests
 
 
