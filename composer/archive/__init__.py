@@ -34,10 +34,6 @@ class InitramfsStats:
         return sum(s.entries for _, s, _ in self.segments)
 
     @property
-    def uncompressed_bytes(self) -> int:
-        return sum(s.archive_bytes for _, s, _ in self.segments)
-
-    @property
     def size(self) -> int:
         return sum(n for _, _, n in self.segments)
 

@@ -92,10 +92,8 @@ class CompressingWriter:
         self.out = out
         self._compress = compress
         self._finish = finish
-        self.bytes_in = 0
 
     def write(self, data: bytes) -> int:
-        self.bytes_in += len(data)
         chunk = self._compress(data)
         if chunk:
             self.out.write(chunk)
@@ -296,23 +294,6 @@ def open_compressor(compression: Compression, out: Writable) -> CompressingWrite
         legacy = _Lz4Legacy(level)
         return CompressingWriter(out, legacy.compress, legacy.finish)
     raise InputError(f"unknown compression {codec}")
-
-
-def compress_bytes(compression: Compression, data: bytes) -> bytes:
-    """Whole-buffer convenience for tests and small archives."""
-    if compression.codec is Codec.NONE:
-        return data
-    chunks: list[bytes] = []
-
-    class _Collect:
-        def write(self, b: bytes) -> int:
-            chunks.append(b)
-            return len(b)
-
-    writer = open_compressor(compression, _Collect())
-    writer.write(data)
-    writer.close()
-    return b"".join(chunks)
 
 
 def kernel_supports(config_text: str, codec: Codec) -> bool | None:

@@ -464,8 +464,3 @@ class InitramfsReader:
                         self._archives, offset)
         # Data after a directory or device header is skipped, as the kernel does.
         return Member(record, cursor, where, data_size)
-
-
-def read_records(f: BinaryIO, *, limits: Limits | None = None) -> Iterator[Record]:
-    """Convenience: the records of an initramfs file, data skipped."""
-    return InitramfsReader(f, limits=limits).records()
