@@ -14,7 +14,6 @@ examples:
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -158,6 +157,5 @@ def _run_many(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) ->
     if args.json:
         ui.json(summary)
     failed = sum(1 for s in summary if not s["ok"])
-    print(f"{len(requests) - failed} built, {failed} failed", file=sys.stderr) \
-        if not args.quiet else None
+    ui.say(f"{len(requests) - failed} built, {failed} failed")
     return worst

@@ -35,8 +35,9 @@ class UI:
         if self.verbosity >= 1 or (self.tty and self.verbosity >= 0):
             print(text, file=self.err)
 
-    def detail(self, text: str) -> None:
-        if self.verbosity >= 1:
+    def say(self, text: str) -> None:
+        """A line for people (stderr), shown unless -q: summaries, not progress."""
+        if self.verbosity >= 0:
             print(text, file=self.err)
 
     def warn(self, text: str) -> None:
