@@ -179,8 +179,9 @@ class Manifest:
         """Overwrite an entry on purpose (a later recipe layer wins)."""
         self._entries[entry.path] = entry
 
-    def remove(self, path: str) -> None:
-        self._entries.pop(path, None)
+    def declared(self) -> list[Entry]:
+        """The entries as added: no implied parents, no sorting (for checks over them)."""
+        return list(self._entries.values())
 
     def entries(self) -> list[Entry]:
         """All entries sorted by path, with every missing parent directory implied.

@@ -20,7 +20,7 @@ from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
-from composer.resolve.elf import Arch, is_elf, read_elf
+from composer.resolve.elf import Arch
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
@@ -247,14 +247,15 @@ def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
     requests = []
     for binary in recipe.binaries:
         applets = binary.applets
+        dest = _path(binary.path, result.variables, binary.at) if binary.path else None
         for name in _words(binary.name, result.variables, binary.at):
-            dest = _path(binary.path, result.variables, binary.at) if binary.path else None
             requests.append(BinaryRequest(name, dest=dest, applets=applets))
     target = Arch.from_name(result.arch) if result.arch else None
     entries = resolve_binaries(Sysroot(sysroot), requests, target=target)
     if result.arch is None:
-        result.arch = next((read_elf(e.source).arch.name for e in entries
-                            if e.kind is Kind.FILE and e.source and is_elf(e.source)), None)
+        found = next((arch for e in entries if e.kind is Kind.FILE
+                      and (arch := _elf_arch(_head(e.source))) is not None), None)
+        result.arch = found.name if found else None
     for entry in entries:
         result.manifest.add(entry)
 
@@ -273,7 +274,7 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
     if arch is None:
         return
     target = Arch.from_name(arch)
-    for entry in manifest:
+    for entry in manifest.declared():
         if entry.kind is not Kind.FILE:
             continue
         head = entry.data[:20] if entry.data is not None else _head(entry.source)
