@@ -109,14 +109,22 @@ config_read() {
 	N_LABELS=0
 	IN_LABEL=0
 	G_APPEND='' G_IPAPPEND=0 G_DEFAULT='' G_ONTIMEOUT='' G_UI='' G_PROMPT=0
+	console_reset
 	config_parse "$1" 0
 }
 
 # config_lines FILE: one "keyword rest" line per directive, keyword lower-cased (and the
-# word after MENU and TEXT), CR, indentation, blank lines and comments dropped.
+# word after MENU and TEXT), CR, indentation, blank lines and comments dropped; the lines
+# between TEXT and ENDTEXT come as "textline LINE", LINE as it stands.
 config_lines() {
 	awk '{
-		sub(/\r$/, ""); sub(/^[ \t]+/, "")
+		sub(/\r$/, "")
+		if (intext) {
+			first = $1
+			if (tolower(first) != "endtext") { print "textline " $0; next }
+			intext = 0
+		}
+		sub(/^[ \t]+/, "")
 		if ($0 == "" || $0 ~ /^#/) next
 		kw = $0; sub(/[ \t].*$/, "", kw)
 		rest = substr($0, length(kw) + 1); sub(/^[ \t]+/, "", rest)
@@ -125,6 +133,7 @@ config_lines() {
 			sub2 = rest; sub(/[ \t].*$/, "", sub2)
 			tail = substr(rest, length(sub2) + 1); sub(/^[ \t]+/, "", tail)
 			rest = tolower(sub2) " " tail
+			if (kw == "text") intext = 1
 		}
 		print kw " " rest
 	}' "$1"
@@ -151,15 +160,21 @@ ipappend_value() {
 
 # config_parse FILE DEPTH: reads one configuration file into the L_* and G_* variables.
 config_parse() {
-	local kw rest word parsed=$1.lines in_text=0
+	local kw rest word parsed=$1.lines text=''
 	config_lines "$1" >"$parsed" || die "cannot read configuration $1"
 	while IFS= read -r kw; do
 		rest=${kw#* }
 		kw=${kw%% *}
-		if [ "$in_text" = 1 ]; then
-			[ "$kw" = endtext ] && in_text=0
+		case $kw in
+		textline)
+			case $text in "help "*) console_help_line "$rest" ;; esac
 			continue
-		fi
+			;;
+		endtext)
+			text=''
+			continue
+			;;
+		esac
 		case $kw in
 		label)
 			N_LABELS=$((N_LABELS + 1))
@@ -173,6 +188,7 @@ config_parse() {
 			set_label initrd ""
 			set_label ipappend "$G_IPAPPEND"
 			set_label menudefault 0
+			console_label_begin
 			;;
 		kernel | linux | boot | bss | pxe | fdimage | comboot | com32 | config | localboot)
 			if [ "$IN_LABEL" = 1 ]; then
@@ -219,13 +235,14 @@ config_parse() {
 				rest=${rest#include }
 				config_include "${rest%%[ 	]*}" "$2"
 				;;
+			*) console_menu_directive "$rest" ;;
 			esac
 			;;
-		text) in_text=1 ;;
+		text) text=$rest ;;
+		timeout | totaltimeout | allowoptions | implicit | onerror) console_directive "$kw" "$rest" ;;
 		say) say "SAY ${rest}" ;;
-		timeout | totaltimeout | f[0-9] | f1[0-2] | display | font | kbdmap | serial | console | \
-			allowoptions | implicit | noescape | nocomplete | nohalt | onerror | pxeretry | \
-			path | sendcookies | localboot_type) ;;
+		f[0-9] | f1[0-2] | display | font | kbdmap | serial | console | noescape | nocomplete | \
+			nohalt | pxeretry | path | sendcookies | localboot_type) ;;
 		*) debug "unknown directive '$kw' ignored" ;;
 		esac
 	done <"$parsed"
