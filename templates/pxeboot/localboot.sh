@@ -17,8 +17,10 @@
 # 3): with reipl/ccw/clear 0 the kernel's non-clearing load stops the guest in a disabled
 # wait, so LOCALBOOT sets clear to 1, as a re-IPL of another system should anyway.
 
-localboot_is_disk() {
-	local dev=$1 sub
+# localboot_is_disk DIR: a subshell, for the globbing the rest of pxeboot keeps off.
+localboot_is_disk() (
+	dev=$1
+	set +f
 	for sub in "$dev"/*/block "$dev"/block; do
 		[ -d "$sub" ] && return 0
 	done
@@ -29,7 +31,7 @@ localboot_is_disk() {
 	3390/* | 3380/* | 9345/* | 9336/* | 3370/*) return 0 ;;
 	esac
 	return 1
-}
+)
 
 localboot_device() {
 	local dev devices=$PXE_SYSFS/bus/ccw/devices

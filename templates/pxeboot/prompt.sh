@@ -209,7 +209,7 @@ prompt_choose() {
 			console_show "No DEFAULT or UI configuration directive found!"
 			;;
 		'?')
-			prompt_labels ""
+			prompt_labels "" >&2
 			;;
 		*)
 			if [ -n "$words" ] && [ "$C_ALLOWOPTIONS" = 0 ]; then
