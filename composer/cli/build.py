@@ -24,6 +24,7 @@ from composer.cli.options import add_sysroot_option, add_variable_options, overr
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
+from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
 Files and templates named in a recipe are relative to the recipe's directory; the
@@ -33,7 +34,7 @@ kernel, binaries and modules come from --sysroot. SOURCE_DATE_EPOCH sets the mti
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=Path,
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=recipe_argument,
                         help="recipe file(s) to build")
     parser.add_argument("-o", "--output", type=Path, metavar="IMAGE",
                         help="boot image to write (default: the recipe's output.image)")
