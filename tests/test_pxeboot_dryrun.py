@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pxelinux.yaml"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 
@@ -70,8 +72,8 @@ class Boot:
 def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """/sbin/pxeboot as `compose render recipes/pxelinux.yaml` writes it for the host."""
     dest = tmp_path_factory.mktemp("rendered")
-    subprocess.run(["compose", "render", str(RECIPE), str(dest)], check=True,
-                   capture_output=True)
+    done = compose("render", RECIPE, dest)
+    assert done.returncode == 0, done.stderr
     return dest / "sbin" / "pxeboot"
 
 

@@ -102,8 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (`compose --help | head -1`) ends it
     quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that."""
     try:
-        code = _main(argv)
-        sys.stdout.flush()
+        try:
+            code = _main(argv)
+        finally:  # also after argparse's --help, which leaves by SystemExit
+            sys.stdout.flush()
     except BrokenPipeError:
         # Point stdout at /dev/null so that the flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
