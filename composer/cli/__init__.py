@@ -59,8 +59,9 @@ A RECIPE is a YAML file, or the name of a stock recipe ('compose recipes' lists 
 'pxelinux' builds the stock one unless a file named 'pxelinux' exists here, since an
 existing file always wins. A name has no '/' and no .yaml suffix; 'extends:' reads
 names the same way. 'compose sysroot' fetches Debian's s390x kernel, busybox-static and
-kexec-tools (without root) and prints where; without --sysroot, / is the sysroot, and
-there the running kernel (uname -r) is the one picked from /boot.
+kexec-tools (without root) and prints where. Without --sysroot, / is the sysroot (the
+s390 host itself): when its /boot holds several kernels, the running one (uname -r) is
+taken, and the build says so.
 
 Run 'compose COMMAND --help' for the options of a command.
 Exit status: 0 success, 1 failure (or a difference for 'diff'), 2 bad input.
