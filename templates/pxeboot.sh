@@ -119,7 +119,7 @@ config_find
 while :; do
 	config_read "$CONFIG_LOCAL"
 	console_choose
-	console_boot "$CHOICE" && continue
+	console_boot "$CHOICE" "$CHOICE_LABEL" "$CHOICE_ARGS" && continue
 	if [ -n "$C_ONERROR" ]; then
 		CHOICE_FROM=ONERROR
 		console_boot "$C_ONERROR $CHOICE" && continue

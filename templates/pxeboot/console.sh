@@ -2,20 +2,20 @@
 # console.sh: syslinux's rules around the operator: menu, prompt or neither, the settings
 # they read, and what happens when a boot fails (ONERROR, then the prompt again).
 #
-# Exports: console_reset, console_directive KW REST, console_menu_directive REST,
-#          console_label_begin, console_help_line TEXT
-#                              parse hooks of config.sh: the settings C_* (TIMEOUT and
+# Exports: console_settings    the settings C_* of the configuration read (TIMEOUT and
 #                              TOTALTIMEOUT in 1/10 s, ALLOWOPTIONS, IMPLICIT, ONERROR,
-#                              MENU TITLE, MENU MASTER PASSWD...) and the label fields
-#                              menulabel menuhide haspasswd passwd help sepbefore
-#                              disabled indent;
+#                              MENU TITLE, MENU MASTER PASSWD...), from config.sh, which
+#                              also keeps the label fields menulabel menuhide haspasswd
+#                              passwd help sepbefore disabled indent;
 #          console_choose      syslinux's decision: a menu (UI, or DEFAULT naming a .c32
 #                              that is no label), the boot: prompt (PROMPT 1, no DEFAULT
 #                              but several labels, or a failed boot before), or DEFAULT at
 #                              once; sets CHOICE, CHOICE_FROM, CHOICE_TYPED (1 when the
-#                              operator typed it); gives up (exit 1) when a timeout would
+#                              operator typed it), CHOICE_LABEL and CHOICE_ARGS (a label
+#                              chosen as an entry, by index, and the words after it); gives up (exit 1) when a timeout would
 #                              only retry a command line that failed already;
-#          console_boot LINE   boots command line LINE: never returns when it boots (the
+#          console_boot LINE [INDEX ARGS]  boots command line LINE (or label INDEX with
+#                              ARGS, a menu entry; LINE then only names it): never returns when it boots (the
 #                              dry run exits 0 after its report); returns 0 when LINE was
 #                              a CONFIG label that loaded another configuration, 1 when it
 #                              failed (the reason is on the console);
@@ -31,80 +31,26 @@ leading_number() {
 	echo $((${digits:-0} + 0))
 }
 
-console_reset() {
-	C_TIMEOUT=0 C_TOTALTIMEOUT=0 C_ALLOWOPTIONS=1 C_IMPLICIT=1 C_ONERROR='' C_SEPARATORS=0
-	C_MENU_TITLE='' C_MENU_MASTER='' C_MENU_HASMASTER=0
-	C_MENU_AUTOBOOT='Automatic boot in # second{,s}...' C_MENU_PASSPROMPT='Password required'
-}
-
-console_label_begin() {
-	set_label menulabel ''
-	set_label menuhide 0
-	set_label haspasswd 0
-	set_label passwd ''
-	set_label help ''
-	set_label disabled 0
-	set_label indent 0
-	set_label sepbefore "$C_SEPARATORS"
-	C_SEPARATORS=0
-}
-
-# console_directive KW REST: the global directives of the operator's side.
-console_directive() {
-	case $1 in
-	timeout) C_TIMEOUT=$(leading_number "$2") ;;
-	totaltimeout) C_TOTALTIMEOUT=$(leading_number "$2") ;;
-	allowoptions) C_ALLOWOPTIONS=$(leading_number "$2") ;;
-	implicit) C_IMPLICIT=$(leading_number "$2") ;;
-	onerror) C_ONERROR=$2 ;;
-	*) return 1 ;;
-	esac
-}
-
-# console_menu_directive "SUB REST": a MENU directive (SUB lower-cased). Label fields
-# outside a LABEL are ignored, as syslinux ignores them outside a (sub)menu entry.
-console_menu_directive() {
-	local sub=${1%% *} rest=${1#* }
-	case $sub in
-	title) C_MENU_TITLE=$rest ;;
-	separator) C_SEPARATORS=$((C_SEPARATORS + 1)) ;;
-	master)
-		case $rest in
-		[Pp][Aa][Ss][Ss][Ww][Dd]*)
-			rest=${rest#??????}
-			C_MENU_MASTER=${rest#"${rest%%[! 	]*}"} C_MENU_HASMASTER=1
-			;;
-		esac
-		;;
-	autoboot) C_MENU_AUTOBOOT=$rest ;;
-	passprompt) C_MENU_PASSPROMPT=$rest ;;
-	onerror) C_ONERROR=$rest ;;
-	label | hide | passwd | disable | disabled | indent)
-		[ "$IN_LABEL" = 1 ] || return 0
-		case $sub in
-		label) set_label menulabel "$rest" ;;
-		hide) set_label menuhide 1 ;;
-		passwd) set_label haspasswd 1 && set_label passwd "$rest" ;;
-		indent) set_label indent "$(leading_number "$rest")" ;;
-		*) set_label disabled 1 ;;
-		esac
-		;;
-	*) debug "MENU ${sub} ignored" ;;
-	esac
-	return 0
-}
-
-# console_help_line TEXT: one line of a TEXT HELP block of the current label.
-console_help_line() {
-	local help
-	[ "$IN_LABEL" = 1 ] || return 0
-	help=$(label_get "$N_LABELS" help)
-	set_label help "${help:+$help
-}$1"
+# console_settings: the C_* settings of the configuration just read (config.sh's table).
+console_settings() {
+	C_TIMEOUT=$(leading_number "$(config_get timeout)")
+	C_TOTALTIMEOUT=$(leading_number "$(config_get totaltimeout)")
+	C_ALLOWOPTIONS=$(leading_number "$(config_get allowoptions)")
+	C_IMPLICIT=$(leading_number "$(config_get implicit)")
+	C_ONERROR=$(config_get onerror)
+	[ -n "$C_ONERROR" ] || C_ONERROR=$(config_get menuonerror)
+	C_MENU_TITLE=$(config_get menutitle)
+	C_MENU_MASTER=$(config_get menumaster)
+	C_MENU_HASMASTER=$(leading_number "$(config_get menuhasmaster)")
+	C_MENU_AUTOBOOT=$(config_get menuautoboot)
+	C_MENU_AUTOBOOT=${C_MENU_AUTOBOOT:-Automatic boot in # second\{,s\}...}
+	C_MENU_PASSPROMPT=$(config_get menupassprompt)
+	C_MENU_PASSPROMPT=${C_MENU_PASSPROMPT:-Password required}
 }
 
 console_choose() {
-	CHOICE_TYPED=0
+	CHOICE_TYPED=0 CHOICE_LABEL='' CHOICE_ARGS=''
+	console_settings
 	if menu_wanted; then
 		menu_choose
 	elif [ "$CONSOLE_RETRY" = 1 ] || [ "$(config_get prompt)" != 0 ]; then
@@ -142,8 +88,13 @@ console_error() {
 
 console_boot() {
 	local first=${1%%[ 	]*} words='' dir location
-	case $1 in *[\ \	]*) words=${1#*[ 	]} ;; esac
-	entry_build "$1"
+	case $1 in *[\ \	]*) words=$(trimmed "${1#*[ 	]}") ;; esac
+	if [ -n "${2-}" ]; then
+		entry_build_label "$2" "${3-}"
+		words=${3-}
+	else
+		entry_build "$1"
+	fi
 	if [ -n "$ENTRY_LABEL" ]; then first="label '$ENTRY_LABEL'"; else first="'$first'"; fi
 	say "config $CONFIG_NAME: booting $first ${words:+with '$words' }from $CHOICE_FROM"
 	if [ -z "$ENTRY_LABEL" ] && [ "$C_IMPLICIT" = 0 ]; then

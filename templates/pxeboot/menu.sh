@@ -105,7 +105,7 @@ menu_show() {
 				n=$((n + 1))
 				printf '  %2d) %s%s\n' "$n" "$indent" "$(menu_title "$i")"
 				help=$(label_get "$i" help)
-				[ -z "$help" ] || printf '%s\n' "$help" | while IFS= read -r line; do
+				[ -z "$help" ] || printf '%s\n' "$help" | tr '\036' '\n' | while IFS= read -r line; do
 					printf '        %s\n' "${line#"${line%%[! 	]*}"}"
 				done
 			fi
@@ -223,7 +223,8 @@ menu_timed_out() {
 	if [ -n "$ontimeout" ]; then
 		CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (menu timeout)"
 	elif [ -n "$MENU_DEFAULT" ]; then
-		CHOICE=$(label_get "$(menu_label "$MENU_DEFAULT")" name)
+		CHOICE_LABEL=$(menu_label "$MENU_DEFAULT")
+		CHOICE=$(label_get "$CHOICE_LABEL" name)
 		CHOICE_FROM="menu default $MENU_DEFAULT (menu timeout)"
 	else
 		die "configuration $CONFIG_NAME has a menu but no entry to boot"
@@ -271,7 +272,8 @@ menu_choose() {
 			menu_unlock "" || continue
 		fi
 		menu_unlock "$index" || continue
-		CHOICE=$(label_get "$index" name)$words CHOICE_TYPED=1
+		CHOICE=$(label_get "$index" name)$words CHOICE_TYPED=1 CHOICE_LABEL=$index
+		CHOICE_ARGS=$(trimmed "$words")
 		CHOICE_FROM="the menu ('${typed:-Enter}')"
 		return 0
 	done
