@@ -50,6 +50,9 @@ DEFAULT_MODES: dict[Kind, int] = {
 IMPLIED = "implied parent directory"
 
 
+PATH_MAX = 4096  # the kernel's initramfs unpacker skips longer names and symlink targets
+
+
 def image_path(path: str, *, what: str = "destination") -> str:
     """Normalise an absolute path inside the image, refusing anything that could escape it.
 
@@ -70,7 +73,12 @@ def image_path(path: str, *, what: str = "destination") -> str:
         raise InputError(f"{what} {path!r} contains '..'; image paths must not climb out")
     if not parts:
         raise InputError(f"{what} {path!r} names the image root itself")
-    return "/" + "/".join(parts)
+    normal = "/" + "/".join(parts)
+    if len(normal.encode(errors="surrogateescape")) > PATH_MAX:  # the archive name + NUL
+        raise InputError(f"{what} {normal[:40]}... is {len(normal.encode(errors='replace')):,} "
+                         f"bytes long; the kernel skips archive names over PATH_MAX "
+                         f"({PATH_MAX} bytes)")
+    return normal
 
 
 @dataclass(frozen=True, slots=True)

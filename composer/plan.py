@@ -16,7 +16,7 @@ from typing import Literal
 
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import COMMAND_LINE, BootHeader, parse_header, release_of
-from composer.manifest import Entry, Kind, Manifest, image_path
+from composer.manifest import PATH_MAX, Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
@@ -106,6 +106,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entr
                              origin=f.at))
     for s in recipe.symlinks:
         target = expand(s.target, variables, f"{s.at} target")
+        size = len(target.encode(errors="surrogateescape"))
+        if not 1 <= size <= PATH_MAX:  # the kernel skips a link whose target is longer
+            state = "empty" if not size else f"{size:,} bytes, over PATH_MAX ({PATH_MAX})"
+            raise InputError(f"symlink {s.path}: target is {state}{_where(s.at)}")
         out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK, 0o777,
                          target=target, origin=s.at))
     for dev in recipe.devices:

@@ -175,6 +175,11 @@ def _too_deep(root: yaml.Node) -> yaml.Node | None:
     return None
 
 
+def _is_entry_mode(path: KeyPath) -> bool:
+    """`files[3].mode`, not `variables.mode`: only an entry's mode is octal digits."""
+    return len(path) >= 3 and path[-1] in OCTAL_KEYS and isinstance(path[-2], int)
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -194,7 +199,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        if path and path[-1] in OCTAL_KEYS and node.tag == "tag:yaml.org,2002:int":
+        if _is_entry_mode(path) and node.tag == "tag:yaml.org,2002:int":
             return node.value  # keep the digits as written; the model reads them as octal
         return self.constructor.construct_object(node, deep=True)
 
