@@ -4,7 +4,8 @@ An output is written to an anonymous file (O_TMPFILE) in the destination directo
 linked into place only when complete, so a crash — even SIGKILL — leaves neither a
 partial image nor a stray temporary file, and the previous good image stays until the
 rename replaces it. Filesystems without O_TMPFILE get a named temporary file that is
-removed on any error we live to see.
+removed on any error we live to see. An output path that is a symlink is written
+through to its target; one that is a device node, FIFO or socket is refused.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from composer.errors import BuildError
+from composer.errors import BuildError, InputError
 
 TEMP_PREFIX = ".compose-"
 
@@ -45,6 +47,34 @@ def describe_os_error(error: OSError, path: Path) -> BuildError:
     return BuildError(f"cannot write {path}: {error.strerror or error}")
 
 
+_SPECIAL = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+            (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def output_target(path: Path) -> Path:
+    """The file an output replaces. A symlink is written through: its target is
+    replaced (atomically, in the target's directory) and the link stays, as `cp` or
+    `dd of=` would. A device node, FIFO or socket is refused: renaming over it would
+    silently turn it into a regular file, and writing into it is not atomic."""
+    if path.is_symlink():
+        try:
+            path = path.resolve()
+        except (RuntimeError, OSError):  # 3.11 raises RuntimeError for a loop
+            raise InputError(f"output {path} is a symbolic link that never ends in a file "
+                             "(a loop)") from None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path  # a new file
+    if stat.S_ISDIR(mode):
+        raise BuildError(f"cannot write {path}: it is a directory")
+    kind = next((name for test, name in _SPECIAL if test(mode)), None)
+    if kind is not None:
+        raise InputError(f"output {path} is {kind}; refusing to replace it with a regular "
+                         "file", hint="choose a regular file as the output")
+    return path
+
+
 class AtomicOutput:
     """`with AtomicOutput(path) as f:` — the file appears at `path` only if the block ends well."""
 
@@ -54,9 +84,8 @@ class AtomicOutput:
         self._named: Path | None = None
 
     def __enter__(self) -> BinaryIO:
+        self.path = output_target(self.path)
         directory = self.path.parent
-        if self.path.is_dir():
-            raise BuildError(f"cannot write {self.path}: it is a directory")
         try:
             fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except OSError as error:

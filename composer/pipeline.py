@@ -97,6 +97,7 @@ def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
     if not existing:
         return
     inputs = [*loaded.files, *(Path(t.source) for t in loaded.recipe.templates),
+              *the_plan.included,
               *(e.source for e in the_plan.manifest.declared() if e.source is not None)]
     if the_plan.kernel is not None:
         inputs.append(the_plan.kernel.path)

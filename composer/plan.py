@@ -46,6 +46,7 @@ class Plan:
     arch: str | None
     variables: dict[str, object]
     warnings: list[str] = field(default_factory=list)
+    included: list[Path] = field(default_factory=list)  # templates read by {% include %}
 
 
 def _where(at: str) -> str:
@@ -85,8 +86,10 @@ def _source(raw: str, at: str) -> Path:
     return source
 
 
-def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entry]:
-    """Entries that need no sysroot: directories, files, symlinks, devices, templates."""
+def simple_entries(recipe: Recipe, variables: Mapping[str, object],
+                   included: list[Path] | None = None) -> list[Entry]:
+    """Entries that need no sysroot: directories, files, symlinks, devices, templates.
+    Files read through `{% include %}` are added to `included`."""
     out: list[Entry] = []
     for d in recipe.directories:
         out.append(Entry(_path(d.path, variables, d.at), Kind.DIR,
@@ -122,7 +125,7 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entr
         source = Path(t.source)
         if not source.is_file():
             raise InputError(f"template {source} not found{_where(t.at)}")
-        text = render_file(source, variables)
+        text = render_file(source, variables, included=included)
         out.append(Entry(path, Kind.FILE, 0o644 if t.mode is None else t.mode, t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
     return out
@@ -221,12 +224,13 @@ def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) 
         warnings += _module_warnings(selection, recipe.kernel.firmware)
     context = build_context(variables, release=release, arch=arch,
                             modules=selection.load_order() if selection else [])
-    for entry in simple_entries(recipe, context):
+    included: list[Path] = []
+    for entry in simple_entries(recipe, context, included):
         if entry.path == DEV_CONSOLE.path:
             manifest.replace(entry)
         else:
             manifest.add(entry)
-    result = Plan(manifest, kernel, release, arch, context, warnings)
+    result = Plan(manifest, kernel, release, arch, context, warnings, included)
     if recipe.binaries:
         add_binaries(result, recipe, sysroot)
     check_architecture(manifest, result.arch)

@@ -22,9 +22,15 @@ class _Loader(jinja2.FileSystemLoader):
     """FileSystemLoader that reads only regular files, and at most MAX_RESULT bytes:
     `{% include %}` of a FIFO would block, of /dev/zero never end."""
 
+    def __init__(self, search: list[str], read: list[Path] | None = None) -> None:
+        super().__init__(search)
+        self.read = read
+
     def get_source(self, environment: jinja2.Environment, template: str
                    ) -> tuple[str, str, Callable[[], bool]]:
         _, filename, uptodate = super().get_source(environment, template)
+        if self.read is not None:
+            self.read.append(Path(filename))
         try:
             raw = read_regular_file(Path(filename), MAX_RESULT)
         except UnreadableFile as error:
@@ -104,27 +110,31 @@ def _bounded(chunks: Iterator[str]) -> str:
 
 
 def render_text(text: str, variables: Mapping[str, object], name: str,
-                search: list[Path] | None = None) -> str:
-    """Render template text; `name` is what errors call it (a path, or a recipe key)."""
+                search: list[Path] | None = None, included: list[Path] | None = None) -> str:
+    """Render template text; `name` is what errors call it (a path, or a recipe key);
+    the files `{% include %}` read are added to `included`."""
     env = _environment(search or [])
+    if included is not None:
+        env.loader = _Loader([str(p) for p in search or []], included)
     try:
         with memory_cap():
             template = env.from_string(text)
             template.filename = name
             return _bounded(template.generate(dict(variables)))
     except Exception as error:  # whatever a template raises is the template's error
-        included = {t.filename for t in (env.cache or {}).values() if t.filename}
-        raise _explain(error, name, included) from None
+        names = {t.filename for t in (env.cache or {}).values() if t.filename}
+        raise _explain(error, name, names) from None
 
 
-def render_file(path: Path, variables: Mapping[str, object], name: str | None = None) -> str:
+def render_file(path: Path, variables: Mapping[str, object], name: str | None = None,
+                included: list[Path] | None = None) -> str:
     try:
         text = read_regular_file(path, MAX_RESULT).decode("utf-8")
     except UnreadableFile as error:
         raise InputError(f"template {path} {error.message}") from None
     except UnicodeDecodeError:
         raise InputError(f"template {path} is not UTF-8 text") from None
-    return render_text(text, variables, name or str(path), [path.parent])
+    return render_text(text, variables, name or str(path), [path.parent], included)
 
 
 def has_expression(text: str) -> bool:
