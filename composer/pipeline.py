@@ -176,7 +176,13 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         loaded = load_recipe(request.recipe, overrides=request.overrides,
                              vars_files=request.vars_files)
     with timed("plan"):
-        the_plan = plan(loaded.recipe, sysroot=request.sysroot, kernel_override=request.kernel)
+        try:
+            the_plan = plan(loaded.recipe, sysroot=request.sysroot,
+                            kernel_override=request.kernel)
+        except PermissionError as error:  # wherever the plan reads: sysroot, sources
+            raise InputError(f"cannot read {error.filename}: {error.strerror}",
+                             hint="compose needs read permission on every input, the "
+                                  "sysroot's binaries and modules included") from None
     image, initramfs = _outputs(request, loaded)
     kernel = the_plan.kernel
     if image is not None and kernel is None:

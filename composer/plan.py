@@ -79,10 +79,17 @@ def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
 
 
 def _source(raw: str, at: str) -> Path:
+    """A file source, checked now by opening it: a file the user may not read fails
+    here with its location, not halfway through the archive."""
     source = Path(raw)
     if not source.is_file():
         state = "is not a regular file" if source.exists() else "not found"
         raise InputError(f"source file {source} {state}{_where(at)}")
+    try:
+        os.close(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as error:
+        raise InputError(f"source file {source} cannot be read: {error.strerror}"
+                         f"{_where(at)}") from None
     return source
 
 
@@ -298,5 +305,8 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
 def _head(source: Path | None) -> bytes:
     if source is None:
         return b""
-    with open(source, "rb") as f:
-        return f.read(20)
+    try:
+        with open(source, "rb") as f:
+            return f.read(20)
+    except OSError as error:
+        raise InputError(f"cannot read {source}: {error.strerror}") from None

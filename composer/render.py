@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 
 from composer.errors import InputError
-from composer.recipe.load import UnreadableFile, read_regular_file
+from composer.inputfile import UnreadableFile, read_regular_file
 from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
 

@@ -22,7 +22,12 @@ from typing import Any
 
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
-from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
+from composer.cli.options import (
+    add_sysroot_option,
+    add_variable_options,
+    overrides_from,
+    utf8_argument,
+)
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
@@ -72,6 +77,8 @@ MAX_JOBS = 256  # a process each: more is a typo, not a plan
 
 def check_usage(args: argparse.Namespace) -> None:
     """Option combinations that cannot mean what was asked: usage errors, exit 2."""
+    if args.cmdline is not None:
+        utf8_argument("--cmdline", args.cmdline)
     count = len(args.recipes)
     if args.output is not None and args.output_dir is not None:
         raise InputError("-o IMAGE and -O DIR both say where the image goes; give one")
