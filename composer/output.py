@@ -3,9 +3,12 @@
 An output is written to an anonymous file (O_TMPFILE) in the destination directory and
 linked into place only when complete, so a crash — even SIGKILL — leaves neither a
 partial image nor a stray temporary file, and the previous good image stays until the
-rename replaces it. Filesystems without O_TMPFILE get a named temporary file that is
-removed on any error we live to see. An output path that is a symlink is written
-through to its target; one that is a device node, FIFO or socket is refused.
+rename replaces it. Giving the anonymous file a name goes through /proc/self/fd/N, so
+where that is missing (a chroot or container without /proc, as on an s390 host's rescue
+shell) and on filesystems without O_TMPFILE, the output is a named temporary file in the
+same directory instead: renamed into place on success, removed on any error we live to
+see. An output path that is a symlink is written through to its target; one that is a
+device node, FIFO or socket is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import BinaryIO
 from composer.errors import BuildError, InputError
 
 TEMP_PREFIX = ".compose-"
+PROC_FDS = "/proc/self/fd"  # how an O_TMPFILE file gets its name (linkat through /proc)
 
 
 def describe_os_error(error: OSError, path: Path) -> BuildError:
@@ -86,6 +90,9 @@ class AtomicOutput:
     def __enter__(self) -> BinaryIO:
         self.path = output_target(self.path)
         directory = self.path.parent
+        if not os.path.isdir(PROC_FDS):
+            self.file = os.fdopen(self._open_named(directory), "w+b", buffering=0)
+            return self.file
         try:
             fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except OSError as error:
@@ -113,7 +120,7 @@ class AtomicOutput:
             # os.link only uses linkat (and so follows) when a dir fd is passed.
             dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                os.link(f"/proc/self/fd/{fd}", self._named.name, src_dir_fd=dir_fd,
+                os.link(f"{PROC_FDS}/{fd}", self._named.name, src_dir_fd=dir_fd,
                         dst_dir_fd=dir_fd, follow_symlinks=True)
             finally:
                 os.close(dir_fd)

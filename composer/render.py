@@ -43,8 +43,18 @@ class _Loader(jinja2.FileSystemLoader):
                 template, f"included template {template!r} is not UTF-8 text") from None
 
 
+def shquote(value: object) -> str:
+    """VALUE as one single-quoted POSIX shell word (`{{ var | shquote }}`): whatever a
+    recipe variable holds, the rendered script treats it as data. A list becomes its
+    items joined by single spaces, the form a shell loop over words reads."""
+    if isinstance(value, list | tuple):
+        value = " ".join(str(item) for item in value)
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
 def _environment(search: list[Path]) -> Sandbox:
     return Sandbox(
+        extra_filters={"shquote": shquote},
         loader=_Loader([str(p) for p in search]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

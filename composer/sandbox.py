@@ -176,9 +176,10 @@ class Sandbox(SandboxedEnvironment):
     code_generator_class = _CountingCodeGenerator
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, extra_filters: dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(finalize=self._printed, **options)
         self.steps = 0
+        self.filters.update(extra_filters or {})
         self.filters = {name: self._bounded_filter(name, f) for name, f in self.filters.items()}
         self.globals["lipsum"] = _bounded_lipsum(self, self.globals["lipsum"])
 

@@ -5,6 +5,7 @@ sysroot, writes the initramfs and the s390 boot image. Outputs are written atomi
 a failed build never leaves a partial file or destroys the previous image.
 
 examples:
+  compose pxelinux --sysroot "$(compose sysroot)" -o pxelinux.0   # a stock recipe
   compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot-s390x -o pxelinux.0
   compose recipes/pxelinux.yaml --set interface=eth1 --set on_failure=poweroff
   compose recipes/*.yaml -O out/ -j 2          # several recipes, in parallel
@@ -31,6 +32,7 @@ from composer.cli.options import (
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
+from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
 Files and templates named in a recipe are relative to the recipe's directory; the
@@ -45,8 +47,9 @@ above the number of recipes and of CPUs are usage errors (exit 2).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=Path,
-                        help="recipe file(s) to build")
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=recipe_argument,
+                        help="recipe file(s), or stock recipe name(s) (`compose recipes`; an "
+                             "existing file wins over a name)")
     parser.add_argument("-o", "--output", type=Path, metavar="IMAGE",
                         help="boot image to write (default: the recipe's output.image)")
     parser.add_argument("--initramfs", type=Path, metavar="PATH",
