@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             code = _main(argv)
         finally:  # also after argparse's --help, which leaves by SystemExit
-            sys.stdout.flush()
+            if sys.stdout is not None:  # None when started with stdout closed
+                sys.stdout.flush()
     except BrokenPipeError:
         # Point stdout at /dev/null so that the flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
