@@ -307,7 +307,7 @@ class ModuleSelection:
             f"{m.relpath}:{''.join(' ' + d.relpath for d in deps)}\n"
             for m, deps in self.dependency_lines()
         )
-        return text.encode()
+        return text.encode(errors="surrogateescape")
 
     def modules_alias(self) -> bytes:
         """`alias PATTERN module` lines as depmod writes them; busybox modprobe reads
