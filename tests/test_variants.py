@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_show_origins_names_file_line_and_set(family: Path) -> None:
     write(family / "shown.yaml", done.stdout)
     again = load_recipe(family / "shown.yaml").recipe
     original = load_recipe(family / "variants/debug.yaml", overrides=[("retries", "7")]).recipe
-    assert _meaning(again.model_dump()) == _meaning(original.model_dump())
+    assert _meaning(asdict(again)) == _meaning(asdict(original))
 
 
 def _meaning(value: object) -> object:
