@@ -11,13 +11,15 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import Problem
+from composer.recipe.conform import conforms
 from composer.recipe.load import Document, KeyPath, format_key_path
+
+if TYPE_CHECKING:  # jsonschema is imported only when a recipe has problems to explain
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -29,6 +31,8 @@ def recipe_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(recipe_schema())
 
 
@@ -128,6 +132,8 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
 
 def validate(doc: Document) -> list[Problem]:
     """Every schema problem in the document, in the order they appear in the file."""
+    if conforms(recipe_schema(), doc.data):
+        return []
     problems: list[Problem] = []
     seen: set[str] = set()
     for error in _validator().iter_errors(doc.data):
