@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,6 +85,12 @@ def top_help() -> str:
     return "\n".join(lines)
 
 
+def _print_traceback() -> None:
+    import traceback  # only --debug needs it
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if not args_in or args_in[0] in ("-h", "--help", "help"):
@@ -114,12 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecipeError as error:
         ui.error_lines(error.lines())
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except ComposerError as error:
         ui.error(str(error))
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")
@@ -128,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as error:
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         ui.error(
             f"internal error: {type(error).__name__}: {error}. This is a bug in composer; "
             "run again with --debug for the traceback and report it."

@@ -16,10 +16,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from composer.boot import ENTRY_FORMAT, BootResult, Outcome, boot_image, parse_entry
 from composer.cli.ui import UI
+
+if TYPE_CHECKING:
+    from composer.boot import BootResult
+
+# composer.boot.ENTRY_FORMAT, repeated (tests/test_boot.py holds them equal): every build
+# parses these options, and only a boot needs that module and QEMU's subprocesses.
+ENTRY_FORMAT = ("'LABEL: KERNEL [INITRD[,INITRD...]|-] [APPEND...]', e.g. "
+                "'linux: vmlinuz initrd.img console=ttysclp0'")
 
 EPILOG = """\
 Exit status: with --expect, 0 as soon as TEXT is on the console (QEMU is then stopped),
@@ -71,6 +78,8 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import boot_image, parse_entry
+
     entries = [parse_entry(text) for text in args.entry]
     streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
     try:
@@ -95,6 +104,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import Outcome
+
     seconds = f"{result.elapsed:.1f} s"
     if result.ok:
         if result.outcome is Outcome.MARKER:

@@ -16,17 +16,12 @@ whole, since the section table sits at the end of the file.
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import mmap
 import os
 import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import zstandard
 
 from composer.errors import ResolveError
 
@@ -167,15 +162,39 @@ def parse_softdep(value: str) -> tuple[list[str], list[str]]:
     return pre, post
 
 
+class DecompressError(ValueError):
+    """A compressed module whose bytes are not what its suffix says."""
+
+
 def decompress(data: bytes, compression: str) -> bytes:
-    if compression == "xz":
-        return lzma.decompress(data)
-    if compression == "zst":
-        # decompressobj copes with frames that do not record their content size.
-        result: bytes = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        return result
-    if compression == "gz":
-        return gzip.decompress(data)
+    """Inflate a compressed module; each codec is imported only by a tree that uses it."""
+    try:
+        if compression == "xz":
+            import lzma
+
+            try:
+                return lzma.decompress(data)
+            except lzma.LZMAError as error:
+                raise DecompressError(str(error)) from None
+        if compression == "zst":
+            import zstandard
+
+            try:
+                # decompressobj copes with frames that do not record their content size.
+                result: bytes = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            except zstandard.ZstdError as error:
+                raise DecompressError(str(error)) from None
+            return result
+        if compression == "gz":
+            import gzip
+            import zlib
+
+            try:
+                return gzip.decompress(data)
+            except (zlib.error, gzip.BadGzipFile) as error:
+                raise DecompressError(str(error)) from None
+    except EOFError as error:
+        raise DecompressError(str(error)) from None
     return data
 
 
@@ -196,7 +215,7 @@ def read_modinfo(path: Path, compression: str) -> ModInfo:
             f"kernel module {path} cannot be read: {error}",
             hint="the modules tree may be damaged or not built for this kernel",
         ) from None
-    except (lzma.LZMAError, zstandard.ZstdError, zlib.error, gzip.BadGzipFile, EOFError) as error:
+    except DecompressError as error:
         raise ResolveError(
             f"kernel module {path} does not decompress as {compression}: {error}",
             hint="the file is damaged or its suffix does not match its compression",
