@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ResolveError
+from composer.resolve.cache import is_strings
 
 # Suffix -> compression, longest first so `.ko.xz` is not taken for `.ko`.
 MODULE_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -63,6 +64,21 @@ class ModInfo:
     def release(self) -> str:
         """The kernel release a module was built for: the first word of vermagic."""
         return self.vermagic.split(" ", 1)[0]
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (self.depends, self.softdep_pre, self.softdep_post, self.firmware,
+                self.aliases, self.vermagic, self.name)
+
+    @classmethod
+    def from_tuple(cls, value: object) -> ModInfo | None:
+        """The ModInfo `as_tuple` gave, or None for anything else (a damaged cache)."""
+        if not isinstance(value, tuple) or len(value) != 7:
+            return None
+        depends, pre, post, firmware, aliases, vermagic, name = value
+        if (is_strings(depends) and is_strings(pre) and is_strings(post) and is_strings(firmware)
+                and is_strings(aliases) and isinstance(vermagic, str) and isinstance(name, str)):
+            return cls(depends, pre, post, firmware, aliases, vermagic, name)
+        return None
 
 
 def split_module_name(filename: str) -> tuple[str, str] | None:

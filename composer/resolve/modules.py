@@ -40,6 +40,8 @@ from pathlib import Path
 
 from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
+from composer.resolve import modinfo as modinfo_format
+from composer.resolve.cache import FileCache, code_version, identity
 from composer.resolve.modinfo import (
     ModInfo,
     Module,
@@ -106,6 +108,7 @@ class ModuleIndex:
         self.builtin_aliases = dict(builtin_aliases or {})
         self._modinfo: dict[str, ModInfo] = {}
         self._aliases: dict[str, tuple[str, ...]] | None = None
+        self._cache = FileCache("modinfo", str(directory), code_version(modinfo_format.__file__))
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -158,8 +161,19 @@ class ModuleIndex:
     def modinfo(self, name: str) -> ModInfo:
         info = self._modinfo.get(name)
         if info is None:
-            module = self.modules[name]
-            info = self._modinfo[name] = read_modinfo(module.source, module.compression)
+            info = self._modinfo[name] = self._read_modinfo(self.modules[name])
+        return info
+
+    def _read_modinfo(self, module: Module) -> ModInfo:
+        """From the cache while the file is the one read before (see composer.resolve.cache)."""
+        try:
+            key = identity(os.stat(module.host))
+        except OSError:
+            return read_modinfo(module.source, module.compression)  # which says what is wrong
+        info = ModInfo.from_tuple(self._cache.get(module.host, key))
+        if info is None:
+            info = read_modinfo(module.source, module.compression)
+            self._cache.put(module.host, key, info.as_tuple())
         return info
 
     def depends(self, name: str) -> tuple[str, ...]:
@@ -226,6 +240,7 @@ class ModuleIndex:
         graph = close_over(self, list(dict.fromkeys(roots)), softdeps)
         order = order_modules(graph)
         self.check_vermagic(order)
+        self._cache.save()
         return ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
                                tuple(names), tuple(dict.fromkeys(builtin)),
                                tuple(graph.soft_missing))
