@@ -72,9 +72,13 @@ class FileCache:
             self.entries = self._read(self.path)
 
     def _read(self, path: Path) -> dict[str, tuple[Identity, Any]]:
+        """The stored answers; a file that is not whole (its CRC-32 says) gives none."""
         try:
             with open(path, "rb") as f:
-                stored = marshal.load(f)
+                data = f.read()  # marshal.load(f) would read it in small pieces
+            if len(data) < 4 or zlib.crc32(data[4:]) != int.from_bytes(data[:4], "little"):
+                return {}
+            stored = marshal.loads(memoryview(data)[4:])
         except (OSError, EOFError, ValueError, TypeError):
             return {}
         if (not isinstance(stored, tuple) or len(stored) != 3 or stored[0] != self.version
@@ -106,8 +110,9 @@ class FileCache:
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            data = marshal.dumps((self.version, self.scope, self.entries))
             with open(temporary, "wb") as f:
-                marshal.dump((self.version, self.scope, self.entries), f)
+                f.write(zlib.crc32(data).to_bytes(4, "little") + data)
             os.replace(temporary, self.path)
             self.added = 0
         except (OSError, ValueError):
@@ -120,5 +125,6 @@ def identity(st: os.stat_result) -> Identity:
 
 
 def is_strings(value: object) -> TypeGuard[tuple[str, ...]]:
-    """For checking what a cache file gave back: a tuple of strings."""
+    """For checking the shape of what a cache file gave back (its CRC-32 vouches for
+    the bytes, this for the code that wrote them): a tuple of strings."""
     return isinstance(value, tuple) and all(isinstance(item, str) for item in value)

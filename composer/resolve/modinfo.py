@@ -269,14 +269,17 @@ def scan(directory: Path) -> list[tuple[str, str, str, str, bool]]:
     resolve inside the sysroot, since the host would follow an absolute link out of it."""
     found = []
     stack = [""]
+    base = str(directory)
     while stack:
         rel = stack.pop()
-        with os.scandir(directory / rel if rel else directory) as entries:
+        with os.scandir(f"{base}/{rel}" if rel else base) as entries:
             for entry in entries:
                 relpath = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(relpath)
                     continue
+                if ".ko" not in entry.name:
+                    continue  # most names in a tree: the suffix check is the slow part
                 split = split_module_name(entry.name)
                 if split is None:
                     continue
@@ -365,7 +368,7 @@ def parse_builtin_aliases(data: bytes) -> dict[str, str]:
 
 
 def is_pattern(alias: str) -> bool:
-    return any(c in alias for c in "*?[")
+    return "*" in alias or "?" in alias or "[" in alias
 
 
 # --- ordering, as depmod does it ---------------------------------------------------------

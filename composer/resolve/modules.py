@@ -108,7 +108,10 @@ class ModuleIndex:
         self.builtin_aliases = dict(builtin_aliases or {})
         self._modinfo: dict[str, ModInfo] = {}
         self._aliases: dict[str, tuple[str, ...]] | None = None
-        self._cache = FileCache("modinfo", str(directory), code_version(modinfo_format.__file__))
+        # One cache file per directory of modules: a build that needs three modules
+        # reads three small files, not the answers for the whole tree.
+        self._caches: dict[str, FileCache] = {}
+        self._code = code_version(modinfo_format.__file__)
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -170,10 +173,14 @@ class ModuleIndex:
             key = identity(os.stat(module.host))
         except OSError:
             return read_modinfo(module.source, module.compression)  # which says what is wrong
-        info = ModInfo.from_tuple(self._cache.get(module.host, key))
+        scope = os.path.dirname(module.host)
+        cache = self._caches.get(scope)
+        if cache is None:
+            cache = self._caches[scope] = FileCache("modinfo", scope, self._code)
+        info = ModInfo.from_tuple(cache.get(module.host, key))
         if info is None:
             info = read_modinfo(module.source, module.compression)
-            self._cache.put(module.host, key, info.as_tuple())
+            cache.put(module.host, key, info.as_tuple())
         return info
 
     def depends(self, name: str) -> tuple[str, ...]:
@@ -240,7 +247,8 @@ class ModuleIndex:
         graph = close_over(self, list(dict.fromkeys(roots)), softdeps)
         order = order_modules(graph)
         self.check_vermagic(order)
-        self._cache.save()
+        for cache in self._caches.values():
+            cache.save()
         return ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
                                tuple(names), tuple(dict.fromkeys(builtin)),
                                tuple(graph.soft_missing))
