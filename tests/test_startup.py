@@ -16,7 +16,7 @@ from composer.boot import ENTRY_FORMAT
 from composer.cli import boot as boot_command
 
 NOT_FOR_A_PLAIN_BUILD = ("pydantic", "jsonschema", "composer.boot", "subprocess", "zstandard",
-                         "lz4", "concurrent", "logging", "secrets")
+                         "lz4", "concurrent", "logging", "secrets", "importlib.resources")
 PROBE = """\
 import json, sys
 from composer.cli import main
