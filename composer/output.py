@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 from types import TracebackType
@@ -103,7 +102,7 @@ class AtomicOutput:
         return self.file
 
     def _open_named(self, directory: Path) -> int:
-        self._named = directory / f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp"
+        self._named = directory / f"{TEMP_PREFIX}{self.path.name}.{os.urandom(4).hex()}.tmp"
         try:
             return os.open(self._named, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except OSError as error:
@@ -115,7 +114,7 @@ class AtomicOutput:
         os.fsync(fd)
         if self._named is None:
             self._named = self.path.parent / (
-                f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp")
+                f"{TEMP_PREFIX}{self.path.name}.{os.urandom(4).hex()}.tmp")
             # linkat(AT_SYMLINK_FOLLOW) on the /proc link gives the anonymous file a name;
             # os.link only uses linkat (and so follows) when a dir fd is passed.
             dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)

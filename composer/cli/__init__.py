@@ -13,7 +13,6 @@ import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -148,6 +147,12 @@ def _flush_stdout() -> None:
                           f"{error.strerror or error}") from None
 
 
+def _print_traceback() -> None:
+    import traceback  # only --debug needs it
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (`compose --help | head -1`) ends it
     quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that."""
@@ -201,12 +206,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except RecipeError as error:
         ui.error_lines(error.lines())
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except ComposerError as error:
         ui.error(str(error))
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")
@@ -224,7 +229,7 @@ def _main(argv: Sequence[str] | None) -> int:
             ui.error(f"cannot write the results to standard output: {error.strerror or error}")
             return 1
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         ui.error(
             f"internal error: {type(error).__name__}: {error}. This is a bug in composer; "
             "run again with --debug for the traceback and report it."

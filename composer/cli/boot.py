@@ -20,11 +20,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from composer.boot import ENTRY_FORMAT, BootResult, Outcome, boot_image, parse_entry
 from composer.cli.ui import UI
 from composer.console import ANSWER_FORMAT, parse_answer
+
+if TYPE_CHECKING:
+    from composer.boot import BootResult
+
+# composer.boot.ENTRY_FORMAT, repeated (tests/test_boot.py holds them equal): every build
+# parses these options, and only a boot needs that module and QEMU's subprocesses.
+ENTRY_FORMAT = ("'LABEL: KERNEL [INITRD[,INITRD...]|-] [APPEND...]', e.g. "
+                "'linux: vmlinuz initrd.img console=ttysclp0'")
 
 EPILOG = """\
 Exit status: with --expect, 0 as soon as TEXT is on the console (QEMU is then stopped),
@@ -85,6 +92,8 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import boot_image, parse_entry
+
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]
     streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
@@ -111,6 +120,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import Outcome
+
     seconds = f"{result.elapsed:.1f} s"
     if result.waiting_for is not None:
         ui.warn(f"typed {result.answers_typed} of {len(args.answers)} --type answers: "

@@ -79,6 +79,9 @@ class Sysroot:
                 hint="give --sysroot a directory holding the target's /bin, /lib, ...",
             )
         self.root = root.resolve()
+        # Host paths are this prefix plus an image path: string joins, not Path objects,
+        # since a lookup makes one per component and a plan makes thousands.
+        self._prefix = "" if str(self.root) == "/" else str(self.root)
 
     def __repr__(self) -> str:
         return f"Sysroot({str(self.root)!r})"
@@ -107,7 +110,7 @@ class Sysroot:
                 continue
             image = "/" + "/".join([*parts, name])
             try:
-                info = os.lstat(self.root.joinpath(*parts, name))
+                info = os.lstat(self._prefix + image)
             except (FileNotFoundError, NotADirectoryError):
                 if strict:
                     raise self._missing(path, image, links) from None
@@ -121,7 +124,7 @@ class Sysroot:
             if stat.S_ISLNK(info.st_mode):
                 if len(links) >= MAX_SYMLINKS:
                     raise self._loop(path, links)
-                target = os.readlink(self.root.joinpath(*parts, name))
+                target = os.readlink(self._prefix + image)
                 links.append(Link(image, target))
                 if target.startswith("/"):
                     parts = []
