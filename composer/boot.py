@@ -149,16 +149,22 @@ def kvm_usable() -> bool:
 
 
 def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
-                 mac: str | None = None, kvm: bool = False) -> list[str]:
+                 mac: str | None = None, kvm: bool = False,
+                 unwired_nics: int = 0) -> list[str]:
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`. tb-size=16 keeps TCG's
-    translation cache small, which makes a kexec'd second kernel decompress ~7x faster."""
+    translation cache small, which makes a kexec'd second kernel decompress ~7x faster.
+    UNWIRED_NICS cards connected to nothing come first (lower device numbers, so the
+    guest's eth0 is one of them): the image must find the card it was booted from."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
     nic = "virtio-net-ccw,netdev=n0,bootindex=1" + (f",mac={mac}" if mac else "")
+    unwired = [arg for n in range(unwired_nics)
+               for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
+                           "-device", f"virtio-net-ccw,netdev=u{n}")]
     return [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic", "-no-reboot",
-            "-accel", "kvm" if kvm else "tcg,tb-size=16",
+            "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
             "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
             "-device", nic]
 
@@ -274,13 +280,15 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
                entries: Sequence[BootEntry] = (), mac: str | None = None,
                timeout: float = 120.0, expect: str | None = None,
                console: Console | None = None, memory: int = 1024,
-               qemu: str | None = None) -> BootResult:
+               qemu: str | None = None, unwired_nics: int = 0) -> BootResult:
     """Boot IMAGE over the network; with EXPECT success is that text on the console,
     without it a guest that stops by itself without a panic. The guest is always
     stopped before this returns (also on KeyboardInterrupt, which is re-raised)."""
     check_image(image)
     if timeout <= 0 or memory <= 0:
         raise InputError("--timeout and --memory must be positive numbers")
+    if not 0 <= unwired_nics <= 8:
+        raise InputError(f"--unwired-nics {unwired_nics}: give 0 to 8 extra network cards")
     if mac is not None:
         check_mac(mac)
     if tftp_dir is not None and entries:
@@ -296,7 +304,7 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
         else:
             tftp, bootfile = tftp_dir.resolve(), bootfile_in(tftp_dir, image)
         command = qemu_command(binary, tftp, bootfile, memory=memory, mac=mac,
-                               kvm=kvm_usable())
+                               kvm=kvm_usable(), unwired_nics=unwired_nics)
         with open(Path(scratch) / "qemu.stderr", "w+") as stderr:
             return _run(command, stderr, timeout=timeout, expect=expect, console=console)
 
