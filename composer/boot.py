@@ -154,8 +154,9 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`. tb-size=16 keeps TCG's
     translation cache small, which makes a kexec'd second kernel decompress ~7x faster.
-    UNWIRED_NICS cards connected to nothing come first (lower device numbers, so the
-    guest's eth0 is one of them): the image must find the card it was booted from."""
+    UNWIRED_NICS cards connected to nothing (each on a hub of its own) come after it:
+    Linux names the higher device numbers first (seen here: boot card 0.0.0000 is eth1,
+    0.0.0001 eth0), so the image has to find the card the firmware booted from."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
@@ -164,9 +165,9 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
                for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
                            "-device", f"virtio-net-ccw,netdev=u{n}")]
     return [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic", "-no-reboot",
-            "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
+            "-accel", "kvm" if kvm else "tcg,tb-size=16",
             "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
-            "-device", nic]
+            "-device", nic, *unwired]
 
 
 def lay_out_tftp(root: Path, image: Path, entries: Sequence[BootEntry]) -> None:
