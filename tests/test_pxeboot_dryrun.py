@@ -1,8 +1,10 @@
-"""The PXELINUX rules of templates/pxeboot.sh.j2, run under the host's busybox sh.
+"""The PXELINUX rules of the boot script (templates/pxeboot.sh and templates/pxeboot/),
+run under the host's busybox sh.
 
-The boot script is rendered by composer and run as `busybox sh pxeboot --dry-run
---tftp-root DIR` with the DHCP facts in the environment under udhcpc's names: the same
-shell code that runs in the guest, in the guest's shell dialect, minus TFTP and kexec.
+The boot script is rendered by `compose render` (with its library and settings) and run
+as `busybox sh ROOT/sbin/pxeboot --dry-run --tftp-root DIR` with the DHCP facts in the
+environment under udhcpc's names: the same shell code that runs in the guest, in the
+guest's shell dialect, minus TFTP and kexec.
 Expected results come from syslinux's documentation (doc/pxelinux.txt, txt/pxelinux.txt,
 txt/syslinux.cfg.txt) and, where it is silent, from its ldlinux readconfig.c behaviour.
 """

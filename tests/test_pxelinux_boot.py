@@ -161,7 +161,7 @@ def test_missing_kernel_is_reported_without_a_panic(parts: Path, tmp_path: Path)
                                        "DEFAULT linux\nLABEL linux\n  KERNEL not-there\n"})
     code, console, _ = boot(root, expect="init: boot failed", timeout=180)
     assert code == 0, console[-3000:]
-    assert "cannot fetch kernel 'not-there' from TFTP server 10.0.2.2" in console
+    assert "kernel 'not-there' not found on TFTP server 10.0.2.2" in console
     assert "Kernel panic" not in console
 
 

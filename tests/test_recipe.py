@@ -110,6 +110,18 @@ def test_template_errors_name_template_line_and_variable() -> None:
         render_text("#!/bin/sh\n\nip link set {{ iface }} up\n", {}, "t.j2")
 
 
+@pytest.mark.parametrize("value", ["it's", "$(touch PWNED) `x` ; \\ \"q\" * ~", "",
+                                   ["virtio_net", "failover's"], 15])
+def test_shquote_gives_the_shell_the_value_back(value: object, tmp_path: Path) -> None:
+    """`{{ v | shquote }}` is one shell word whose value is V (a list: its items, spaced)."""
+    script = render_text("v={{ v | shquote }}\nprintf '%s' \"$v\"\n", {"v": value}, "t.j2")
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                            cwd=tmp_path, check=True)
+    expected = " ".join(value) if isinstance(value, list) else str(value)
+    assert result.stdout == expected
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("expression", [
     "''.__class__.__mro__[1].__subclasses__()",
     "cycler.__init__.__globals__.os.popen('id').read()",
