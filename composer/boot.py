@@ -154,9 +154,9 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`. tb-size=16 keeps TCG's
     translation cache small, which makes a kexec'd second kernel decompress ~7x faster.
-    UNWIRED_NICS cards connected to nothing (each on a hub of its own) come after it:
-    Linux names the higher device numbers first (seen here: boot card 0.0.0000 is eth1,
-    0.0.0001 eth0), so the image has to find the card the firmware booted from."""
+    UNWIRED_NICS cards connected to nothing (each on a hub of its own) come first, so
+    the boot card is the last CCW device; which one Linux names eth0 varies from boot to
+    boot here, so the image has to find the card the firmware booted from."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
@@ -165,9 +165,9 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
                for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
                            "-device", f"virtio-net-ccw,netdev=u{n}")]
     return [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic", "-no-reboot",
-            "-accel", "kvm" if kvm else "tcg,tb-size=16",
+            "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
             "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
-            "-device", nic, *unwired]
+            "-device", nic]
 
 
 def lay_out_tftp(root: Path, image: Path, entries: Sequence[BootEntry]) -> None:

@@ -53,9 +53,8 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                         help="guest memory (default 1024)")
     parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
     parser.add_argument("--unwired-nics", type=int, default=0, metavar="N",
-                        help="N more network cards connected to nothing, after the boot "
-                             "card (the guest names one of them eth0: does the image find "
-                             "the card it booted from?)")
+                        help="N more network cards connected to nothing, before the boot "
+                             "card (does the image find the card it booted from?)")
 
 
 class Tee:

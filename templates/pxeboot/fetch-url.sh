@@ -54,11 +54,7 @@ fetch_via_url() {
 		transfer_watch $! "$local_file" "$offset" "$url" "$log"
 		status=$?
 		[ "$status" = 0 ] && return 0
-		if [ "${FETCH_APPEND:-0}" = 1 ]; then
-			truncate -s "$offset" "$local_file"
-		else
-			rm -f "$local_file"
-		fi
+		fetch_undo "$local_file" "$offset"
 		if [ "$status" = 124 ]; then
 			FETCH_ERROR=$TRANSFER_ERROR
 			case $FETCH_ERROR in
