@@ -45,15 +45,8 @@ shq() {
 # address and the machine UUID (SMBIOS where there is one, else s390's STSI 3.2.2).
 FACTS="interface ip subnet mask broadcast router dns domain search hostname lease siaddr \
 serverid tftp bootfile boot_file sname pxeconffile pxepathprefix reboottime mac uuid"
-
-# reboot_time: DHCP option 211 (RFC 5071 "reboot time", seconds as 4 octets), which
-# udhcpc passes as opt211=HEX since it has no name for it; empty when absent or bad.
-reboot_time() {
-	case ${opt211-} in
-	'' | *[!0-9a-fA-F]* | ?????????*) ;;
-	*) echo $((0x$opt211)) ;;
-	esac
-}
+# reboottime is DHCP option 211 (RFC 5071, seconds), which udhcpc names itself when
+# init asks for it (-O 211).
 
 machine_uuid() {
 	if [ -r "$PXE_DMI_UUID" ]; then
@@ -65,10 +58,9 @@ machine_uuid() {
 
 record_facts() {
 	local name value tmp="$PXE_STATE_DIR/dhcp.env.tmp"
-	# shellcheck disable=SC2034 # mac, uuid and reboottime are read through $FACTS below
+	# shellcheck disable=SC2034 # mac and uuid are read through $FACTS below
 	mac=$(cat "/sys/class/net/$interface/address" 2>/dev/null)
-	# shellcheck disable=SC2034
-	reboottime=$(reboot_time)
+	is_uint "${reboottime-}" || reboottime=
 	# shellcheck disable=SC2034
 	uuid=$(machine_uuid)
 	mkdir -p "$PXE_STATE_DIR" || return 1

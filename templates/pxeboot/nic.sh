@@ -3,8 +3,9 @@
 #
 # With PXE_INTERFACE "auto", the card the firmware booted from comes first: on s390,
 # /sys/firmware/ipl/ipl_type is "ccw" and /sys/firmware/ipl/device names its device
-# (0.0.0000), and the interface is the one whose sysfs device lies under that CCW device
-# (/sys/devices/css0/<subchannel>/<device>/virtio<n> for virtio-net-ccw). Then every
+# (0.0.0000), and the interface is the one whose sysfs device lies under that CCW device,
+# /sys/bus/ccw/devices/<device> (/sys/devices/css0/<subchannel>/<device>/virtio<n> for
+# virtio-net-ccw; subchannel and device numbers need not match). Then every
 # other interface but lo, in name order, as a fallback ("try each interface in turn").
 # Any other value names the one interface to use. BOOTIF and the 01-<mac> config use the
 # card that got the lease: the udhcpc event script records that card's MAC address.
@@ -18,19 +19,22 @@
 #          at a directory laid out like sysfs). Needs pathname expansion (init has it on).
 
 nic_ipl_device() {
-	local sys=${PXE_SYSFS:-/sys} type device
-	read -r type <"$sys/firmware/ipl/ipl_type" 2>/dev/null || return 0
+	local ipl=${PXE_SYSFS:-/sys}/firmware/ipl type device
+	[ -r "$ipl/ipl_type" ] && [ -r "$ipl/device" ] || return 0
+	read -r type <"$ipl/ipl_type"
 	[ "$type" = ccw ] || return 0
-	read -r device <"$sys/firmware/ipl/device" 2>/dev/null && printf '%s\n' "$device"
+	read -r device <"$ipl/device" && printf '%s\n' "$device"
 }
 
 nic_of_device() {
-	local sys=${PXE_SYSFS:-/sys} net path
+	local sys=${PXE_SYSFS:-/sys} net path device
 	[ -n "$1" ] || return 0
+	device=$(readlink -f "$sys/bus/ccw/devices/$1" 2>/dev/null) || return 0
+	[ -n "$device" ] || return 0
 	for net in "$sys"/class/net/*; do
 		path=$(readlink -f "$net/device" 2>/dev/null) || continue
 		case $path/ in
-		*/"$1"/*)
+		"$device"/*)
 			printf '%s\n' "${net##*/}"
 			return 0
 			;;
