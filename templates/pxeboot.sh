@@ -105,7 +105,11 @@ hops=0
 while :; do
 	config_read "$CONFIG_LOCAL"
 	choose_unattended
-	entry_build "$CHOICE"
+	if [ -n "$CHOICE_LABEL" ]; then
+		entry_build_label "$CHOICE_LABEL"
+	else
+		entry_build "$CHOICE"
+	fi
 	[ "$ENTRY_TYPE" = config ] || break
 	# CONFIG file [dir]: syslinux starts over with that file (and that directory as prefix).
 	hops=$((hops + 1))

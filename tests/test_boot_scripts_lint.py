@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("pxelinux*.yaml"))
 SOURCE_DIRECTIVE = re.compile(r"^\s*# shellcheck source=(\S+)")
 DOT = re.compile(r"^\s*\.\s")
@@ -38,8 +40,8 @@ def shellcheck() -> str:
 
 
 def render(recipe: Path, dest: Path) -> Path:
-    subprocess.run(["compose", "render", str(recipe), str(dest)], check=True,
-                   capture_output=True)
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
     return dest
 
 

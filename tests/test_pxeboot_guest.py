@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from under_test import compose
+
 RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pxelinux.yaml"
 TFTP_SERVER = Path(__file__).resolve().parent / "tftp_server.py"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
@@ -43,8 +45,8 @@ def render(variables: dict[str, object], dest: Path) -> Path:
     ones, like state_dir, are declared by the variant as a user's recipe would)."""
     recipe = dest.parent / f"{dest.name}.yaml"
     recipe.write_text(yaml.safe_dump({"extends": str(RECIPE), "variables": variables}))
-    subprocess.run(["compose", "render", str(recipe), str(dest)], check=True,
-                   capture_output=True)
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
     return dest
 
 

@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 ROOT = Path(__file__).resolve().parent.parent
 MAC = "52:54:00:12:34:56"
 MARKER = "STAGE2-CMDLINE<"
 pytestmark = [pytest.mark.qemu, pytest.mark.sysroot]
-
-
-def compose(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

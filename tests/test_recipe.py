@@ -11,6 +11,7 @@ import pytest
 from composer.errors import InputError, RecipeError
 from composer.recipe import load_recipe
 from composer.render import render_text
+from under_test import compose
 
 
 @pytest.fixture(autouse=True)
@@ -136,8 +137,7 @@ def test_sandbox_blocks_python_internals(expression: str) -> None:
 
 def test_validate_command_reports_and_exits_2(tmp_path: Path) -> None:
     write(tmp_path, "fles: []\n")
-    done = subprocess.run(["compose", "validate", "r.yaml"], cwd=tmp_path, capture_output=True,
-                          text=True, check=False)
+    done = compose("validate", "r.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == ("compose: error: r.yaml:1:1: fles: unknown key 'fles' "
                            "(did you mean 'files'?)\n")
@@ -145,7 +145,6 @@ def test_validate_command_reports_and_exits_2(tmp_path: Path) -> None:
 
 def test_files_need_exactly_one_of_source_or_content(tmp_path: Path) -> None:
     write(tmp_path, "files:\n  - {path: /a}\n")
-    done = subprocess.run(["compose", "r.yaml", "--initramfs", "i"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
+    done = compose("r.yaml", "--initramfs", "i", cwd=tmp_path)
     assert done.returncode == 2 and "exactly one of 'source' or 'content'" in done.stderr
     assert "r.yaml:2:5" in done.stderr

@@ -17,10 +17,11 @@ from composer.errors import BuildError
 from composer.manifest import Kind, read_content
 from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe
+from composer.recipe.stock import recipe_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", type=Path, metavar="RECIPE")
+    parser.add_argument("recipe", type=recipe_argument, metavar="RECIPE")
     parser.add_argument("dest", type=Path, metavar="DEST", help="directory to write into")
     add_variable_options(parser)
 

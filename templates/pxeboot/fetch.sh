@@ -25,6 +25,7 @@
 fetch_use() {
 	FETCH_BACKEND=$1
 	FETCH_ROOT=${2-}
+	FETCH_ROOT_REAL=''
 }
 
 # resolve NAME: "::path" skips the prefix, "host::path" also names another server,
@@ -101,9 +102,48 @@ fetch_undo() {
 	fi
 }
 
+# inside_root PATH: true when PATH, taken relative to a root directory, never climbs out
+# of it ("a/../b" stays inside, "../b" and "a/../../b" do not).
+inside_root() {
+	local IFS=/ part depth=0
+	# shellcheck disable=SC2086 # split at the slashes, globbing is off
+	set -- $1
+	for part; do
+		case $part in
+		'' | .) ;;
+		..)
+			depth=$((depth - 1))
+			[ "$depth" -ge 0 ] || return 1
+			;;
+		*) depth=$((depth + 1)) ;;
+		esac
+	done
+	return 0
+}
+
 # fetch_via_dir SERVER PATH LOCAL: the dry run's TFTP root holds every server's files.
+# Like a TFTP server, it serves nothing outside its root: a name that climbs out of it,
+# or a symbolic link that leads out, is refused as an access violation.
 fetch_via_dir() {
+	local real
 	[ "$1" = "$SERVER" ] || debug "dry run: '$1::' is read from $FETCH_ROOT too"
+	if ! inside_root "$2"; then
+		FETCH_ERROR="is outside the TFTP root $FETCH_ROOT: refused (a TFTP server answers: access violation)"
+		warn "'$2' $FETCH_ERROR"
+		return 1
+	fi
+	if [ -e "$FETCH_ROOT/$2" ]; then
+		[ -n "$FETCH_ROOT_REAL" ] || FETCH_ROOT_REAL=$(readlink -f "$FETCH_ROOT")
+		real=$(readlink -f "$FETCH_ROOT/$2")
+		case $real in
+		"$FETCH_ROOT_REAL"/*) ;;
+		*)
+			FETCH_ERROR="is outside the TFTP root $FETCH_ROOT (a link to $real): refused (a TFTP server answers: access violation)"
+			warn "'$2' $FETCH_ERROR"
+			return 1
+			;;
+		esac
+	fi
 	if [ -f "$FETCH_ROOT/$2" ]; then
 		if [ "${FETCH_APPEND:-0}" = 1 ]; then
 			cat "$FETCH_ROOT/$2" >>"$3" && return 0
