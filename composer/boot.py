@@ -151,19 +151,25 @@ def kvm_usable() -> bool:
 
 def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
                  mac: str | None = None, kvm: bool = False, disks: Sequence[Path] = (),
-                 reboot: bool = False) -> list[str]:
+                 reboot: bool = False, unwired_nics: int = 0) -> list[str]:
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`, then DISKS as raw
-    virtio-blk-ccw disks (CCW devices 0.0.0001 on, for a LOCALBOOT re-IPL). tb-size=16
-    keeps TCG's translation cache small, which makes a kexec'd second kernel decompress
-    ~7x faster. Without REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot)."""
+    virtio-blk-ccw disks (for a LOCALBOOT re-IPL). tb-size=16 keeps TCG's translation
+    cache small, which makes a kexec'd second kernel decompress ~7x faster. Without
+    REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot). UNWIRED_NICS cards connected
+    to nothing (each on a hub of its own) come first, so the boot card is not the first
+    CCW device; which one Linux names eth0 varies from boot to boot here, so the image
+    has to find the card the firmware booted from."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
     nic = "virtio-net-ccw,netdev=n0,bootindex=1" + (f",mac={mac}" if mac else "")
+    unwired = [arg for n in range(unwired_nics)
+               for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
+                           "-device", f"virtio-net-ccw,netdev=u{n}")]
     command = [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic",
                *([] if reboot else ["-no-reboot"]),
-               "-accel", "kvm" if kvm else "tcg,tb-size=16",
+               "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
                "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
                "-device", nic]
     for n, disk in enumerate(disks):
@@ -286,7 +292,8 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
                timeout: float = 120.0, expect: str | None = None,
                console: Console | None = None, memory: int = 1024,
                qemu: str | None = None, answers: Sequence[Answer] = (),
-               disks: Sequence[Path] = (), reboot: bool = False) -> BootResult:
+               disks: Sequence[Path] = (), reboot: bool = False,
+               unwired_nics: int = 0) -> BootResult:
     """Boot IMAGE over the network; with EXPECT success is that text on the console,
     without it a guest that stops by itself without a panic. ANSWERS are typed on the
     console as their prompts appear. The guest is always stopped before this returns
@@ -297,6 +304,8 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
     for disk in disks:
         if not disk.is_file():
             raise InputError(f"--disk {disk} is not a file (a raw disk image)")
+    if not 0 <= unwired_nics <= 8:
+        raise InputError(f"--unwired-nics {unwired_nics}: give 0 to 8 extra network cards")
     if mac is not None:
         check_mac(mac)
     if tftp_dir is not None and entries:
@@ -313,7 +322,7 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
             tftp, bootfile = tftp_dir.resolve(), bootfile_in(tftp_dir, image)
         command = qemu_command(binary, tftp, bootfile, memory=memory, mac=mac,
                                kvm=kvm_usable(), disks=[d.resolve() for d in disks],
-                               reboot=reboot)
+                               reboot=reboot, unwired_nics=unwired_nics)
         with open(Path(scratch) / "qemu.stderr", "w+") as stderr:
             return _run(command, stderr, timeout=timeout, expect=expect, console=console,
                         typist=Typist(answers))

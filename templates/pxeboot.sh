@@ -1,7 +1,7 @@
 #!/bin/sh
 # pxeboot: finds and boots a PXELINUX configuration the way syslinux's pxelinux.0 does,
 # from inside a busybox initramfs: config lookup, LABEL/DEFAULT/APPEND/INITRD/IPAPPEND/
-# INCLUDE rules, TFTP downloads, then kexec. See docs/pxelinux.md in the composer sources.
+# INCLUDE rules, TFTP, HTTP and FTP downloads, then kexec. See docs/pxelinux.md in the composer sources.
 #
 #   pxeboot                                   boot (facts from the udhcpc event script)
 #   pxeboot --dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...
@@ -33,8 +33,14 @@ fi
 . "$PXE_LIB/common.sh"
 # shellcheck source=lib/pxeboot/facts.sh
 . "$PXE_LIB/facts.sh"
+# shellcheck source=lib/pxeboot/url.sh
+. "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/transfer.sh
+. "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
 . "$PXE_LIB/fetch.sh"
+# shellcheck source=lib/pxeboot/fetch-url.sh
+. "$PXE_LIB/fetch-url.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh

@@ -73,6 +73,9 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--memory", type=int, default=1024, metavar="MB",
                         help="guest memory (default 1024)")
     parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
+    parser.add_argument("--unwired-nics", type=int, default=0, metavar="N",
+                        help="N more network cards connected to nothing, before the boot "
+                             "card (does the image find the card it booted from?)")
 
 
 class Tee:
@@ -110,7 +113,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             args.image, tftp_dir=args.tftp, entries=entries, mac=args.mac,
             timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
             console=Tee(*streams) if streams else None, answers=answers, disks=args.disk,
-            reboot=args.reboot)
+            reboot=args.reboot, unwired_nics=args.unwired_nics)
     finally:
         if log is not None:
             log.close()

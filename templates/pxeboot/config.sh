@@ -64,6 +64,9 @@ config_find() {
 		hex=${hex%?}
 	done
 	config_try "pxelinux.cfg/default" && return 0
+	if url_is "$PREFIX"; then
+		die "no configuration file under $PREFIX; tried:$CONFIG_TRIED"
+	fi
 	die "no configuration file on TFTP server $SERVER; tried:$CONFIG_TRIED"
 }
 
