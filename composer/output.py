@@ -3,8 +3,11 @@
 An output is written to an anonymous file (O_TMPFILE) in the destination directory and
 linked into place only when complete, so a crash — even SIGKILL — leaves neither a
 partial image nor a stray temporary file, and the previous good image stays until the
-rename replaces it. Filesystems without O_TMPFILE get a named temporary file that is
-removed on any error we live to see.
+rename replaces it. Giving the anonymous file a name goes through /proc/self/fd/N, so
+where that is missing (a chroot or container without /proc, as on an s390 host's rescue
+shell) and on filesystems without O_TMPFILE, the output is a named temporary file in the
+same directory instead: renamed into place on success, removed on any error we live to
+see.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import BinaryIO
 from composer.errors import BuildError
 
 TEMP_PREFIX = ".compose-"
+PROC_FDS = "/proc/self/fd"  # how an O_TMPFILE file gets its name (linkat through /proc)
 
 
 def describe_os_error(error: OSError, path: Path) -> BuildError:
@@ -57,6 +61,9 @@ class AtomicOutput:
         directory = self.path.parent
         if self.path.is_dir():
             raise BuildError(f"cannot write {self.path}: it is a directory")
+        if not os.path.isdir(PROC_FDS):
+            self.file = os.fdopen(self._open_named(directory), "w+b", buffering=0)
+            return self.file
         try:
             fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except OSError as error:
@@ -84,7 +91,7 @@ class AtomicOutput:
             # os.link only uses linkat (and so follows) when a dir fd is passed.
             dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                os.link(f"/proc/self/fd/{fd}", self._named.name, src_dir_fd=dir_fd,
+                os.link(f"{PROC_FDS}/{fd}", self._named.name, src_dir_fd=dir_fd,
                         dst_dir_fd=dir_fd, follow_symlinks=True)
             finally:
                 os.close(dir_fd)

@@ -32,6 +32,7 @@ DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
 class Kernel:
     path: Path
     header: BootHeader
+    note: str = ""  # how it was chosen, when that was not obvious from the recipe
 
     @property
     def release(self) -> str | None:
@@ -127,11 +128,12 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entr
 def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
                 variables: Mapping[str, object]) -> Kernel | None:
     """The kernel from --kernel (a host path) or the recipe's image (in the sysroot)."""
+    note = ""
     if override is not None:
         host = override
     elif recipe.kernel.image:
         pattern = expand(recipe.kernel.image, variables, "kernel.image")
-        host = _sysroot_match(sysroot, pattern)
+        host, note = _sysroot_match(sysroot, pattern)
     else:
         return None
     try:
@@ -148,10 +150,10 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
     if size < COMMAND_LINE + header.max_cmdline:
         raise KernelError(f"kernel {host} is truncated: {size} bytes, too short to hold its "
                           f"{header.max_cmdline}-byte command line area at {COMMAND_LINE:#x}")
-    return Kernel(host, header)
+    return Kernel(host, header, note)
 
 
-def _sysroot_match(sysroot: Path, pattern: str) -> Path:
+def _sysroot_match(sysroot: Path, pattern: str) -> tuple[Path, str]:
     """The one kernel `pattern` names, looked up chroot-like: an absolute symlink in the
     sysroot (/boot/vmlinuz -> /boot/vmlinuz-6.1.0) stays in the sysroot, a loop is an
     error, and the host's own /boot is never reached."""
@@ -164,11 +166,37 @@ def _sysroot_match(sysroot: Path, pattern: str) -> Path:
             root.lookup(pattern)  # raises, naming the missing part and the links followed
         raise KernelError(f"no kernel matches {pattern} in sysroot {sysroot}",
                           hint="check --sysroot, or pass --kernel PATH")
-    if len(matches) > 1:
-        raise KernelError(f"kernel.image {pattern} matches {len(matches)} files in the "
-                          f"sysroot ({', '.join(matches)}); name one",
-                          hint="or pass --kernel PATH")
-    return root.host(matches[0])
+    if len(matches) == 1:
+        return root.host(matches[0]), ""
+    running = _running_kernel(sysroot, matches)
+    if running is not None:
+        return root.host(running), (
+            f"kernel.image {pattern} matches {len(matches)} kernels; using the running one "
+            f"(uname -r), {running}; pass --kernel PATH for another")
+    host_note = (f"; the running kernel, vmlinuz-{os.uname().release}, is not one of them"
+                 if _is_host_root(sysroot) else "")
+    raise KernelError(f"kernel.image {pattern} matches {len(matches)} files in the "
+                      f"sysroot ({', '.join(matches)}){host_note}; name one",
+                      hint="or pass --kernel PATH")
+
+
+def _running_kernel(sysroot: Path, matches: list[str]) -> str | None:
+    """On the host itself (sysroot /), the kernel it runs, as the seed's Makefile takes
+    `uname -r`: after an update /boot holds several, and the running one is the one whose
+    modules are known to load. Debian and Fedora both name it vmlinuz-RELEASE."""
+    if not _is_host_root(sysroot):
+        return None
+    release = os.uname().release
+    running = [m for m in matches if m.rsplit("/", 1)[-1] == f"vmlinuz-{release}"]
+    return running[0] if len(running) == 1 else None
+
+
+def _is_host_root(sysroot: Path) -> bool:
+    try:
+        here, root = os.stat(sysroot), os.stat("/")
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (root.st_dev, root.st_ino)
 
 
 def build_context(variables: Mapping[str, object], *, release: str | None = None,
@@ -209,7 +237,7 @@ def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) 
     selection = select_modules(recipe, sysroot, release, variables)
     manifest = Manifest()
     manifest.add(DEV_CONSOLE)
-    warnings: list[str] = []
+    warnings: list[str] = [kernel.note] if kernel is not None and kernel.note else []
     if selection is not None:
         release = selection.index.release
         for entry in selection.entries(with_firmware=recipe.kernel.firmware):

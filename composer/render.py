@@ -59,13 +59,24 @@ def _bounded_filter(name: str, function: Any) -> Any:
     return checked
 
 
+def shquote(value: object) -> str:
+    """VALUE as one single-quoted POSIX shell word (`{{ var | shquote }}`): whatever a
+    recipe variable holds, the rendered script treats it as data. A list becomes its
+    items joined by single spaces, the form a shell loop over words reads."""
+    if isinstance(value, list | tuple):
+        value = " ".join(str(item) for item in value)
+    return "'" + str(value).replace("'", "'\\''") + "'"
+
+
 class _Sandbox(SandboxedEnvironment):
-    """The stock sandbox plus bounds on the operations that can multiply memory."""
+    """The stock sandbox plus bounds on the operations that can multiply memory,
+    and the filters the image's scripts need (`shquote`)."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        self.filters["shquote"] = shquote
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 RECIPE = """\
 variables:
   motd: welcome
@@ -45,12 +47,6 @@ def make_recipe(tmp_path: Path, codec: str = "none") -> Path:
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE.format(codec=codec))
     return recipe
-
-
-def compose(*args: object, cwd: Path, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False, env=env)
 
 
 def build_initramfs(tmp_path: Path, codec: str = "none", name: str = "initrd",

@@ -14,26 +14,24 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import under_test
 from kernelfactory import s390_kernel
+from under_test import COMPOSE
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = [sys.executable, "-m", "composer"]
 MIB = 1 << 20
 
 
 def compose(*args: str | Path, cwd: Path, preexec_fn: Callable[[], None] | None = None,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([*COMPOSE, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False, preexec_fn=preexec_fn)
+    return under_test.compose(*args, cwd=cwd, env=env, timeout=timeout, preexec_fn=preexec_fn)
 
 
 def project(where: Path, size: int, *, codec: str = "none", fill: bytes = b"") -> Path:

@@ -35,7 +35,6 @@ import random
 import resource
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -48,10 +47,10 @@ import yaml
 
 from elffactory import EM_S390, ET_EXEC, make_elf
 from kernelfactory import s390_kernel
+from under_test import COMPOSE
 
 BAD = Path(__file__).resolve().parent / "bad"
 ROOT = BAD.parent.parent
-COMPOSE = [sys.executable, "-m", "composer"]
 ADDRESS_SPACE = 3 << 30  # a runaway build fails inside the child instead of swapping
 OLD_IMAGE = b"the previous good image\n" * 1000
 HASHED_UP_TO = 8 << 20  # bigger files are compared by size and mtime

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from composer.boot import (
 from composer.cli import main
 from composer.errors import BuildError, InputError
 from composer.pipeline import BuildRequest, build
+from under_test import COMPOSE
 
 MARKER = "COMPOSE-BOOT-PROBE"
 PROBE_RECIPE = Path(__file__).resolve().parent / "recipes" / "boot-probe.yaml"
@@ -330,7 +330,7 @@ def test_user_tftp_dir_serves_the_image_from_a_subdirectory(
 @pytest.mark.qemu
 @pytest.mark.sysroot
 def test_ctrl_c_stops_the_guest(probe: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "composer", "boot", str(probe), "--timeout", "90",
+    command = [*COMPOSE, "boot", str(probe), "--timeout", "90",
                "--log", str(tmp_path / "console.log")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)

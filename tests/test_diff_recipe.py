@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from kernelfactory import write_kernel
-
-
-def compose(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False)
+from under_test import compose
 
 
 def test_recipe_against_its_own_image_and_a_changed_one(tmp_path: Path) -> None:

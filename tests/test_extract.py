@@ -6,11 +6,11 @@ import io
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import under_test
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
 from composer.errors import InputError
@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def compose(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "composer", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return under_test.compose(*args, cwd=ROOT, timeout=120)
 
 
 def members(data: bytes) -> InitramfsReader:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,7 @@ import pytest
 from composer.errors import KernelError
 from composer.image.s390 import parse_header
 from kernelfactory import s390_kernel, write_kernel
-
-
-def compose(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False)
+from under_test import compose
 
 
 def recipe(tmp_path: Path, body: str) -> Path:

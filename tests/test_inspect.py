@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import under_test
 from hostile.corpus import archive, entry, link
 from hostile.makers import compress, gnu_cpio, s390_image, sample_tree
 from kernelfactory import write_kernel
@@ -19,8 +19,7 @@ DOC = ROOT / "docs" / "inspect-json.md"
 
 
 def compose(*args: object, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "composer", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return under_test.compose(*args, cwd=cwd, timeout=120)
 
 
 def inspect_json(path: Path) -> dict[str, object]:

@@ -22,6 +22,7 @@ import pytest
 from composer.archive.newc import write_archive
 from composer.errors import BuildError
 from composer.manifest import Entry, Kind
+from under_test import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -136,9 +137,7 @@ def test_a_source_that_changes_size_mid_build_fails_cleanly(tmp_path: Path) -> N
     path = recipe(tmp_path, "r", "gzip", lines)
     out = tmp_path / "initrd"
     out.write_bytes(b"previous image")
-    done = subprocess.run([sys.executable, "-m", "composer", str(path), "--initramfs",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = compose(path, "--initramfs", out, cwd=ROOT, timeout=120)
     assert done.returncode == 1, done.stderr
     assert re.search(r"/proc/\w+/status changed size while being archived", done.stderr)
     assert "cannot write" not in done.stderr  # the input changed, not the output

@@ -1,10 +1,13 @@
 """/init, the udhcpc event script and the boot script's guest mode, on the host.
 
-Syntax of every rendered template is checked with `busybox sh -n`. The network part runs
-for real in a private network namespace (`unshare -rnm`): a veth pair, busybox udhcpd as
-the DHCP server, tests/tftp_server.py as the TFTP server, and the rendered `/init net`,
-udhcpc event script and boot script under busybox applets; only kexec is missing, so the
-boot stops with its error after every download.
+The scripts are what `compose render` writes for a recipe that extends
+recipes/pxelinux.yaml with the variables of a test: the static scripts, their library
+under lib/pxeboot/ and the rendered etc/pxeboot.conf, in one root directory. Syntax of
+every shell file is checked with `busybox sh -n`. The network part runs for real in a
+private network namespace (`unshare -rnm`): a veth pair, busybox udhcpd as the DHCP
+server, tests/tftp_server.py as the TFTP server, and `ROOT/init net`, the udhcpc event
+script and `ROOT/sbin/pxeboot` under busybox applets; only kexec is missing, so the boot
+stops with its error after every download.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from composer.render import render_file
+from under_test import compose
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+RECIPE = Path(__file__).resolve().parent.parent / "recipes" / "pxelinux.yaml"
 TFTP_SERVER = Path(__file__).resolve().parent / "tftp_server.py"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -36,37 +40,48 @@ VARIANTS: list[dict[str, object]] = [
 ]
 
 
-def render(name: str, variables: dict[str, object], dest: Path) -> Path:
-    dest.write_text(render_file(TEMPLATES / f"{name}.j2", variables))
-    dest.chmod(0o755)
+def render(variables: dict[str, object], dest: Path) -> Path:
+    """DEST as `compose render` writes it for recipes/pxelinux.yaml plus VARIABLES (new
+    ones, like state_dir, are declared by the variant as a user's recipe would)."""
+    recipe = dest.parent / f"{dest.name}.yaml"
+    recipe.write_text(yaml.safe_dump({"extends": str(RECIPE), "variables": variables}))
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
     return dest
 
 
+SCRIPTS = ["init", "etc/udhcpc/default.script", "sbin/pxeboot", "etc/pxeboot.conf",
+           "lib/pxeboot/*.sh"]
+
+
 @pytest.mark.parametrize("variables", VARIANTS, ids=["defaults", "everything-set"])
-@pytest.mark.parametrize("name", ["init", "udhcpc.script", "pxeboot.sh"])
-def test_rendered_templates_are_valid_busybox_sh(tmp_path: Path, name: str,
-                                                  variables: dict[str, object]) -> None:
-    script = render(name, variables, tmp_path / name)
-    text = script.read_text()
-    assert text.startswith("#!/bin/sh\n# ")
-    result = subprocess.run([BUSYBOX, "sh", "-n", str(script)], capture_output=True, text=True,
-                            timeout=30, check=False)
-    assert result.returncode == 0, result.stderr
+def test_rendered_scripts_are_valid_busybox_sh(tmp_path: Path,
+                                               variables: dict[str, object]) -> None:
+    root = render(variables, tmp_path / "root")
+    scripts = [path for pattern in SCRIPTS for path in sorted(root.glob(pattern))]
+    assert len(scripts) > len(SCRIPTS)
+    for script in scripts:
+        assert script.read_text().startswith(("#!/bin/sh\n# ", "# "))
+        result = subprocess.run([BUSYBOX, "sh", "-n", str(script)], capture_output=True,
+                                text=True, timeout=30, check=False)
+        assert result.returncode == 0, (script, result.stderr)
+    for entry in SCRIPTS[:3]:
+        assert (root / entry).stat().st_mode & 0o111, entry
 
 
 def test_rendered_values_reach_the_shell_unchanged(tmp_path: Path) -> None:
-    """A quote or a $() in a recipe variable is data in the rendered script."""
-    init = render("init", {"interface": "it's $(touch PWNED)", "interface_wait": 0},
-                  tmp_path / "init")
-    result = subprocess.run([BUSYBOX, "sh", str(init), "net"], capture_output=True, text=True,
-                            timeout=30, check=False, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+    """A quote or a $() in a recipe variable is data in the rendered settings."""
+    root = render({"interface": "it's $(touch PWNED)", "interface_wait": 0}, tmp_path / "root")
+    result = subprocess.run([BUSYBOX, "sh", str(root / "init"), "net"], capture_output=True,
+                            text=True, timeout=30, check=False, cwd=tmp_path,
+                            env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert "network interface it's $(touch PWNED) did not appear within 0 s" in result.stderr
     assert not (tmp_path / "PWNED").exists()
 
 
 def test_init_refuses_to_run_the_whole_boot_unless_pid_1(tmp_path: Path) -> None:
-    init = render("init", {}, tmp_path / "init")
+    init = render({}, tmp_path / "root") / "init"
     result = subprocess.run([BUSYBOX, "sh", str(init)], capture_output=True, text=True,
                             timeout=30, check=False)
     assert result.returncode == 2
@@ -147,12 +162,10 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     for directory in (work, state, tftp_root / "s390x" / "pxelinux.cfg"):
         directory.mkdir(parents=True)
     hostile = "cfg'$(touch${IFS}PWNED)"
-    variables = {"state_dir": str(state), "udhcpc_script": str(work / "udhcpc.script"),
-                 "boot_script": str(work / "pxeboot"), "dhcp_timeout": 1, "dhcp_retries": 3,
+    variables = {"state_dir": str(state), "dhcp_timeout": 1, "dhcp_retries": 3,
                  "tftp_retry_delay": 0, "resolv_conf": str(work / "resolv.conf")}
-    init = render("init", variables, work / "init")
-    render("udhcpc.script", variables, work / "udhcpc.script")
-    pxeboot = render("pxeboot.sh", variables, work / "pxeboot")
+    root = render(variables, tmp_path / "root")
+    init, pxeboot = root / "init", root / "sbin" / "pxeboot"
     (tftp_root / "s390x" / "pxelinux.cfg" / "default").write_text(
         "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD a.img,b.img\n IPAPPEND 3\n")
     (tftp_root / "s390x" / "vmlinuz").write_bytes(os.urandom(70_000))
@@ -218,8 +231,9 @@ def test_tftp_failure_is_retried_then_reported(tmp_path: Path, applets: Path,
     state.mkdir()
     (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.9'\n"
                                     "boot_file='pxelinux.0'\nmac='02:00:00:00:00:01'\n")
-    pxeboot = render("pxeboot.sh", {"state_dir": str(state), "tftp_retries": 2,
-                                    "tftp_retry_delay": 0}, tmp_path / "pxeboot")
+    root = render({"state_dir": str(state), "tftp_retries": 2, "tftp_retry_delay": 0},
+                  tmp_path / "root")
+    pxeboot = root / "sbin" / "pxeboot"
     (tmp_path / "down.sh").write_text(TFTP_DOWN.format(pxeboot=pxeboot, work=tmp_path))
     subprocess.run([*namespace, str(tmp_path / "down.sh")], timeout=120, check=True,
                    env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)

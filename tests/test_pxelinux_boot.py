@@ -15,15 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 ROOT = Path(__file__).resolve().parent.parent
 MAC = "52:54:00:12:34:56"
 MARKER = "STAGE2-CMDLINE<"
 pytestmark = [pytest.mark.qemu, pytest.mark.sysroot]
-
-
-def compose(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +158,7 @@ def test_missing_kernel_is_reported_without_a_panic(parts: Path, tmp_path: Path)
                                        "DEFAULT linux\nLABEL linux\n  KERNEL not-there\n"})
     code, console, _ = boot(root, expect="init: boot failed", timeout=180)
     assert code == 0, console[-3000:]
-    assert "cannot fetch kernel 'not-there' from TFTP server 10.0.2.2" in console
+    assert "kernel 'not-there' not found on TFTP server 10.0.2.2" in console
     assert "Kernel panic" not in console
 
 

@@ -11,6 +11,7 @@ import pytest
 from composer.errors import InputError, RecipeError
 from composer.recipe import load_recipe
 from composer.render import render_text
+from under_test import compose
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +111,18 @@ def test_template_errors_name_template_line_and_variable() -> None:
         render_text("#!/bin/sh\n\nip link set {{ iface }} up\n", {}, "t.j2")
 
 
+@pytest.mark.parametrize("value", ["it's", "$(touch PWNED) `x` ; \\ \"q\" * ~", "",
+                                   ["virtio_net", "failover's"], 15])
+def test_shquote_gives_the_shell_the_value_back(value: object, tmp_path: Path) -> None:
+    """`{{ v | shquote }}` is one shell word whose value is V (a list: its items, spaced)."""
+    script = render_text("v={{ v | shquote }}\nprintf '%s' \"$v\"\n", {"v": value}, "t.j2")
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                            cwd=tmp_path, check=True)
+    expected = " ".join(value) if isinstance(value, list) else str(value)
+    assert result.stdout == expected
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("expression", [
     "''.__class__.__mro__[1].__subclasses__()",
     "cycler.__init__.__globals__.os.popen('id').read()",
@@ -124,8 +137,7 @@ def test_sandbox_blocks_python_internals(expression: str) -> None:
 
 def test_validate_command_reports_and_exits_2(tmp_path: Path) -> None:
     write(tmp_path, "fles: []\n")
-    done = subprocess.run(["compose", "validate", "r.yaml"], cwd=tmp_path, capture_output=True,
-                          text=True, check=False)
+    done = compose("validate", "r.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == ("compose: error: r.yaml:1:1: fles: unknown key 'fles' "
                            "(did you mean 'files'?)\n")
@@ -133,7 +145,6 @@ def test_validate_command_reports_and_exits_2(tmp_path: Path) -> None:
 
 def test_files_need_exactly_one_of_source_or_content(tmp_path: Path) -> None:
     write(tmp_path, "files:\n  - {path: /a}\n")
-    done = subprocess.run(["compose", "r.yaml", "--initramfs", "i"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
+    done = compose("r.yaml", "--initramfs", "i", cwd=tmp_path)
     assert done.returncode == 2 and "exactly one of 'source' or 'content'" in done.stderr
     assert "r.yaml:2:5" in done.stderr

@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ import pytest
 
 from composer.archive.reader import InitramfsReader
 from composer.image.s390 import INITRD_SIZE, read_header
+from under_test import COMPOSE
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = [sys.executable, "-m", "composer"]
 MODULES = ("kernel/drivers/net/virtio_net.ko", "kernel/drivers/net/net_failover.ko",
            "kernel/net/core/failover.ko")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from composer.recipe.docs import markdown
 from composer.recipe.schema import recipe_schema
+from under_test import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -34,7 +34,8 @@ def test_docs_are_generated_from_the_schema() -> None:
 
 
 def test_the_schema_command_prints_the_shipped_schema() -> None:
-    done = subprocess.run(["compose", "schema"], capture_output=True, text=True, check=True)
+    done = compose("schema")
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads((ROOT / "schemas/recipe.schema.json")
                                                  .read_text())
 
@@ -54,15 +55,12 @@ def test_every_schema_key_is_documented() -> None:
 @pytest.mark.parametrize("recipe", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_each_shipped_recipe_builds_against_the_real_sysroot(recipe: Path, sysroot: Path,
                                                             tmp_path: Path) -> None:
-    done = subprocess.run(["compose", str(recipe), "--sysroot", str(sysroot), "-o",
-                           str(tmp_path / "image"), "--json"], capture_output=True, text=True,
-                          check=False)
+    done = compose(recipe, "--sysroot", sysroot, "-o", tmp_path / "image", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["release"] and result["arch"] == "s390x"
     assert 0 < result["image_size"] < 125_820_928
-    listing = subprocess.run(["compose", "inspect", str(tmp_path / "image"), "--json"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = compose("inspect", tmp_path / "image", "--json").stdout
     paths = {e["path"] for e in json.loads(listing)["entries"]}
     for needed in ("/init", "/sbin/pxeboot", "/etc/udhcpc/default.script", "/sbin/kexec",
                    "/bin/busybox", "/lib/ld64.so.1", "/dev/console", "/sbin/udhcpc",

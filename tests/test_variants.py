@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from composer.errors import RecipeError
 from composer.recipe import load_recipe
 from kernelfactory import write_kernel
+from under_test import compose
 
 
 def write(path: Path, text: str) -> Path:
@@ -104,9 +104,8 @@ def test_errors_point_into_the_base_that_has_them(tmp_path: Path) -> None:
 
 
 def test_show_origins_names_file_line_and_set(family: Path) -> None:
-    done = subprocess.run(["compose", "show", "variants/debug.yaml", "--origins",
-                           "--set", "retries=7"], cwd=family, capture_output=True, text=True,
-                          check=True)
+    done = compose("show", "variants/debug.yaml", "--origins", "--set", "retries=7", cwd=family)
+    assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert '  greeting: "debug"  # variants/debug.yaml:2:23' in lines
     assert "  retries: 7  # --set" in lines
@@ -136,12 +135,10 @@ def test_several_recipes_in_parallel_give_the_same_bytes(tmp_path: Path) -> None
               f"  - {{path: /etc/{name}, content: \"{name * 1000}\\n\"}}\n")
     write(tmp_path / "broken.yaml", "files: [\n")
     recipes = ["one.yaml", "two.yaml", "three.yaml"]
-    serial = subprocess.run(["compose", *recipes, "--kernel", str(kernel), "-O", "serial"],
-                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    serial = compose(*recipes, "--kernel", kernel, "-O", "serial", cwd=tmp_path)
     assert serial.returncode == 0, serial.stderr
-    parallel = subprocess.run(["compose", *recipes, "broken.yaml", "--kernel", str(kernel),
-                               "-O", "parallel", "-j", "2"], cwd=tmp_path, capture_output=True,
-                              text=True, check=False)
+    parallel = compose(*recipes, "broken.yaml", "--kernel", kernel, "-O", "parallel", "-j", "2",
+                       cwd=tmp_path)
     assert parallel.returncode == 2  # the broken one fails, the others are built
     assert "broken.yaml" in parallel.stderr and "3 built, 1 failed" in parallel.stderr
     for name in ("one", "two", "three"):

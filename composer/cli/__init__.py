@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -35,6 +37,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("extract", "composer.cli.extract", "unpack an image's initramfs into a directory"),
     Command("diff", "composer.cli.diff", "compare two images or initramfs archives"),
     Command("boot", "composer.cli.boot", "network-boot an image in qemu-system-s390x"),
+    Command("recipes", "composer.cli.recipes", "list the stock recipes, buildable by name"),
+    Command("sysroot", "composer.cli.sysroot", "fetch a Debian sysroot (s390x kernel, "
+            "busybox, kexec) and print its path"),
     Command("schema", "composer.cli.schema", "print the recipe JSON Schema"),
 )
 
@@ -44,12 +49,20 @@ Compose Linux boot images from declarative YAML recipes.
 The first job is the s390 (IBM Z) PXELINUX-style network boot image: a kernel with a
 small initramfs appended, patched so the kernel finds it, ready for a DHCP/TFTP server.
 
-  compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot-s390x -o pxelinux.0
+  compose pxelinux --sysroot "$(compose sysroot)" -o pxelinux.0
   compose inspect pxelinux.0
   compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttysclp0'
 """
 
 EPILOG = """\
+A RECIPE is a YAML file, or the name of a stock recipe ('compose recipes' lists them):
+'pxelinux' builds the stock one unless a file named 'pxelinux' exists here, since an
+existing file always wins. A name has no '/' and no .yaml suffix; 'extends:' reads
+names the same way. 'compose sysroot' fetches Debian's s390x kernel, busybox-static and
+kexec-tools (without root) and prints where. Without --sysroot, / is the sysroot (the
+s390 host itself): when its /boot holds several kernels, the running one (uname -r) is
+taken, and the build says so.
+
 Run 'compose COMMAND --help' for the options of a command.
 Exit status: 0 success, 1 failure (or a difference for 'diff'), 2 bad input.
 """
@@ -87,6 +100,23 @@ def top_help() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that goes away (`compose --help | head -1`) ends it
+    quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that."""
+    try:
+        try:
+            code = _main(argv)
+        finally:  # also after argparse's --help, which leaves by SystemExit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if not args_in or args_in[0] in ("-h", "--help", "help"):
         print(top_help())
@@ -125,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ui.error("interrupted")
         return 130
     except BrokenPipeError:
-        return 1
+        raise
     except Exception as error:
         if args.debug:
             traceback.print_exc()

@@ -5,6 +5,7 @@ sysroot, writes the initramfs and the s390 boot image. Outputs are written atomi
 a failed build never leaves a partial file or destroys the previous image.
 
 examples:
+  compose pxelinux --sysroot "$(compose sysroot)" -o pxelinux.0   # a stock recipe
   compose recipes/pxelinux.yaml --sysroot ~/.cache/composer/sysroot-s390x -o pxelinux.0
   compose recipes/pxelinux.yaml --set interface=eth1 --set on_failure=poweroff
   compose recipes/*.yaml -O out/ -j 2          # several recipes, in parallel
@@ -24,6 +25,7 @@ from composer.cli.options import add_sysroot_option, add_variable_options, overr
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
+from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
 Files and templates named in a recipe are relative to the recipe's directory; the
@@ -33,8 +35,9 @@ kernel, binaries and modules come from --sysroot. SOURCE_DATE_EPOCH sets the mti
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=Path,
-                        help="recipe file(s) to build")
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE", type=recipe_argument,
+                        help="recipe file(s), or stock recipe name(s) (`compose recipes`; an "
+                             "existing file wins over a name)")
     parser.add_argument("-o", "--output", type=Path, metavar="IMAGE",
                         help="boot image to write (default: the recipe's output.image)")
     parser.add_argument("--initramfs", type=Path, metavar="PATH",

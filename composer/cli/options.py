@@ -20,7 +20,8 @@ def add_sysroot_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     parser.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
         "COMPOSER_SYSROOT", "/")), metavar="DIR",
         help="where the kernel, binaries and modules come from (default: / or "
-             "$COMPOSER_SYSROOT)")
+             "$COMPOSER_SYSROOT; `compose sysroot` fetches one); on / itself the running "
+             "kernel (uname -r) is taken when kernel.image matches several")
 
 
 def overrides_from(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:

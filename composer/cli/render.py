@@ -1,7 +1,7 @@
-"""Render a recipe's templates (and inline files) into a directory on the host.
+"""Render a recipe's templates and files (inline or copied) into a directory on the host.
 
 The scripts that run inside the image can then be read, diffed, or run on the build
-host: `compose render recipes/pxelinux.yaml out/ && busybox sh out/usr/bin/pxeboot
+host: `compose render recipes/pxelinux.yaml out/ && busybox sh out/sbin/pxeboot
 --dry-run --tftp-root tftp/`. Each file lands at DEST/<its path in the image>.
 """
 
@@ -17,10 +17,11 @@ from composer.errors import BuildError
 from composer.manifest import Kind, read_content
 from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe
+from composer.recipe.stock import recipe_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", type=Path, metavar="RECIPE")
+    parser.add_argument("recipe", type=recipe_argument, metavar="RECIPE")
     parser.add_argument("dest", type=Path, metavar="DEST", help="directory to write into")
     add_variable_options(parser)
 
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     overrides = overrides_from(args)
     loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
     entries = simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
-    rendered = [e for e in entries if e.kind is Kind.FILE and e.data is not None]
+    # Copied files too: static scripts find their library and settings beside them.
+    rendered = [e for e in entries if e.kind is Kind.FILE]
     for entry in rendered:
         target = args.dest / entry.path.lstrip("/")
         try:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.recipe import load_recipe
 from composer.recipe.show import show
+from composer.recipe.stock import recipe_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", type=Path, metavar="RECIPE")
+    parser.add_argument("recipe", type=recipe_argument, metavar="RECIPE")
     parser.add_argument("--origins", action="store_true",
                         help="annotate each line with where it came from")
     parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")

@@ -7,17 +7,17 @@ are valid, 2 when any is not.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe
+from composer.recipe.stock import recipe_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipes", nargs="+", type=Path, metavar="RECIPE")
+    parser.add_argument("recipes", nargs="+", type=recipe_argument, metavar="RECIPE")
     add_variable_options(parser)
 
 

@@ -21,6 +21,7 @@ from composer.recipe.load import Document, format_key_path, load_document
 from composer.recipe.merge import NAME_LISTS, PATH_LISTS, merge
 from composer.recipe.model import Recipe, VariableValue
 from composer.recipe.schema import validate
+from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 
 __all__ = ["LoadedRecipe", "Recipe", "load_recipe", "parse_assignment"]
 
@@ -53,6 +54,13 @@ def _display_path(path: Path) -> Path:
     """Relative to the working directory when that is shorter, for readable messages."""
     relative = os.path.relpath(path)
     return Path(relative) if not relative.startswith("..") else path
+
+
+def _stock_hint(name: str) -> str:
+    if not is_name(name):
+        return ""
+    return "a name without / or .yaml is a stock recipe; stock recipes: " + (
+        ", ".join(stock_recipes()) or "none installed")
 
 
 def _extends_list(data: dict[str, Any]) -> list[str]:
@@ -92,11 +100,12 @@ def _load_layers(path: Path, chain: tuple[Path, ...]
     origins: dict[str, str] = {}
     files = [resolved]
     for i, parent in enumerate(_extends_list(data)):
-        parent_path = _display_path(resolved.parent / parent)
+        parent_path = _display_path(recipe_argument(parent, resolved.parent))
         if not parent_path.exists():
             where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
-                                       f"(looked for {parent_path})", where, "extends")])
+                                       f"(looked for {parent_path})", where, "extends",
+                                       _stock_hint(parent))])
         layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved))
         merged = merge(merged, layer)
         files += layer_files

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -18,11 +17,16 @@ from jsonschema.exceptions import ValidationError
 
 from composer.errors import Problem
 from composer.recipe.load import Document, KeyPath, format_key_path
+from composer.recipe.stock import data_dir
 
 
 @cache
 def recipe_schema() -> dict[str, Any]:
-    text = resources.files("composer.schemas").joinpath("recipe.schema.json").read_text()
+    directory = data_dir("schemas")
+    if directory is None:
+        raise FileNotFoundError("composer.schemas: this composer was installed without its "
+                                "schema (package data)")
+    text = (directory / "recipe.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 

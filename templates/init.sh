@@ -1,6 +1,4 @@
 #!/bin/sh
-{#- /init of the PXELINUX image. Jinja only fills in the settings below. -#}
-{%- macro q(v) %}'{{ v | string | replace("'", "'\"'\"'") }}'{% endmacro %}
 # /init of the composer PXELINUX image: mounts the kernel file systems, loads the network
 # modules, gets a DHCP lease with udhcpc and runs the boot script, which kexecs into the
 # kernel the PXELINUX configuration names. As PID 1 it never exits: a failure is reported
@@ -10,36 +8,34 @@
 #   /init net      (from a shell) modules, interface and DHCP once
 #   /init boot     (from a shell) the same, then the boot script
 #
-# Rendered by composer from templates/init.j2; written for busybox ash (POSIX sh).
+# Installed as ROOT/init, it reads ROOT/etc/pxeboot.conf and ROOT/lib/pxeboot/common.sh
+# (ROOT is / in the image). Copied by composer from templates/init.sh; POSIX sh.
 
 PATH=${PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
 export PATH
 
-# The kernel hands unknown NAME=VALUE boot parameters to /init as environment, so
-# PXE_VERBOSITY=2 or PXE_ON_FAILURE=shell on the image's command line override these.
-PXE_STATE_DIR=${PXE_STATE_DIR:-{{ q(state_dir | default('/run/pxe')) }}}
-PXE_VERBOSITY=${PXE_VERBOSITY:-{{ q(verbosity | default(1)) }}}
-PXE_ON_FAILURE=${PXE_ON_FAILURE:-{{ q(on_failure | default('shell')) }}}
-PXE_RETRY_DELAY=${PXE_RETRY_DELAY:-{{ q(retry_delay | default(10)) }}}
-PXE_INTERFACE=${PXE_INTERFACE:-{{ q(interface | default('eth0')) }}}
-PXE_INTERFACE_WAIT={{ q(interface_wait | default(15)) }}
-PXE_MODULES={{ q(modules | default([]) | join(' ')) }}
-PXE_DHCP_TIMEOUT={{ q(dhcp_timeout | default(3)) }}
-PXE_DHCP_RETRIES={{ q(dhcp_retries | default(5)) }}
-PXE_CLIENT_ARCH={{ q(client_arch | default('0x001f')) }}
-PXE_UDHCPC_SCRIPT={{ q(udhcpc_script | default('/etc/udhcpc/default.script')) }}
-PXE_BOOT_SCRIPT={{ q(boot_script | default('/sbin/pxeboot')) }}
-export PXE_STATE_DIR PXE_VERBOSITY
+case $0 in
+*/*) PXE_ROOT=${0%/*} ;;
+*) PXE_ROOT=. ;;
+esac
+PXE_TAG=init
+if [ ! -r "$PXE_ROOT/etc/pxeboot.conf" ]; then
+	echo "init: error: no $PXE_ROOT/etc/pxeboot.conf beside $0" >&2
+	exit 1
+fi
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=etc/pxeboot.conf
+. "$PXE_ROOT/etc/pxeboot.conf"
+# shellcheck source=lib/pxeboot/common.sh
+. "$PXE_ROOT/lib/pxeboot/common.sh"
+# The udhcpc event script finds the settings through PXE_ROOT.
+export PXE_ROOT PXE_STATE_DIR PXE_VERBOSITY
 
-say() { [ "$PXE_VERBOSITY" -ge 1 ] && echo "init: $*"; return 0; }
-debug() { [ "$PXE_VERBOSITY" -ge 2 ] && echo "init: $*"; return 0; }
 # fail WHAT: records why this boot attempt failed, for the report after it.
 fail() {
 	FAILURE=$*
 	return 1
 }
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; return 0; }
 
 # --- kernel file systems and console -----------------------------------------------------
 
@@ -110,7 +106,7 @@ dhcp() {
 	say "DHCP on $PXE_INTERFACE"
 	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path prefix).
 	# shellcheck disable=SC2086 # arch_opt is two words or none
-	udhcpc -i "$PXE_INTERFACE" -s "$PXE_UDHCPC_SCRIPT" -f -q -n \
+	udhcpc -i "$PXE_INTERFACE" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
 		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
 		-O 66 -O 67 -O 209 -O 210 $arch_opt ||
 		fail "no DHCP lease on $PXE_INTERFACE after $PXE_DHCP_RETRIES requests" \
@@ -127,7 +123,7 @@ net() {
 boot() {
 	local rc
 	net || return 1
-	sh "$PXE_BOOT_SCRIPT"
+	sh "$PXE_ROOT$PXE_BOOT_SCRIPT"
 	rc=$?
 	fail "boot script $PXE_BOOT_SCRIPT ended (exit $rc) without starting a kernel; its messages are above"
 }

@@ -1,6 +1,4 @@
 #!/bin/sh
-{#- udhcpc's event script. Jinja only fills in the settings below. -#}
-{%- macro q(v) %}'{{ v | string | replace("'", "'\"'\"'") }}'{% endmacro %}
 # udhcpc event script of the composer PXELINUX image: configures the interface, the routes
 # and resolv.conf from the lease, and records the DHCP facts for pxeboot in
 # $PXE_STATE_DIR/dhcp.env as shell assignments, each value single-quoted.
@@ -8,18 +6,35 @@
 # environment (ip subnet mask router dns domain siaddr serverid tftp bootfile boot_file
 # pxeconffile pxepathprefix ...).
 #
-# Rendered by composer from templates/udhcpc.script.j2; written for busybox ash (POSIX sh).
+# Installed as ROOT/etc/udhcpc/default.script, it reads ROOT/etc/pxeboot.conf and
+# ROOT/lib/pxeboot/common.sh. Copied by composer from templates/udhcpc.script.sh; POSIX sh.
 
-PXE_STATE_DIR=${PXE_STATE_DIR:-{{ q(state_dir | default('/run/pxe')) }}}
-PXE_RESOLV_CONF=${PXE_RESOLV_CONF:-{{ q(resolv_conf | default('/etc/resolv.conf')) }}}
+# The lease arrives as udhcpc's environment (ip, router, mask ...), unseen by shellcheck.
+# shellcheck disable=SC2154
+
+# init exports PXE_ROOT; run by hand, the script finds the root from its own path.
+if [ -z "${PXE_ROOT+set}" ]; then
+	case $0 in
+	*/etc/udhcpc/*) PXE_ROOT=${0%/etc/udhcpc/*} ;;
+	*/*) PXE_ROOT=${0%/*}/../.. ;;
+	*) PXE_ROOT=../.. ;;
+	esac
+fi
+PXE_TAG=udhcpc
+if [ ! -r "$PXE_ROOT/etc/pxeboot.conf" ]; then
+	echo "udhcpc: error: no $PXE_ROOT/etc/pxeboot.conf for $0" >&2
+	exit 1
+fi
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=etc/pxeboot.conf
+. "$PXE_ROOT/etc/pxeboot.conf"
+# shellcheck source=lib/pxeboot/common.sh
+. "$PXE_ROOT/lib/pxeboot/common.sh"
+
 PXE_DMI_UUID=${PXE_DMI_UUID:-/sys/class/dmi/id/product_uuid}
 PXE_SYSINFO=${PXE_SYSINFO:-/proc/sysinfo}
-PXE_VERBOSITY=${PXE_VERBOSITY:-{{ q(verbosity | default(1)) }}}
 
 set -f
-
-say() { [ "$PXE_VERBOSITY" -ge 1 ] && echo "udhcpc: $*" >&2; return 0; }
-warn() { echo "udhcpc: warning: $*" >&2; }
 
 # shq VALUE: VALUE as one single-quoted shell word, safe to source whatever it contains.
 shq() {
@@ -41,7 +56,9 @@ machine_uuid() {
 
 record_facts() {
 	local name value tmp="$PXE_STATE_DIR/dhcp.env.tmp"
+	# shellcheck disable=SC2034 # mac and uuid are read through $FACTS below
 	mac=$(cat "/sys/class/net/$interface/address" 2>/dev/null)
+	# shellcheck disable=SC2034
 	uuid=$(machine_uuid)
 	mkdir -p "$PXE_STATE_DIR" || return 1
 	: >"$tmp" || return 1

@@ -1,0 +1,89 @@
+# shellcheck shell=dash
+# facts.sh: the DHCP facts the boot works from, and what follows from them.
+#
+# Exports: facts_read_lease  sources $PXE_STATE_DIR/dhcp.env (what the udhcpc event
+#                            script recorded), after unsetting every fact name, so that
+#                            boot parameters in the environment cannot pose as DHCP facts;
+#          facts_derive      sets the derived facts below from udhcpc's names (tftp siaddr
+#                            serverid bootfile boot_file pxepathprefix ip subnet router mac
+#                            uuid), or dies when they make no boot possible;
+#          ip_hex, mac_dashes (pure: print their result).
+# Sets:    SERVER SERVER_FROM (the TFTP server and why), PREFIX PREFIX_FROM (the path
+#          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE.
+#          pxeconffile (option 209) stays under its udhcpc name.
+
+# ip_hex A.B.C.D: the address as 8 upper-case hex digits (192.168.2.91 -> C0A8025B).
+ip_hex() {
+	local IFS=. octet out=
+	# shellcheck disable=SC2086 # split at the dots, globbing is off
+	set -- $1
+	[ $# -eq 4 ] || return 1
+	for octet; do
+		is_uint "$octet" || return 1
+		octet=${octet#"${octet%%[!0]*}"}
+		octet=${octet:-0}
+		[ "$octet" -le 255 ] || return 1
+		out=$out$(printf '%02X' "$octet")
+	done
+	echo "$out"
+}
+
+# mac_dashes MAC: lower case, dash separated (88:99:AA:BB:CC:DD -> 88-99-aa-bb-cc-dd).
+mac_dashes() {
+	local m
+	m=$(printf '%s' "$1" | tr 'ABCDEF:' 'abcdef-')
+	case $m in
+	[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) echo "$m" ;;
+	*) return 1 ;;
+	esac
+}
+
+facts_read_lease() {
+	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
+		die "no DHCP facts in $PXE_STATE_DIR/dhcp.env: the udhcpc event script did not record a lease"
+	unset tftp siaddr serverid bootfile boot_file pxeconffile pxepathprefix ip subnet router mac uuid
+	# shellcheck source=/dev/null # written by the udhcpc event script at boot
+	. "$PXE_STATE_DIR/dhcp.env"
+}
+
+# udhcpc's names come from dhcp.env or, in a dry run, the environment.
+# shellcheck disable=SC2154
+facts_derive() {
+	# TFTP server: option 66, else the BOOTP next-server (siaddr), else the DHCP server.
+	if [ -n "$tftp" ]; then
+		SERVER=$tftp SERVER_FROM="option 66 (tftp)"
+	elif [ -n "$siaddr" ]; then
+		SERVER=$siaddr SERVER_FROM="siaddr"
+	elif [ -n "$serverid" ]; then
+		SERVER=$serverid SERVER_FROM="option 54 (serverid)"
+	else
+		die "no TFTP server: DHCP gave neither option 66 (tftp), siaddr nor a server id"
+	fi
+
+	# Path prefix: option 210 verbatim, else the boot file's directory (with its slash).
+	BOOTFILE=${bootfile:-$boot_file}
+	if [ -n "$pxepathprefix" ]; then
+		PREFIX=$pxepathprefix PREFIX_FROM="option 210 (pxepathprefix)"
+	else
+		case $BOOTFILE in
+		*/*) PREFIX=${BOOTFILE%/*}/ ;;
+		*) PREFIX= ;;
+		esac
+		PREFIX_FROM="boot file '$BOOTFILE'"
+	fi
+	case $PREFIX in *://*) die "path prefix '$PREFIX' is a URL: only TFTP is supported" ;; esac
+
+	CLIENT_IP=$ip
+	IP_HEX=
+	if [ -n "$CLIENT_IP" ]; then
+		IP_HEX=$(ip_hex "$CLIENT_IP") || die "client address '$CLIENT_IP' is not an IPv4 address"
+	fi
+	MAC=
+	if [ -n "$mac" ]; then
+		MAC=$(mac_dashes "$mac") || die "MAC address '$mac' is not six hex bytes"
+	fi
+	UUID=$(printf '%s' "$uuid" | tr 'ABCDEF' 'abcdef')
+	GATEWAY=${router%% *}
+	NETMASK=$subnet
+	say "TFTP server $SERVER (from $SERVER_FROM), path prefix '$PREFIX' (from $PREFIX_FROM)"
+}
