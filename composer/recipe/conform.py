@@ -78,6 +78,15 @@ def _valid(schema: Mapping[str, Any] | bool, value: Any, root: Mapping[str, Any]
                      "required", "propertyNames"):
             if kind is dict and not _object(key, expected, value, schema, root):
                 return False
+        elif key == "not":
+            if _valid(expected, value, root):
+                return False
+        elif key == "if":  # then/else apply by the condition's answer
+            branch = schema.get("then" if _valid(expected, value, root) else "else", True)
+            if not _valid(branch, value, root):
+                return False
+        elif key in ("then", "else"):
+            continue  # judged with their "if"
         elif key == "items":
             if kind is list and not all(_valid(expected, item, root) for item in value):
                 return False
