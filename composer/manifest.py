@@ -10,33 +10,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
+from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError
-
-
-class Kind(StrEnum):
-    FILE = "file"
-    DIR = "dir"
-    SYMLINK = "symlink"
-    CHAR = "char"
-    BLOCK = "block"
-    FIFO = "fifo"
-
-
-# The file-type bits that newc stores in c_mode, by entry kind.
-KIND_BITS: dict[Kind, int] = {
-    Kind.FILE: stat.S_IFREG,
-    Kind.DIR: stat.S_IFDIR,
-    Kind.SYMLINK: stat.S_IFLNK,
-    Kind.CHAR: stat.S_IFCHR,
-    Kind.BLOCK: stat.S_IFBLK,
-    Kind.FIFO: stat.S_IFIFO,
-}
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,

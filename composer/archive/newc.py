@@ -17,12 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from composer.cpio import ALIGN, HEADER_LEN, KIND_BITS, NEWC_MAGIC, TRAILER, Kind, padding
 from composer.errors import BuildError
-from composer.manifest import KIND_BITS, Entry, Kind
+from composer.manifest import Entry
 
-MAGIC = b"070701"
-TRAILER = "TRAILER!!!"
-HEADER_LEN = 110
 # Small files are gathered with the headers and written in batches (writev when the
 # output is a file, so nothing is copied twice in user space); big ones go straight to
 # the sink, zero-copy when it is a plain file. No syscall per header.
@@ -31,7 +29,7 @@ DIRECT_THRESHOLD = 256 << 10
 CHUNK = 1 << 20
 IOV_MAX = 1024  # POSIX's minimum for writev, Linux's value
 # One formatting operation per header: the magic and 13 eight-digit hex fields.
-HEADER_FORMAT = MAGIC + b"%08X" * 13
+HEADER_FORMAT = NEWC_MAGIC + b"%08X" * 13
 U32 = 0xFFFFFFFF
 # copy_file_range fails between filesystems of different types (ext4 -> tmpfs) and on
 # old kernels; sendfile then does the same kernel-side copy.
@@ -66,7 +64,7 @@ def header(*, ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, s
                          "does not fit newc's 32 bits")
     # 110 header bytes + name + NUL, padded to 4: the padding after the NUL is
     # (-(111 + len(name)) % 4) NULs, i.e. 1 + that many NULs in total.
-    return HEADER_FORMAT % fields + name + b"\0" * (1 + (-(HEADER_LEN + 1 + len(name)) % 4))
+    return HEADER_FORMAT % fields + name + b"\0" * (1 + padding(HEADER_LEN + 1 + len(name)))
 
 
 @dataclass
@@ -224,8 +222,8 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             if size:
                 writer.add(entry.data if entry.data is not None
                            else (entry.target or "").encode())
-        if size % 4:
-            writer.add(PADDING[-size % 4])
+        if size % ALIGN:
+            writer.add(PADDING[padding(size)])
         stats.entries += 1
         stats.data_bytes += size
     writer.add(header(ino=0, mode=0, uid=0, gid=0, nlink=1, mtime=0, size=0,

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
 
 SIGNATURE_OFFSET = 0x08
@@ -66,7 +67,7 @@ def _what_else(head: bytes) -> str:
         return "an x86 bzImage, not an s390 kernel"
     if head[:2] == b"\x1f\x8b":
         return "a gzip stream, not an s390 kernel image (decompress it or pick /boot/vmlinuz-*)"
-    if head[:6] == b"070701" or head[:6] == b"070702":
+    if head[:6] in (NEWC_MAGIC, CRC_MAGIC):
         return "a cpio archive (an initramfs), not a kernel"
     if head[:4] == b"\xfd7zX" or head[:4] == b"\x28\xb5\x2f\xfd":
         return "a compressed stream, not an s390 kernel image"
