@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import COMMAND_LINE, BootHeader, parse_header, release_of
@@ -20,7 +19,7 @@ from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
-from composer.resolve.elf import Arch
+from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
@@ -282,19 +281,10 @@ def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
     entries = resolve_binaries(Sysroot(sysroot), requests, target=target)
     if result.arch is None:
         found = next((arch for e in entries if e.kind is Kind.FILE
-                      and (arch := _elf_arch(_head(e.source))) is not None), None)
+                      and (arch := identify(_head(e.source))) is not None), None)
         result.arch = found.name if found else None
     for entry in entries:
         result.manifest.add(entry)
-
-
-def _elf_arch(head: bytes) -> Arch | None:
-    """The architecture an ELF header declares, from its first 20 bytes; None if not ELF."""
-    if len(head) < 20 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return None
-    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
-    machine = int.from_bytes(head[18:20], order)
-    return Arch(32 if head[4] == 1 else 64, order, machine)
 
 
 def check_architecture(manifest: Manifest, arch: str | None) -> None:
@@ -306,7 +296,7 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
         if entry.kind is not Kind.FILE:
             continue
         head = entry.data[:20] if entry.data is not None else _head(entry.source)
-        found = _elf_arch(head)
+        found = identify(head)
         if found is not None and found != target:
             where = entry.origin or (str(entry.source) if entry.source else "")
             raise ResolveError(

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
+from composer.resolve.elf import ELF_MAGIC
 
 SIGNATURE_OFFSET = 0x08
 SIGNATURE = bytes.fromhex("02000018600000500200006860000050")
@@ -58,7 +59,7 @@ def looks_like_boot_image(head: bytes) -> bool:
 
 def _what_else(head: bytes) -> str:
     """Name the common wrong inputs so the user knows which file they grabbed."""
-    if head[:4] == b"\x7fELF":
+    if head[:4] == ELF_MAGIC:
         return (
             "an ELF file (probably an uncompressed vmlinux); use the compressed boot image "
             "(arch/s390/boot/bzImage, installed as /boot/vmlinuz-*)"
