@@ -225,8 +225,7 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
                 result.entries = stats.entries
         size = out.tell() - offset
         with timed("image"):
-            patch_image(out, kernel.header, kernel_size=os.path.getsize(kernel.path),
-                        offset=offset, size=size, cmdline=cmdline)
+            patch_image(out, kernel.header, offset=offset, size=size, cmdline=cmdline)
         result.initramfs_size, result.image_size = size, out.tell()
         _check_netboot(result, limit)
     return result

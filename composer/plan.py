@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.errors import InputError, KernelError, ResolveError
-from composer.image.s390 import COMMAND_LINE, BootHeader, parse_header, release_of
+from composer.image.s390 import BootHeader, read_kernel, release_of
 from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
@@ -135,20 +135,7 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
         host, note = _sysroot_match(sysroot, pattern)
     else:
         return None
-    try:
-        with open(host, "rb") as f:
-            head = f.read(COMMAND_LINE + 0x10000)
-            size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        raise KernelError(f"kernel {host} not found") from None
-    except IsADirectoryError:
-        raise KernelError(f"kernel {host} is a directory") from None
-    except OSError as error:
-        raise KernelError(f"cannot read kernel {host}: {error.strerror}") from None
-    header = parse_header(head, str(host))
-    if size < COMMAND_LINE + header.max_cmdline:
-        raise KernelError(f"kernel {host} is truncated: {size} bytes, too short to hold its "
-                          f"{header.max_cmdline}-byte command line area at {COMMAND_LINE:#x}")
+    header = read_kernel(host)
     return Kernel(host, header, note)
 
 
