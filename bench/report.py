@@ -73,7 +73,7 @@ def megabytes(size: int) -> str:
 
 
 def targets_table(targets: Sequence[Target]) -> Table:
-    table = Table("Targets (issue 8)", ["target", "limit", "measured", ""])
+    table = Table("Targets (issues 8 and 17)", ["target", "limit", "measured", ""])
     table.rows = [t.row() for t in targets]
     return table
 

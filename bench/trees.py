@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.manifest import Entry, Kind
-from composer.plan import plan
+from composer.plan import Plan, plan
 from composer.recipe import load_recipe
 
 BENCH = Path(__file__).resolve().parent
@@ -35,10 +35,14 @@ class Staged:
         return path
 
 
+def planned(recipe: Path, sysroot: Path) -> Plan:
+    """The plan of `compose RECIPE --sysroot SYSROOT`: its entries and its kernel."""
+    return plan(load_recipe(recipe).recipe, sysroot=sysroot)
+
+
 def planned_entries(recipe: Path, sysroot: Path) -> list[Entry]:
     """What `compose RECIPE --sysroot SYSROOT` archives, in archive order."""
-    loaded = load_recipe(recipe)
-    return plan(loaded.recipe, sysroot=sysroot).manifest.entries()
+    return planned(recipe, sysroot).manifest.entries()
 
 
 def stage(entries: Sequence[Entry], root: Path) -> Staged:

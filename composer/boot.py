@@ -33,6 +33,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol
 
+from composer.console import Answer, Typist, type_keys
 from composer.errors import BuildError, InputError
 
 FIRMWARE_LIMIT = 125_820_928  # the firmware loads at 0x2000 and stops below 0x7800000
@@ -149,18 +150,32 @@ def kvm_usable() -> bool:
 
 
 def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
-                 mac: str | None = None, kvm: bool = False) -> list[str]:
+                 mac: str | None = None, kvm: bool = False, disks: Sequence[Path] = (),
+                 reboot: bool = False, unwired_nics: int = 0) -> list[str]:
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
-    DHCP hands out `bootfile` and whose TFTP serves `tftp`. tb-size=16 keeps TCG's
-    translation cache small, which makes a kexec'd second kernel decompress ~7x faster."""
+    DHCP hands out `bootfile` and whose TFTP serves `tftp`, then DISKS as raw
+    virtio-blk-ccw disks (for a LOCALBOOT re-IPL). tb-size=16 keeps TCG's translation
+    cache small, which makes a kexec'd second kernel decompress ~7x faster. Without
+    REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot). UNWIRED_NICS cards connected
+    to nothing (each on a hub of its own) come first, so the boot card is not the first
+    CCW device; which one Linux names eth0 varies from boot to boot here, so the image
+    has to find the card the firmware booted from."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
     nic = "virtio-net-ccw,netdev=n0,bootindex=1" + (f",mac={mac}" if mac else "")
-    return [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic", "-no-reboot",
-            "-accel", "kvm" if kvm else "tcg,tb-size=16",
-            "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
-            "-device", nic]
+    unwired = [arg for n in range(unwired_nics)
+               for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
+                           "-device", f"virtio-net-ccw,netdev=u{n}")]
+    command = [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic",
+               *([] if reboot else ["-no-reboot"]),
+               "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
+               "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
+               "-device", nic]
+    for n, disk in enumerate(disks):
+        command += ["-drive", f"file={escape(str(disk))},if=none,id=disk{n},format=raw",
+                    "-device", f"virtio-blk-ccw,drive=disk{n}"]
+    return command
 
 
 def lay_out_tftp(root: Path, image: Path, entries: Sequence[BootEntry]) -> None:
@@ -264,6 +279,8 @@ class BootResult:
     qemu_status: int | None
     qemu_stderr: str
     command: tuple[str, ...]
+    answers_typed: int = 0
+    waiting_for: str | None = None  # the prompt the next --type answer never saw
 
     @property
     def marker_seen(self) -> bool:
@@ -274,13 +291,21 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
                entries: Sequence[BootEntry] = (), mac: str | None = None,
                timeout: float = 120.0, expect: str | None = None,
                console: Console | None = None, memory: int = 1024,
-               qemu: str | None = None) -> BootResult:
+               qemu: str | None = None, answers: Sequence[Answer] = (),
+               disks: Sequence[Path] = (), reboot: bool = False,
+               unwired_nics: int = 0) -> BootResult:
     """Boot IMAGE over the network; with EXPECT success is that text on the console,
-    without it a guest that stops by itself without a panic. The guest is always
-    stopped before this returns (also on KeyboardInterrupt, which is re-raised)."""
+    without it a guest that stops by itself without a panic. ANSWERS are typed on the
+    console as their prompts appear. The guest is always stopped before this returns
+    (also on KeyboardInterrupt, which is re-raised)."""
     check_image(image)
     if timeout <= 0 or memory <= 0:
         raise InputError("--timeout and --memory must be positive numbers")
+    for disk in disks:
+        if not disk.is_file():
+            raise InputError(f"--disk {disk} is not a file (a raw disk image)")
+    if not 0 <= unwired_nics <= 8:
+        raise InputError(f"--unwired-nics {unwired_nics}: give 0 to 8 extra network cards")
     if mac is not None:
         check_mac(mac)
     if tftp_dir is not None and entries:
@@ -296,13 +321,15 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
         else:
             tftp, bootfile = tftp_dir.resolve(), bootfile_in(tftp_dir, image)
         command = qemu_command(binary, tftp, bootfile, memory=memory, mac=mac,
-                               kvm=kvm_usable())
+                               kvm=kvm_usable(), disks=[d.resolve() for d in disks],
+                               reboot=reboot, unwired_nics=unwired_nics)
         with open(Path(scratch) / "qemu.stderr", "w+") as stderr:
-            return _run(command, stderr, timeout=timeout, expect=expect, console=console)
+            return _run(command, stderr, timeout=timeout, expect=expect, console=console,
+                        typist=Typist(answers))
 
 
 def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | None,
-         console: Console | None) -> BootResult:
+         console: Console | None, typist: Typist) -> BootResult:
     watch = ConsoleWatch(expect)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     start = time.monotonic()
@@ -311,7 +338,8 @@ def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | N
     timed_out = False
     try:
         # Its own session: Ctrl-C reaches only us, and we stop QEMU ourselves.
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stdin = subprocess.PIPE if typist.answers else subprocess.DEVNULL
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
                                    stderr=stderr, start_new_session=True)
     except OSError as error:
         raise BuildError(f"cannot run {command[0]}: {error.strerror}") from error
@@ -333,6 +361,8 @@ def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | N
                 console.flush()
             if not data:
                 break
+            if watch.verdict is None:
+                type_keys(process.stdin, typist.due(watch.text))
             if watch.verdict is Outcome.MARKER:
                 marker_time = time.monotonic() - start
                 break
@@ -341,6 +371,8 @@ def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | N
     finally:
         status = _stop(process)
         process.stdout.close()
+        if process.stdin is not None:
+            process.stdin.close()
     elapsed = time.monotonic() - start
     stderr.seek(0)
     outcome = watch.verdict
@@ -353,7 +385,7 @@ def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | N
             outcome = Outcome.POWEROFF
     ok = outcome is (Outcome.MARKER if expect is not None else Outcome.POWEROFF)
     return BootResult(outcome, ok, watch.text, elapsed, marker_time, status,
-                      stderr.read(), tuple(command))
+                      stderr.read(), tuple(command), typist.typed, typist.waiting_for)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> int | None:

@@ -87,12 +87,18 @@ def classify(path: Path, f: Any) -> Image:
 def open_image(path: Path, limits: Limits | None = None) -> Iterator[tuple[Image, InitramfsReader]]:
     """The image's description and a reader over its initramfs (empty if it has none)."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, after the caller's iteration
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
-    with f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise InputError(f"{path} is not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else \
+                "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise InputError(f"{path} is {kind}; inspect, extract and diff read regular "
+                             "files only")
+        os.set_blocking(fd, True)
         image = classify(path, f)
         name = str(path) if image.header is None else \
             f"{path} (initramfs at offset {image.initramfs_offset})"

@@ -29,6 +29,15 @@ DEFAULT_MODES: dict[Kind, int] = {
 IMPLIED = "implied parent directory"
 
 
+def _name_bytes(path: str) -> bytes:
+    """A path as the bytes the archive holds: names read from a sysroot that are not
+    UTF-8 keep their bytes (os.listdir decodes them with surrogateescape)."""
+    return path.encode(errors="surrogateescape")
+
+
+PATH_MAX = 4096  # the kernel's initramfs unpacker skips longer names and symlink targets
+
+
 def image_path(path: str, *, what: str = "destination") -> str:
     """Normalise an absolute path inside the image, refusing anything that could escape it.
 
@@ -49,7 +58,12 @@ def image_path(path: str, *, what: str = "destination") -> str:
         raise InputError(f"{what} {path!r} contains '..'; image paths must not climb out")
     if not parts:
         raise InputError(f"{what} {path!r} names the image root itself")
-    return "/" + "/".join(parts)
+    normal = "/" + "/".join(parts)
+    if len(normal.encode(errors="surrogateescape")) > PATH_MAX:  # the archive name + NUL
+        raise InputError(f"{what} {normal[:40]}... is {len(normal.encode(errors='replace')):,} "
+                         f"bytes long; the kernel skips archive names over PATH_MAX "
+                         f"({PATH_MAX} bytes)")
+    return normal
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,7 @@ class Entry:
             return os.stat(self.source).st_size
         if self.kind is Kind.SYMLINK:
             assert self.target is not None
-            return len(self.target.encode())
+            return len(self.target.encode(errors="surrogateescape"))
         return 0
 
     def same_content(self, other: Entry) -> bool:
@@ -117,7 +131,7 @@ def read_content(entry: Entry) -> bytes:
     if entry.source is not None:
         return entry.source.read_bytes()
     if entry.target is not None:
-        return entry.target.encode()
+        return entry.target.encode(errors="surrogateescape")
     return b""
 
 
@@ -175,7 +189,7 @@ class Manifest:
                 complete[parent] = Entry(parent, Kind.DIR, origin=IMPLIED)
                 parent = posixpath.dirname(parent)
         _check_parents(complete)
-        return [complete[p] for p in sorted(complete, key=lambda p: p.encode())]
+        return [complete[p] for p in sorted(complete, key=_name_bytes)]
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries())

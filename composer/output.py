@@ -7,19 +7,20 @@ rename replaces it. Giving the anonymous file a name goes through /proc/self/fd/
 where that is missing (a chroot or container without /proc, as on an s390 host's rescue
 shell) and on filesystems without O_TMPFILE, the output is a named temporary file in the
 same directory instead: renamed into place on success, removed on any error we live to
-see.
+see. An output path that is a symlink is written through to its target; one that is a
+device node, FIFO or socket is refused.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import secrets
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from composer.errors import BuildError
+from composer.errors import BuildError, InputError
 
 TEMP_PREFIX = ".compose-"
 PROC_FDS = "/proc/self/fd"  # how an O_TMPFILE file gets its name (linkat through /proc)
@@ -49,6 +50,34 @@ def describe_os_error(error: OSError, path: Path) -> BuildError:
     return BuildError(f"cannot write {path}: {error.strerror or error}")
 
 
+_SPECIAL = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+            (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def output_target(path: Path) -> Path:
+    """The file an output replaces. A symlink is written through: its target is
+    replaced (atomically, in the target's directory) and the link stays, as `cp` or
+    `dd of=` would. A device node, FIFO or socket is refused: renaming over it would
+    silently turn it into a regular file, and writing into it is not atomic."""
+    if path.is_symlink():
+        try:
+            path = path.resolve()
+        except (RuntimeError, OSError):  # 3.11 raises RuntimeError for a loop
+            raise InputError(f"output {path} is a symbolic link that never ends in a file "
+                             "(a loop)") from None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path  # a new file
+    if stat.S_ISDIR(mode):
+        raise BuildError(f"cannot write {path}: it is a directory")
+    kind = next((name for test, name in _SPECIAL if test(mode)), None)
+    if kind is not None:
+        raise InputError(f"output {path} is {kind}; refusing to replace it with a regular "
+                         "file", hint="choose a regular file as the output")
+    return path
+
+
 class AtomicOutput:
     """`with AtomicOutput(path) as f:` — the file appears at `path` only if the block ends well."""
 
@@ -58,9 +87,8 @@ class AtomicOutput:
         self._named: Path | None = None
 
     def __enter__(self) -> BinaryIO:
+        self.path = output_target(self.path)
         directory = self.path.parent
-        if self.path.is_dir():
-            raise BuildError(f"cannot write {self.path}: it is a directory")
         if not os.path.isdir(PROC_FDS):
             self.file = os.fdopen(self._open_named(directory), "w+b", buffering=0)
             return self.file
@@ -74,7 +102,7 @@ class AtomicOutput:
         return self.file
 
     def _open_named(self, directory: Path) -> int:
-        self._named = directory / f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp"
+        self._named = directory / f"{TEMP_PREFIX}{self.path.name}.{os.urandom(4).hex()}.tmp"
         try:
             return os.open(self._named, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o666)
         except OSError as error:
@@ -86,7 +114,7 @@ class AtomicOutput:
         os.fsync(fd)
         if self._named is None:
             self._named = self.path.parent / (
-                f"{TEMP_PREFIX}{self.path.name}.{secrets.token_hex(4)}.tmp")
+                f"{TEMP_PREFIX}{self.path.name}.{os.urandom(4).hex()}.tmp")
             # linkat(AT_SYMLINK_FOLLOW) on the /proc link gives the anonymous file a name;
             # os.link only uses linkat (and so follows) when a dir fd is passed.
             dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)

@@ -97,6 +97,7 @@ def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
     if not existing:
         return
     inputs = [*loaded.files, *(Path(t.source) for t in loaded.recipe.templates),
+              *the_plan.included,
               *(e.source for e in the_plan.manifest.declared() if e.source is not None)]
     if the_plan.kernel is not None:
         inputs.append(the_plan.kernel.path)
@@ -175,7 +176,13 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         loaded = load_recipe(request.recipe, overrides=request.overrides,
                              vars_files=request.vars_files)
     with timed("plan"):
-        the_plan = plan(loaded.recipe, sysroot=request.sysroot, kernel_override=request.kernel)
+        try:
+            the_plan = plan(loaded.recipe, sysroot=request.sysroot,
+                            kernel_override=request.kernel)
+        except PermissionError as error:  # wherever the plan reads: sysroot, sources
+            raise InputError(f"cannot read {error.filename}: {error.strerror}",
+                             hint="compose needs read permission on every input, the "
+                                  "sysroot's binaries and modules included") from None
     image, initramfs = _outputs(request, loaded)
     kernel = the_plan.kernel
     if image is not None and kernel is None:

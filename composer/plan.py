@@ -15,7 +15,7 @@ from pathlib import Path
 
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import BootHeader, read_kernel, release_of
-from composer.manifest import Entry, Kind, Manifest, image_path
+from composer.manifest import PATH_MAX, Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
@@ -46,6 +46,7 @@ class Plan:
     arch: str | None
     variables: dict[str, object]
     warnings: list[str] = field(default_factory=list)
+    included: list[Path] = field(default_factory=list)  # templates read by {% include %}
 
 
 def _where(at: str) -> str:
@@ -78,15 +79,24 @@ def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
 
 
 def _source(raw: str, at: str) -> Path:
+    """A file source, checked now by opening it: a file the user may not read fails
+    here with its location, not halfway through the archive."""
     source = Path(raw)
     if not source.is_file():
         state = "is not a regular file" if source.exists() else "not found"
         raise InputError(f"source file {source} {state}{_where(at)}")
+    try:
+        os.close(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as error:
+        raise InputError(f"source file {source} cannot be read: {error.strerror}"
+                         f"{_where(at)}") from None
     return source
 
 
-def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entry]:
-    """Entries that need no sysroot: directories, files, symlinks, devices, templates."""
+def simple_entries(recipe: Recipe, variables: Mapping[str, object],
+                   included: list[Path] | None = None) -> list[Entry]:
+    """Entries that need no sysroot: directories, files, symlinks, devices, templates.
+    Files read through `{% include %}` are added to `included`."""
     out: list[Entry] = []
     for d in recipe.directories:
         out.append(Entry(_path(d.path, variables, d.at), Kind.DIR,
@@ -106,6 +116,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entr
                              origin=f.at))
     for s in recipe.symlinks:
         target = expand(s.target, variables, f"{s.at} target")
+        size = len(target.encode(errors="surrogateescape"))
+        if not 1 <= size <= PATH_MAX:  # the kernel skips a link whose target is longer
+            state = "empty" if not size else f"{size:,} bytes, over PATH_MAX ({PATH_MAX})"
+            raise InputError(f"symlink {s.path}: target is {state}{_where(s.at)}")
         out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK, 0o777,
                          target=target, origin=s.at))
     for dev in recipe.devices:
@@ -118,7 +132,7 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object]) -> list[Entr
         source = Path(t.source)
         if not source.is_file():
             raise InputError(f"template {source} not found{_where(t.at)}")
-        text = render_file(source, variables)
+        text = render_file(source, variables, included=included)
         out.append(Entry(path, Kind.FILE, 0o644 if t.mode is None else t.mode, t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
     return out
@@ -231,12 +245,13 @@ def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) 
         warnings += _module_warnings(selection, recipe.kernel.firmware)
     context = build_context(variables, release=release, arch=arch,
                             modules=selection.load_order() if selection else [])
-    for entry in simple_entries(recipe, context):
+    included: list[Path] = []
+    for entry in simple_entries(recipe, context, included):
         if entry.path == DEV_CONSOLE.path:
             manifest.replace(entry)
         else:
             manifest.add(entry)
-    result = Plan(manifest, kernel, release, arch, context, warnings)
+    result = Plan(manifest, kernel, release, arch, context, warnings, included)
     if recipe.binaries:
         add_binaries(result, recipe, sysroot)
     check_architecture(manifest, result.arch)
@@ -295,5 +310,8 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
 def _head(source: Path | None) -> bytes:
     if source is None:
         return b""
-    with open(source, "rb") as f:
-        return f.read(20)
+    try:
+        with open(source, "rb") as f:
+            return f.read(20)
+    except OSError as error:
+        raise InputError(f"cannot read {source}: {error.strerror}") from None

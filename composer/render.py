@@ -7,56 +7,40 @@ be an error naming the template, line and variable, never an empty string in /in
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from composer.errors import InputError
-
-MAX_RESULT = 16 << 20  # bytes a single operation in a template may produce
-
-
-# A field width or precision this long in a format string pads to megabytes at once.
-_WIDE_FORMAT = re.compile(r"%[-+ #0]*(\d*\.)?\d{8,}|\{[^{}]*:[^{}]*\d{8,}[^{}]*\}")
+from composer.inputfile import UnreadableFile, read_regular_file
+from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
 
-def _check_arguments(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Refuse a call whose numbers could build a huge string in one step
-    ('x'.center(10**9), 'x'|indent(10**9)): the output bound would come too late."""
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_RESULT:
-            raise jinja2.exceptions.SecurityError(f"number {value} too large for {what}")
+class _Loader(jinja2.FileSystemLoader):
+    """FileSystemLoader that reads only regular files, and at most MAX_RESULT bytes:
+    `{% include %}` of a FIFO would block, of /dev/zero never end."""
 
+    def __init__(self, search: list[str], read: list[Path] | None = None) -> None:
+        super().__init__(search)
+        self.read = read
 
-def _check_format(text: Any) -> None:
-    if isinstance(text, str) and _WIDE_FORMAT.search(text):
-        raise jinja2.exceptions.SecurityError("format width too large for a template")
-
-
-def _check_join(args: tuple[Any, ...]) -> None:
-    """`range(99999)|join(big)` repeats the separator once per item."""
-    items = next((a for a in args if isinstance(a, list | tuple | range)), None)
-    separator = next((a for a in reversed(args) if isinstance(a, str)), "")
-    if items is not None and len(items) * len(separator) > MAX_RESULT:
-        raise jinja2.exceptions.SecurityError("result of 'join' too large for a template")
-
-
-def _bounded_filter(name: str, function: Any) -> Any:
-    @functools.wraps(function)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        _check_arguments(f"the filter '{name}'", args, kwargs)
-        if name == "format":
-            _check_format(next((a for a in args if isinstance(a, str)), None))
-        if name == "join":
-            _check_join(args)
-        return function(*args, **kwargs)
-    return checked
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Callable[[], bool]]:
+        _, filename, uptodate = super().get_source(environment, template)
+        if self.read is not None:
+            self.read.append(Path(filename))
+        try:
+            raw = read_regular_file(Path(filename), MAX_RESULT)
+        except UnreadableFile as error:
+            raise jinja2.exceptions.TemplateNotFound(
+                template, f"included template {template!r} {error.message}") from None
+        try:
+            return raw.decode("utf-8"), filename, uptodate
+        except UnicodeDecodeError:
+            raise jinja2.exceptions.TemplateNotFound(
+                template, f"included template {template!r} is not UTF-8 text") from None
 
 
 def shquote(value: object) -> str:
@@ -68,65 +52,37 @@ def shquote(value: object) -> str:
     return "'" + str(value).replace("'", "'\\''") + "'"
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The stock sandbox plus bounds on the operations that can multiply memory,
-    and the filters the image's scripts need (`shquote`)."""
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.filters["shquote"] = shquote
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise jinja2.exceptions.SecurityError("exponent too large for a template")
-        if operator == "*" and isinstance(left, int | float) and isinstance(right, str | list):
-            left, right = right, left
-        if (operator == "*" and isinstance(left, str | list) and isinstance(right, int)
-                and len(left) * right > MAX_RESULT):
-            raise jinja2.exceptions.SecurityError("result of '*' too large for a template")
-        if operator == "%":
-            _check_format(left)
-        if (operator == "+" and isinstance(left, str | list) and isinstance(right, str | list)
-                and len(left) + len(right) > MAX_RESULT):
-            raise jinja2.exceptions.SecurityError("result of '+' too large for a template")
-        return super().call_binop(context, operator, left, right)
-
-    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        name = getattr(__obj, "__name__", "a function")
-        _check_arguments(f"'{name}'", args, kwargs)
-        if name in ("format", "format_map"):  # the sandbox wraps str.format
-            _check_format(getattr(inspect.unwrap(__obj), "__self__", None))
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-def _environment(search: list[Path]) -> _Sandbox:
-    return _Sandbox(
-        loader=jinja2.FileSystemLoader([str(p) for p in search]),
+def _environment(search: list[Path]) -> Sandbox:
+    return Sandbox(
+        extra_filters={"shquote": shquote},
+        loader=_Loader([str(p) for p in search]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
 
 
-def _line_of(error: Exception, name: str) -> int | None:
+def _where(error: Exception, name: str, included: set[str]) -> str:
+    """template:line of the innermost template frame that raised `error` (Jinja maps
+    the frames of its generated code back to template lines)."""
     lineno = getattr(error, "lineno", None)
-    if lineno:
-        return int(lineno)
+    if lineno and not isinstance(error, jinja2.exceptions.TemplateNotFound):
+        filename = getattr(error, "filename", None)
+        file = filename if filename in included else name
+        return f"{file}:{lineno}"
     tb = error.__traceback__
-    line = None
+    where = name
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename in (name, "<template>"):
-            line = tb.tb_lineno
+        filename = tb.tb_frame.f_code.co_filename
+        if filename in (name, "<template>") or filename in included:
+            file = name if filename == "<template>" else filename
+            where = f"{file}:{tb.tb_lineno}"
         tb = tb.tb_next
-    return line
+    return where
 
 
-def _explain(error: Exception, name: str) -> InputError:
-    line = _line_of(error, name)
-    where = f"{name}:{line}" if line else name
+def _explain(error: Exception, name: str, included: set[str]) -> InputError:
+    where = _where(error, name, included)
     if isinstance(error, jinja2.exceptions.UndefinedError):
         match = re.search(r"'([^']+)' is undefined", str(error))
         what = f"undefined variable '{match.group(1)}'" if match else str(error)
@@ -137,8 +93,16 @@ def _explain(error: Exception, name: str) -> InputError:
     if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
         return InputError(f"template {where}: syntax error: {error.message}")
     if isinstance(error, jinja2.exceptions.TemplateNotFound):
-        return InputError(f"template {where}: included template {error.name!r} not found")
-    return InputError(f"template {where}: {type(error).__name__}: {error}")
+        reason = error.message if (error.message or "").startswith("included template") \
+            else f"included template {error.name!r} not found"
+        return InputError(f"template {where}: {reason}")
+    if isinstance(error, MemoryError):
+        return InputError(f"template {where}: blocked by the sandbox: it needs more than "
+                          f"{MAX_MEMORY >> 20} MB of memory")
+    if isinstance(error, RecursionError):
+        return InputError(f"template {where}: recursion too deep (a macro calling itself?)")
+    detail = f": {error}" if str(error) else ""
+    return InputError(f"template {where}: {type(error).__name__}{detail}")
 
 
 def _bounded(chunks: Iterator[str]) -> str:
@@ -156,28 +120,31 @@ def _bounded(chunks: Iterator[str]) -> str:
 
 
 def render_text(text: str, variables: Mapping[str, object], name: str,
-                search: list[Path] | None = None) -> str:
-    """Render template text; `name` is what errors call it (a path, or a recipe key)."""
+                search: list[Path] | None = None, included: list[Path] | None = None) -> str:
+    """Render template text; `name` is what errors call it (a path, or a recipe key);
+    the files `{% include %}` read are added to `included`."""
     env = _environment(search or [])
+    if included is not None:
+        env.loader = _Loader([str(p) for p in search or []], included)
     try:
-        template = env.from_string(text)
-        template.filename = name
-        return _bounded(template.generate(dict(variables)))
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, OverflowError,
-            MemoryError, RecursionError) as error:
-        raise _explain(error, name) from None
+        with memory_cap():
+            template = env.from_string(text)
+            template.filename = name
+            return _bounded(template.generate(dict(variables)))
+    except Exception as error:  # whatever a template raises is the template's error
+        names = {t.filename for t in (env.cache or {}).values() if t.filename}
+        raise _explain(error, name, names) from None
 
 
-def render_file(path: Path, variables: Mapping[str, object], name: str | None = None) -> str:
+def render_file(path: Path, variables: Mapping[str, object], name: str | None = None,
+                included: list[Path] | None = None) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"template {path} not found") from None
+        text = read_regular_file(path, MAX_RESULT).decode("utf-8")
+    except UnreadableFile as error:
+        raise InputError(f"template {path} {error.message}") from None
     except UnicodeDecodeError:
         raise InputError(f"template {path} is not UTF-8 text") from None
-    except OSError as error:
-        raise InputError(f"cannot read template {path}: {error.strerror}") from None
-    return render_text(text, variables, name or str(path), [path.parent])
+    return render_text(text, variables, name or str(path), [path.parent], included)
 
 
 def has_expression(text: str) -> bool:

@@ -28,6 +28,8 @@ fi
 . "$PXE_ROOT/etc/pxeboot.conf"
 # shellcheck source=lib/pxeboot/common.sh
 . "$PXE_ROOT/lib/pxeboot/common.sh"
+# shellcheck source=lib/pxeboot/nic.sh
+. "$PXE_ROOT/lib/pxeboot/nic.sh"
 # The udhcpc event script finds the settings through PXE_ROOT.
 export PXE_ROOT PXE_STATE_DIR PXE_VERBOSITY
 
@@ -69,18 +71,9 @@ load_modules() {
 }
 
 wait_interface() {
-	local waited=0 present
-	while [ ! -e "/sys/class/net/$PXE_INTERFACE" ]; do
-		if [ "$waited" -ge "$PXE_INTERFACE_WAIT" ]; then
-			present=$(ls /sys/class/net 2>/dev/null | tr '\n' ' ')
-			fail "network interface $PXE_INTERFACE did not appear within $PXE_INTERFACE_WAIT s" \
-				"(interfaces: ${present:-none}; modules: ${PXE_MODULES:-none}" \
-				"${MODPROBE_FAILED:+; modprobe failed for:$MODPROBE_FAILED})"
-			return 1
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
+	nic_wait && return 0
+	fail "$NIC_PROBLEM (modules: ${PXE_MODULES:-none}" \
+		"${MODPROBE_FAILED:+; modprobe failed for:$MODPROBE_FAILED})"
 }
 
 # client_arch_hex: option 93 as the four hex digits udhcpc's -x wants (0x001f -> 001f).
@@ -92,27 +85,43 @@ client_arch_hex() {
 	printf '%04x' "0x$arch"
 }
 
+# dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first).
 dhcp() {
-	local arch_opt=
+	local arch_opt='' interface tried ipl boot_nic
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
 		arch_opt=$(client_arch_hex) ||
 			fail "client_arch '$PXE_CLIENT_ARCH' is not a 16-bit hex number (like 0x001f)" ||
 			return 1
 		arch_opt="-x 93:$arch_opt"
 	fi
-	ip link set dev "$PXE_INTERFACE" up || fail "cannot bring $PXE_INTERFACE up" || return 1
 	mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
 	rm -f "$PXE_STATE_DIR/dhcp.env"
-	say "DHCP on $PXE_INTERFACE"
-	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path prefix).
-	# shellcheck disable=SC2086 # arch_opt is two words or none
-	udhcpc -i "$PXE_INTERFACE" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
-		-O 66 -O 67 -O 209 -O 210 $arch_opt ||
-		fail "no DHCP lease on $PXE_INTERFACE after $PXE_DHCP_RETRIES requests" \
-			"$PXE_DHCP_TIMEOUT s apart" || return 1
-	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
-		fail "udhcpc got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
+	tried=''
+	ipl=$(nic_ipl_device)
+	boot_nic=$(nic_of_device "$ipl")
+	for interface in $(nic_candidates); do
+		tried="$tried $interface"
+		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
+		if [ "$interface" = "$boot_nic" ]; then
+			say "DHCP on $interface (the boot device $ipl)"
+		else
+			say "DHCP on $interface"
+		fi
+		# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
+		# prefix), 211 (reboot time).
+		# shellcheck disable=SC2086 # arch_opt is two words or none
+		if udhcpc -i "$interface" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
+			-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
+			-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt; then
+			[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
+			fail "udhcpc got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
+			return 1
+		fi
+		say "no DHCP lease on $interface"
+		ip link set dev "$interface" down
+	done
+	fail "no DHCP lease on${tried:- any interface} after $PXE_DHCP_RETRIES requests" \
+		"$PXE_DHCP_TIMEOUT s apart"
 }
 
 net() {
@@ -139,8 +148,28 @@ run_shell() {
 	fi
 }
 
+# lease_reboot_time: DHCP option 211 of the lease (seconds), empty when it had none.
+lease_reboot_time() {
+	sed -n "s/^reboottime='\([0-9]*\)'\$/\1/p" "$PXE_STATE_DIR/dhcp.env" 2>/dev/null
+}
+
 after_failure() {
+	local reboot
 	echo "init: boot failed: $FAILURE"
+	reboot=$(lease_reboot_time)
+	# With nobody at the console, option 211 says when to start over, as syslinux
+	# reboots after it (0: never).
+	case $PXE_ON_FAILURE:$reboot in
+	retry:0 | poweroff:0)
+		echo "init: DHCP option 211 (reboot time) is 0: staying here"
+		while :; do sleep 3600; done
+		;;
+	retry:?* | poweroff:?*)
+		echo "init: starting over in $reboot s (DHCP option 211, reboot time)"
+		sleep "$reboot"
+		return 0
+		;;
+	esac
 	case $PXE_ON_FAILURE in
 	shell) run_shell ;;
 	retry)

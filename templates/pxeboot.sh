@@ -1,12 +1,14 @@
 #!/bin/sh
 # pxeboot: finds and boots a PXELINUX configuration the way syslinux's pxelinux.0 does,
 # from inside a busybox initramfs: config lookup, LABEL/DEFAULT/APPEND/INITRD/IPAPPEND/
-# INCLUDE rules, TFTP downloads, then kexec. See docs/pxelinux.md in the composer sources.
+# INCLUDE rules, TFTP, HTTP and FTP downloads, then kexec. See docs/pxelinux.md in the composer sources.
 #
 #   pxeboot                                   boot (facts from the udhcpc event script)
-#   pxeboot --dry-run --tftp-root DIR [--work-dir DIR]
-#                                             facts from the environment, files from DIR;
-#                                             prints config= label= kernel= initrd= append=
+#   pxeboot --dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...
+#                                             facts from the environment, files from DIR,
+#                                             the operator's answers (one per prompt) from
+#                                             --answer; prints config= label= kernel=
+#                                             initrd= append= (or localboot=)
 #
 # Installed as ROOT/sbin/pxeboot, it reads ROOT/etc/pxeboot.conf and the library in
 # ROOT/lib/pxeboot/ (ROOT is / in the image, the directory `compose render` wrote on the
@@ -31,20 +33,34 @@ fi
 . "$PXE_LIB/common.sh"
 # shellcheck source=lib/pxeboot/facts.sh
 . "$PXE_LIB/facts.sh"
+# shellcheck source=lib/pxeboot/url.sh
+. "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/transfer.sh
+. "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
 . "$PXE_LIB/fetch.sh"
+# shellcheck source=lib/pxeboot/fetch-url.sh
+. "$PXE_LIB/fetch-url.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh
 . "$PXE_LIB/choose.sh"
 # shellcheck source=lib/pxeboot/boot.sh
 . "$PXE_LIB/boot.sh"
+# shellcheck source=lib/pxeboot/console.sh
+. "$PXE_LIB/console.sh"
+# shellcheck source=lib/pxeboot/prompt.sh
+. "$PXE_LIB/prompt.sh"
+# shellcheck source=lib/pxeboot/menu.sh
+. "$PXE_LIB/menu.sh"
+# shellcheck source=lib/pxeboot/localboot.sh
+. "$PXE_LIB/localboot.sh"
 
 # No pathname expansion anywhere: config text and DHCP values are data, never patterns.
 set -f
 
 usage() {
-	echo "usage: pxeboot [--dry-run --tftp-root DIR [--work-dir DIR]]" >&2
+	echo "usage: pxeboot [--dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...]" >&2
 	exit 2
 }
 
@@ -62,6 +78,13 @@ while [ $# -gt 0 ]; do
 		KEEP_WORK=$2
 		shift
 		;;
+	--answer)
+		[ $# -ge 2 ] || usage
+		case $2 in *"
+"*) usage ;; esac
+		answers_add "$2"
+		shift
+		;;
 	-h | --help) usage ;;
 	*)
 		echo "pxeboot: unknown argument '$1'" >&2
@@ -72,10 +95,12 @@ while [ $# -gt 0 ]; do
 done
 if [ "$DRY_RUN" = 1 ]; then
 	[ -n "$DRY_ROOT" ] || usage
+	PXE_SYSFS=${PXE_SYSFS:-/sys}
 	[ -d "$DRY_ROOT" ] || die "--tftp-root $DRY_ROOT is not a directory"
 	fetch_use dir "$DRY_ROOT"
 else
-	[ -z "$DRY_ROOT" ] || usage
+	[ -z "$DRY_ROOT" ] && [ "$N_ANSWERS" = 0 ] || usage
+	PXE_SYSFS=/sys
 	fetch_use tftp
 fi
 is_uint "$PXE_VERBOSITY" || PXE_VERBOSITY=1
@@ -95,39 +120,15 @@ fi
 [ "$DRY_RUN" = 1 ] || facts_read_lease
 facts_derive
 config_find
-hops=0
+# One configuration at a time: a CONFIG label starts over with another. A failed boot says
+# why, tries ONERROR once, and then shows the prompt (or menu) again: no dead end.
 while :; do
 	config_read "$CONFIG_LOCAL"
-	choose_unattended
-	if [ -n "$CHOICE_LABEL" ]; then
-		entry_build_label "$CHOICE_LABEL"
-	else
-		entry_build "$CHOICE"
+	console_choose
+	console_boot "$CHOICE" "$CHOICE_LABEL" "$CHOICE_ARGS" && continue
+	if [ -n "$C_ONERROR" ]; then
+		CHOICE_FROM=ONERROR
+		console_boot "$C_ONERROR $CHOICE" && continue
 	fi
-	[ "$ENTRY_TYPE" = config ] || break
-	# CONFIG file [dir]: syslinux starts over with that file (and that directory as prefix).
-	hops=$((hops + 1))
-	[ "$hops" -le "$PXE_CONFIG_HOPS" ] || die "more than $PXE_CONFIG_HOPS CONFIG hops (a loop?)"
-	say "label '$ENTRY_LABEL' loads configuration '$ENTRY_KERNEL'"
-	dir=${ENTRY_KARGS%%[ 	]*}
-	config_try "$ENTRY_KERNEL" || die "CONFIG '$ENTRY_KERNEL' of label '$ENTRY_LABEL' not found"
-	if [ -n "$dir" ]; then
-		location=$(resolve "$dir") || exit 1
-		PREFIX=${location#*::}
-	fi
+	console_failed "$CHOICE"
 done
-
-case $ENTRY_TYPE in
-kernel | linux) ;;
-*) die "${ENTRY_LABEL:+label '$ENTRY_LABEL': }'$ENTRY_KERNEL' is a ${ENTRY_TYPE} entry; only Linux kernels (KERNEL/LINUX) can be booted here" ;;
-esac
-[ -n "$ENTRY_KERNEL" ] || die "${ENTRY_LABEL:+label '$ENTRY_LABEL'}: no kernel to boot"
-entry_split
-
-say "config $CONFIG_NAME: booting ${ENTRY_LABEL:+label '$ENTRY_LABEL' }from $CHOICE_FROM"
-boot_fetch
-if [ "$DRY_RUN" = 1 ]; then
-	boot_report
-	exit 0
-fi
-boot_kexec

@@ -44,7 +44,9 @@ shq() {
 # The facts pxeboot reads: DHCP options under udhcpc's names, plus the interface's MAC
 # address and the machine UUID (SMBIOS where there is one, else s390's STSI 3.2.2).
 FACTS="interface ip subnet mask broadcast router dns domain search hostname lease siaddr \
-serverid tftp bootfile boot_file sname pxeconffile pxepathprefix mac uuid"
+serverid tftp bootfile boot_file sname pxeconffile pxepathprefix reboottime mac uuid"
+# reboottime is DHCP option 211 (RFC 5071, seconds), which udhcpc names itself when
+# init asks for it (-O 211).
 
 machine_uuid() {
 	if [ -r "$PXE_DMI_UUID" ]; then
@@ -58,6 +60,7 @@ record_facts() {
 	local name value tmp="$PXE_STATE_DIR/dhcp.env.tmp"
 	# shellcheck disable=SC2034 # mac and uuid are read through $FACTS below
 	mac=$(cat "/sys/class/net/$interface/address" 2>/dev/null)
+	is_uint "${reboottime-}" || reboottime=
 	# shellcheck disable=SC2034
 	uuid=$(machine_uuid)
 	mkdir -p "$PXE_STATE_DIR" || return 1

@@ -11,6 +11,7 @@ header: free text saying what is wrong, then a YAML block after `# expect:`:
     #   message: "did you mean 'kernel'?"   # or a list of fragments, all required
     #   args: [--kernel, vmlinuz]      # more arguments for compose
     #   setup: [{symlink: {path: fs/bin/a, target: b}}]   # files made before the run
+#                                  # (makers: see MAKERS below, e.g. fifo, sparse, mkdir)
     #   output: "{case}/recipe.yaml"   # the -o path (default {out}/pxelinux.0)
     #   env: {SOURCE_DATE_EPOCH: "x"}
     #   max_seconds: 10                # wall time limit (default 60)
@@ -34,6 +35,7 @@ import os
 import random
 import resource
 import shutil
+import stat
 import subprocess
 import threading
 import time
@@ -145,9 +147,15 @@ def _mkdir(where: Path, path: str) -> None:
     (where / path).mkdir(parents=True, exist_ok=True)
 
 
+def _fifo(where: Path, path: str) -> None:
+    """A named pipe nobody writes to: reading it would block forever."""
+    (where / path).parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(where / path)
+
+
 MAKERS = {"kernel": _kernel, "vmlinux": _vmlinux, "bzimage": _bzimage, "random": _random,
           "truncated": _truncated, "gzip_kernel": _gzip_kernel, "host_binary": _host_binary,
-          "symlink": _symlink, "sparse": _sparse, "mkdir": _mkdir}
+          "symlink": _symlink, "sparse": _sparse, "mkdir": _mkdir, "fifo": _fifo}
 
 
 # --- running compose and watching what it touches -----------------------------------
@@ -161,6 +169,8 @@ def snapshot(directory: Path) -> dict[str, Any]:
             state[name] = ("link", os.readlink(path))
         elif path.is_dir():
             state[name] = ("dir",)
+        elif not path.is_file():  # a FIFO or device: its type, never its contents
+            state[name] = ("special", stat.S_IFMT(path.lstat().st_mode))
         else:
             info = path.stat()
             if info.st_size > HASHED_UP_TO:

@@ -350,7 +350,7 @@ def test_comments_blank_lines_indentation_and_crlf(script: Path, tftp: Path) -> 
     assert result.value("append") == "a=1   b=2"  # as written, the ends trimmed
 
 
-@pytest.mark.parametrize("line", ["LOCALBOOT 0", "KERNEL menu.c32", "COM32 hdt.c32",
+@pytest.mark.parametrize("line", ["KERNEL menu.c32", "COM32 hdt.c32",
                                   "KERNEL pxelinux.0"])
 def test_entries_that_cannot_boot_here_fail_clearly(script: Path, tftp: Path, line: str) -> None:
     serve(tftp, {"mybootdir/pxelinux.cfg/default": f"DEFAULT x\nLABEL x\n{line}\n"})

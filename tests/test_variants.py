@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,7 @@ def test_show_origins_names_file_line_and_set(family: Path) -> None:
     write(family / "shown.yaml", done.stdout)
     again = load_recipe(family / "shown.yaml").recipe
     original = load_recipe(family / "variants/debug.yaml", overrides=[("retries", "7")]).recipe
-    assert _meaning(again.model_dump()) == _meaning(original.model_dump())
+    assert _meaning(asdict(again)) == _meaning(asdict(original))
 
 
 def _meaning(value: object) -> object:

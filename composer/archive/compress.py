@@ -7,8 +7,6 @@ and deterministic for a given level and thread count: no timestamps, no file nam
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import queue
 import struct
 import threading
@@ -42,9 +40,15 @@ KERNEL_OPTION = {
     Codec.BZIP2: "CONFIG_RD_BZIP2",
 }
 
-# Same defaults as the command-line tools, so "gzip" means what people expect.
+# Same defaults as the command-line tools, so "gzip" means what people expect; except lz4.
+# liblz4's match finder hashes native-endian 32-bit words and gives up after a number of
+# candidates that grows with the level, so levels 1-11 pick different matches on s390x
+# than on x86 and the image bytes depend on the build host's byte order. Level 12 (the
+# optimal parser, 16384 candidates per position) exhausts the chain in all we measured
+# and gave the same bytes on both (scripts/test-s390x-host checks it every CI run).
+# The frame is still the legacy one and any level decodes alike in the kernel.
 DEFAULT_LEVEL = {
-    Codec.NONE: 0, Codec.GZIP: 6, Codec.XZ: 6, Codec.ZSTD: 3, Codec.LZ4: 9,
+    Codec.NONE: 0, Codec.GZIP: 6, Codec.XZ: 6, Codec.ZSTD: 3, Codec.LZ4: 12,
     Codec.LZMA: 6, Codec.BZIP2: 9,
 }
 LEVELS = {
@@ -173,17 +177,29 @@ class _ParallelGzip:
     HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 
     def __init__(self, level: int, threads: int) -> None:
-        from concurrent.futures import Future, ThreadPoolExecutor
-
         self.level = level
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip")
-        self.pending: deque[Future[bytes]] = deque()
+        # Plain threads, not concurrent.futures: its import (logging, traceback...)
+        # costs more than this whole class.
+        self.jobs: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
+        self.workers = [threading.Thread(target=self._work, name="gzip", daemon=True)
+                        for _ in range(threads)]
+        for worker in self.workers:
+            worker.start()
+        self.pending: deque[_Block] = deque()
         self.limit = 2 * threads  # blocks in flight: memory stays a few blocks
         self.buffer = bytearray()
         self.previous = b""
         self.crc = 0
         self.size = 0
         self.started = False
+
+    def _work(self) -> None:
+        while (block := self.jobs.get()) is not None:
+            try:
+                block.deflated = self._deflate(block.data, block.primer)
+            except BaseException as error:  # re-raised by the thread that writes
+                block.error = error
+            block.done.set()
 
     def _deflate(self, block: bytes, primer: bytes) -> bytes:
         if primer:
@@ -193,11 +209,13 @@ class _ParallelGzip:
             z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9)
         return z.compress(block) + z.flush(zlib.Z_SYNC_FLUSH)
 
-    def _submit(self, block: bytes) -> None:
-        self.crc = zlib.crc32(block, self.crc)
-        self.size += len(block)
-        self.pending.append(self.pool.submit(self._deflate, block, self.previous))
-        self.previous = block[-self.WINDOW :]
+    def _submit(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+        block = _Block(data, self.previous)
+        self.pending.append(block)
+        self.jobs.put(block)
+        self.previous = data[-self.WINDOW :]
 
     def _ready(self, wait_all: bool) -> bytes:
         out = bytearray()
@@ -205,7 +223,7 @@ class _ParallelGzip:
             out += self.HEADER
             self.started = True
         while self.pending and (wait_all or len(self.pending) > self.limit
-                                or self.pending[0].done()):
+                                or self.pending[0].done.is_set()):
             out += self.pending.popleft().result()
         return bytes(out)
 
@@ -220,10 +238,37 @@ class _ParallelGzip:
         if self.buffer:
             self._submit(bytes(self.buffer))
             self.buffer.clear()
-        body = self._ready(wait_all=True)
-        self.pool.shutdown()
+        try:
+            body = self._ready(wait_all=True)
+        finally:
+            self.close()
         final = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9).flush(zlib.Z_FINISH)
         return body + final + struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
+
+    def close(self) -> None:
+        """Stop the workers (they finish the blocks already queued first)."""
+        for _ in self.workers:
+            self.jobs.put(None)
+        for worker in self.workers:
+            worker.join()
+        self.workers = []
+
+
+class _Block:
+    """One block of input on its way through a worker, and what became of it."""
+
+    def __init__(self, data: bytes, primer: bytes) -> None:
+        self.data = data
+        self.primer = primer
+        self.done = threading.Event()
+        self.deflated = b""
+        self.error: BaseException | None = None
+
+    def result(self) -> bytes:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.deflated
 
 
 class _Lz4Legacy:
@@ -270,13 +315,20 @@ def open_compressor(compression: Compression, out: Writable) -> CompressingWrite
         # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
         z = zlib.compressobj(level, zlib.DEFLATED, 31, 9)
         return CompressingWriter(out, z.compress, z.flush)
+    # Each codec's library is imported only by the builds that use it.
     if codec is Codec.XZ:
+        import lzma
+
         x = lzma.LZMACompressor(format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, preset=level)
         return CompressingWriter(out, x.compress, x.flush)
     if codec is Codec.LZMA:
+        import lzma
+
         a = lzma.LZMACompressor(format=lzma.FORMAT_ALONE, preset=level)
         return CompressingWriter(out, a.compress, a.flush)
     if codec is Codec.BZIP2:
+        import bz2
+
         b = bz2.BZ2Compressor(level)
         return CompressingWriter(out, b.compress, b.flush)
     if codec is Codec.ZSTD:

@@ -198,7 +198,7 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
     writer = _Writer(sink, out_fd)
     stats = ArchiveStats()
     for ino, entry in enumerate(entries, start=first_ino):
-        name = entry.path.lstrip("/").encode()
+        name = entry.path.lstrip("/").encode(errors="surrogateescape")
         kind = entry.kind
         nlink = 2 if kind is Kind.DIR else 1
         mtime = epoch if entry.mtime is None else min(entry.mtime, epoch)
@@ -221,7 +221,7 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
                               rmajor=entry.major, rminor=entry.minor, name=name))
             if size:
                 writer.add(entry.data if entry.data is not None
-                           else (entry.target or "").encode())
+                           else (entry.target or "").encode(errors="surrogateescape"))
         if size % ALIGN:
             writer.add(PADDING[padding(size)])
         stats.entries += 1

@@ -14,6 +14,8 @@ counted against `Limits`, so a decompression bomb is refused early with a clear 
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -108,9 +110,11 @@ class _Cursor:
     """A read position over a byte source, with read-ahead, give-back and fast skips."""
 
     def __init__(self, fill: Callable[[int], bytes],
-                 seek: Callable[[int], int] | None = None) -> None:
+                 seek: Callable[[int], int] | None = None,
+                 holes: Callable[[], int] | None = None) -> None:
         self._fill = fill
         self._seek = seek
+        self._holes = holes  # skips a hole of a sparse file, returns its length
         self._buf = b""
         self._at = 0
         self.pos = 0
@@ -166,6 +170,8 @@ class _Cursor:
             self.skip(zeros)
             if zeros < len(head) or not head:
                 return
+            if self._holes is not None and not self._buffered():
+                self.pos += self._holes()  # a hole reads as zeros: skip it unread
 
 
 class Member:
@@ -294,7 +300,8 @@ class InitramfsReader:
             f.seek(min(start, end))
             self._left = max(end - start, 0) if length is None else \
                 max(min(length, end - start), 0)
-        self._raw = _Cursor(self._fill, self._seek if seekable else None)
+        self._raw = _Cursor(self._fill, self._seek if seekable else None,
+                            self._skip_hole if seekable else None)
         self._file = f
 
     def _fill(self, n: int) -> bytes:
@@ -313,6 +320,20 @@ class InitramfsReader:
         if self._left is not None:
             self._left -= n
         return n
+
+    def _skip_hole(self) -> int:
+        """Jump over a hole of a sparse file (lseek SEEK_DATA): a 100 GB file of zeros
+        is NUL padding to the kernel, but need not be read byte by byte to know it."""
+        try:
+            here = self._file.tell()
+            there = os.lseek(self._file.fileno(), here, os.SEEK_DATA)
+        except OSError as error:  # ENXIO: no data after here, only a hole to the end
+            if error.errno != errno.ENXIO:
+                return 0
+            there = os.fstat(self._file.fileno()).st_size
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            return 0  # not a file (tests feed BytesIO)
+        return self._seek(there - here) if there > here else 0
 
     def records(self) -> Iterator[Record]:
         """The records alone, data skipped."""

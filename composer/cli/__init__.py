@@ -8,11 +8,11 @@ Like git, the first word picks the command; anything else is a recipe to build.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,6 +99,60 @@ def top_help() -> str:
     return "\n".join(lines)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that cleanups run as for Ctrl-C: an
+    output being written is dropped, temporary directories go, workers are ended."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+class StdoutError(Exception):
+    """The command's results could not be written (stdout closed, full or gone)."""
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail
+    again with a traceback after the error was reported."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def _stdout_failing(error: OSError) -> bool:
+    """Whether an OSError that reached the top came from writing the results: file
+    outputs are reported (with their names) by the pipeline, so a nameless write error
+    of this kind is stdout's (a full disk, /dev/full, a closed descriptor)."""
+    if error.filename is not None or error.errno not in _STDOUT_ERRNOS:
+        return False
+    _quiet_stdout()
+    return True
+
+
+_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EBADF, errno.EFBIG})
+
+
+def _flush_stdout() -> None:
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        _quiet_stdout()
+        raise StdoutError(f"cannot write the results to standard output: "
+                          f"{error.strerror or error}") from None
+
+
+def _print_traceback() -> None:
+    import traceback  # only --debug needs it
+
+    traceback.print_exc()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (`compose --help | head -1`) ends it
     quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that."""
@@ -106,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             code = _main(argv)
         finally:  # also after argparse's --help, which leaves by SystemExit
-            sys.stdout.flush()
+            if sys.stdout is not None:  # None when started with stdout closed
+                sys.stdout.flush()
     except BrokenPipeError:
         # Point stdout at /dev/null so that the flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -137,28 +192,44 @@ def _main(argv: Sequence[str] | None) -> int:
               file=sys.stderr)
         return 1
     args = parser.parse_args(args_in)
+    if sys.stdout is None:  # started with stdout closed (>&-): results have nowhere to go
+        print("compose: error: standard output is closed; results have nowhere to go",
+              file=sys.stderr)
+        return 1
     ui = UI(verbosity=-1 if args.quiet else args.verbose)
     module = importlib.import_module(command.module)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return int(module.run(args, ui))
+        code = int(module.run(args, ui))
+        _flush_stdout()
+        return code
     except RecipeError as error:
         ui.error_lines(error.lines())
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except ComposerError as error:
         ui.error(str(error))
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         return error.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted")
         return 130
+    except Terminated:
+        ui.error("terminated")
+        return 143
     except BrokenPipeError:
         raise
+    except StdoutError as error:
+        ui.error(str(error))
+        return 1
     except Exception as error:
+        if isinstance(error, OSError) and _stdout_failing(error):
+            ui.error(f"cannot write the results to standard output: {error.strerror or error}")
+            return 1
         if args.debug:
-            traceback.print_exc()
+            _print_traceback()
         ui.error(
             f"internal error: {type(error).__name__}: {error}. This is a bug in composer; "
             "run again with --debug for the traceback and report it."

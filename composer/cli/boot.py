@@ -9,17 +9,29 @@ pxelinux.cfg/default written from the --entry options, the first one being DEFAU
   compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttysclp0' \\
       --expect 'Run /init as init process'
 
-The guest console streams to stdout (and to --log). Ctrl-C stops the guest.
+The guest console streams to stdout (and to --log). Ctrl-C stops the guest. --type
+answers the guest's prompts as an operator at the console would, in order, each once its
+prompt has appeared (after the previous answer's):
+
+  compose boot pxelinux.0 --tftp srv --type 'boot: =rescue single' --expect 'Run /init'
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from composer.boot import ENTRY_FORMAT, BootResult, Outcome, boot_image, parse_entry
 from composer.cli.ui import UI
+from composer.console import ANSWER_FORMAT, parse_answer
+
+if TYPE_CHECKING:
+    from composer.boot import BootResult
+
+# composer.boot.ENTRY_FORMAT, repeated (tests/test_boot.py holds them equal): every build
+# parses these options, and only a boot needs that module and QEMU's subprocesses.
+ENTRY_FORMAT = ("'LABEL: KERNEL [INITRD[,INITRD...]|-] [APPEND...]', e.g. "
+                "'linux: vmlinuz initrd.img console=ttysclp0'")
 
 EPILOG = """\
 Exit status: with --expect, 0 as soon as TEXT is on the console (QEMU is then stopped),
@@ -44,6 +56,15 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                              "(the second word is the INITRD list unless it holds a '='); "
                              "host files are copied in; repeatable, the first is DEFAULT")
     parser.add_argument("--mac", help="MAC address of the guest's network card")
+    parser.add_argument("--type", action="append", default=[], metavar="WAIT=TEXT",
+                        dest="answers", help=f"type on the console: {ANSWER_FORMAT}; "
+                                             "repeatable, typed in order")
+    parser.add_argument("--disk", action="append", default=[], type=Path, metavar="FILE",
+                        help="a raw disk image as virtio-blk-ccw disk (0.0.0001, then "
+                             "0.0.0002, ...); repeatable")
+    parser.add_argument("--reboot", action="store_true",
+                        help="let the guest reboot or re-IPL (e.g. LOCALBOOT from --disk) "
+                             "instead of ending the run when it does")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="S",
                         help="give up after S seconds (default 120)")
     parser.add_argument("--expect", metavar="TEXT",
@@ -52,6 +73,9 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--memory", type=int, default=1024, metavar="MB",
                         help="guest memory (default 1024)")
     parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
+    parser.add_argument("--unwired-nics", type=int, default=0, metavar="N",
+                        help="N more network cards connected to nothing, before the boot "
+                             "card (does the image find the card it booted from?)")
 
 
 class Tee:
@@ -71,7 +95,10 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import boot_image, parse_entry
+
     entries = [parse_entry(text) for text in args.entry]
+    answers = [parse_answer(text) for text in args.answers]
     streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
     try:
         log = args.log.open("w", encoding="utf-8") if args.log is not None else None
@@ -85,7 +112,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         result = boot_image(
             args.image, tftp_dir=args.tftp, entries=entries, mac=args.mac,
             timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
-            console=Tee(*streams) if streams else None)
+            console=Tee(*streams) if streams else None, answers=answers, disks=args.disk,
+            reboot=args.reboot, unwired_nics=args.unwired_nics)
     finally:
         if log is not None:
             log.close()
@@ -95,7 +123,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
+    from composer.boot import Outcome
+
     seconds = f"{result.elapsed:.1f} s"
+    if result.waiting_for is not None:
+        ui.warn(f"typed {result.answers_typed} of {len(args.answers)} --type answers: "
+                f"{result.waiting_for!r} never appeared on the console after the last one")
     if result.ok:
         if result.outcome is Outcome.MARKER:
             ui.info(f"boot: {args.expect!r} seen after {result.seconds_to_marker:.1f} s")

@@ -15,15 +15,22 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
-from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
+from composer.cli.options import (
+    add_sysroot_option,
+    add_variable_options,
+    overrides_from,
+    utf8_argument,
+)
 from composer.cli.ui import UI
-from composer.errors import ComposerError, RecipeError
+from composer.errors import ComposerError, InputError, RecipeError
 from composer.pipeline import BuildRequest, BuildResult, build
 from composer.recipe.stock import recipe_argument
 
@@ -31,6 +38,11 @@ EPILOG = """\
 Files and templates named in a recipe are relative to the recipe's directory; the
 kernel, binaries and modules come from --sysroot. SOURCE_DATE_EPOCH sets the mtimes
 (default 0), so the same inputs always give the same bytes.
+
+An output that is a symlink is written through (its target is replaced, the link
+stays); an output that is a device node, FIFO or socket is refused. -o with several
+recipes, -o with -O, -O naming a file, two recipes with one name into one -O, and -j
+above the number of recipes and of CPUs are usage errors (exit 2).
 """
 
 
@@ -63,11 +75,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_boot_options(boot)
 
 
+MAX_JOBS = 256  # a process each: more is a typo, not a plan
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    """Option combinations that cannot mean what was asked: usage errors, exit 2."""
+    if args.cmdline is not None:
+        utf8_argument("--cmdline", args.cmdline)
+    count = len(args.recipes)
+    if args.output is not None and args.output_dir is not None:
+        raise InputError("-o IMAGE and -O DIR both say where the image goes; give one")
+    if count > 1 and args.output is not None:
+        raise InputError("-o names one image; with several recipes use -O DIR")
+    if args.output_dir is not None and args.output_dir.exists() and \
+            not args.output_dir.is_dir():
+        raise InputError(f"-O {args.output_dir}: not a directory",
+                         hint="-O names a directory for the images; -o names one image")
+    most = min(MAX_JOBS, max(count, os.cpu_count() or 1))
+    if not 1 <= args.jobs <= most:
+        raise InputError(f"-j {args.jobs}: give 1 to {most} (at most one job per recipe, "
+                         f"here {count}, or per CPU)")
+    stems: dict[str, Path] = {}
+    for recipe in args.recipes:
+        stem = recipe.name.removesuffix(".yaml").removesuffix(".yml")
+        if args.output_dir is not None and stem in stems:
+            raise InputError(f"{stems[stem]} and {recipe} would both be written to "
+                             f"{args.output_dir / (stem + '.img')}",
+                             hint="rename one recipe or build them into separate -O directories")
+        stems[stem] = recipe
+
+
 def _requests(args: argparse.Namespace) -> list[BuildRequest]:
     overrides = overrides_from(args)
-    several = len(args.recipes) > 1
-    if several and args.output:
-        raise ComposerError("-o names one image; with several recipes use -O DIR")
     requests = []
     for recipe in args.recipes:
         name = recipe.name.removesuffix(".yaml").removesuffix(".yml")
@@ -93,6 +132,17 @@ def _as_json(result: BuildResult) -> dict[str, Any]:
     return data
 
 
+def _end_with_parent() -> None:
+    """In a worker: get SIGTERM when the parent process dies, even by SIGKILL
+    (prctl PR_SET_PDEATHSIG), so no build outlives the command that started it."""
+    import contextlib
+    import ctypes  # only in workers
+
+    # Not Linux: the parent's own SIGTERM handling still ends the workers.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def _build_quietly(request: BuildRequest) -> tuple[BuildResult | None, str, int]:
     """Run one build in a worker process; errors come back as text and exit code."""
     try:
@@ -116,6 +166,7 @@ def _report(ui: UI, result: BuildResult) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    check_usage(args)
     requests = _requests(args)
     if args.boot and len(requests) > 1:
         raise ComposerError("--boot boots one image; build one recipe at a time with it")
@@ -144,8 +195,17 @@ def _run_many(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) ->
     else:
         from concurrent.futures import ProcessPoolExecutor  # only paid for with -j
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_end_with_parent)
+        try:
             outcomes = list(pool.map(_build_quietly, requests))
+        except BaseException:
+            # SIGTERM or Ctrl-C: the workers' builds must not finish and replace outputs
+            # after we are gone. Each worker drops its unfinished output on SIGTERM.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
     worst = 0
     summary = []
     for request, (result, error, code) in zip(requests, outcomes, strict=True):

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from composer.errors import InputError
 from composer.recipe import parse_assignment
 
 
@@ -24,5 +25,19 @@ def add_sysroot_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup
              "kernel (uname -r) is taken when kernel.image matches several")
 
 
+def utf8_argument(option: str, text: str) -> str:
+    """An argument as text, refused if it held bytes that are not UTF-8 (Python keeps
+    them as lone surrogates, which would fail later and far from the option)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        shown = text.encode("utf-8", errors="surrogateescape").decode(
+            "utf-8", errors="backslashreplace")
+        byte = ord(text[error.start]) & 0xFF  # surrogateescape keeps byte b as U+DC00+b
+        raise InputError(f"{option} {shown}: byte {byte:#04x} is not UTF-8 text",
+                         hint="recipes, variables and command lines are UTF-8") from None
+    return text
+
+
 def overrides_from(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    return tuple(parse_assignment(text) for text in args.overrides)
+    return tuple(parse_assignment(utf8_argument("--set", text)) for text in args.overrides)

@@ -12,7 +12,7 @@ import json
 from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.recipe import load_recipe
-from composer.recipe.show import show
+from composer.recipe.show import recipe_data, show
 from composer.recipe.stock import recipe_argument
 
 
@@ -28,8 +28,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     overrides = overrides_from(args)
     loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
     if args.json:
-        data = dict(loaded.data)
-        data.pop("name", None)
+        data = recipe_data(loaded.data)
         if args.origins:
             data["x-origins"] = loaded.origins
         ui.result(json.dumps(data, indent=2))

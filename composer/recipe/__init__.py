@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from composer.errors import InputError, Location, Problem, RecipeError
 from composer.recipe.load import Document, format_key_path, load_document
 from composer.recipe.merge import NAME_LISTS, PATH_LISTS, merge
-from composer.recipe.model import Recipe, VariableValue
+from composer.recipe.model import Recipe, VariableError, VariableValue
 from composer.recipe.schema import validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 
@@ -180,10 +178,8 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     data["variables"] = variables
     data["name"] = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as error:
-        raise RecipeError([
-            Problem(e["msg"], Location(str(path)), format_key_path(tuple(e["loc"])))
-            for e in error.errors()
-        ]) from None
+        recipe = Recipe.from_data(data)
+    except VariableError as error:
+        raise RecipeError([Problem(message, Location(str(path)), format_key_path(loc))
+                           for loc, message in error.problems]) from None
     return LoadedRecipe(recipe, path, tuple(files), data, origins)

@@ -2,13 +2,17 @@
 
 PyYAML's safe loader is used to compose the node tree (marks included); the tree is
 then turned into plain Python here so that each key path can be mapped back to a file,
-line and column for error messages. Three YAML traps are closed on the way: alias bombs
-(expansion is measured before anything is built), duplicate keys (an error, not "the
-last one wins"), and YAML 1.1 octal guessing for modes (`mode: 755` means 0755).
+line and column for error messages. Four YAML traps are closed on the way: alias bombs
+and aliases inside their own anchor (expansion is measured before anything is built),
+duplicate keys (an error, not "the last one wins"), YAML 1.1 octal guessing for modes
+(`mode: 755` means 0755), and files that are not files (a FIFO would block the read,
+/dev/zero would never end it: the type is checked on the open descriptor, and the read
+is capped).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +20,16 @@ from typing import Any
 import yaml
 
 from composer.errors import Location, Problem, RecipeError
+from composer.inputfile import UnreadableFile, read_regular_file
 
 KeyPath = tuple[str | int, ...]
 
-# Far above any real recipe, far below what hurts: "billion laughs" stops here.
-MAX_EXPANDED_NODES = 200_000
-MAX_RECIPE_BYTES = 4 << 20
-MAX_EXPANDED_TEXT = 4 * MAX_RECIPE_BYTES
+# Far above any real recipe, far below what hurts: "billion laughs" stops here. The
+# bounds are on what aliases add to the written document, not on its size: a recipe of
+# 100,000 plain entries is big, not a bomb (its size is bounded by MAX_RECIPE_BYTES).
+MAX_ALIAS_NODES = 200_000
+MAX_ALIAS_TEXT = 16 << 20
+MAX_RECIPE_BYTES = 32 << 20
 # Real recipes nest four or five levels; PyYAML and the builder recurse per level.
 MAX_DEPTH = 64
 # Keys whose values are octal permission bits, whatever YAML thinks of the digits.
@@ -70,33 +77,87 @@ def _location(file: str, mark: yaml.Mark | None) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _expanded_size(root: yaml.Node) -> tuple[int, int]:
-    """Nodes and characters of scalar text the document would have with every alias
-    expanded, computed without expanding. Text counts too: a 1 MB string aliased a
-    thousand times is a small file and a gigabyte once a template prints it."""
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _text(node: yaml.Node) -> int:
+    return len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+
+
+def _written_size(root: yaml.Node) -> tuple[int, int, bool]:
+    """Nodes and characters of scalar text as written (each node once), and whether
+    any node is reached twice, which only an alias does."""
+    seen = {id(root)}
+    stack = [root]
+    nodes = chars = 0
+    shared = False
+    while stack:
+        node = stack.pop()
+        nodes += 1
+        chars += _text(node)
+        for child in _children(node):
+            if id(child) in seen:
+                shared = True
+            else:
+                seen.add(id(child))
+                stack.append(child)
+    return nodes, chars, shared
+
+
+def _anchor_at(node: yaml.Node, text: str) -> str:
+    """The `&name` written where `node` starts, for messages."""
+    start = node.start_mark.index
+    match = re.match(r"&([^\s,\[\]{}]+)", text[start:start + 200])
+    return f" &{match.group(1)}" if match else ""
+
+
+def check_expansion(root: yaml.Node, file: str, text: str) -> None:
+    """Refuse an alias inside its own anchor (its expansion never ends) and aliases that
+    add more than MAX_ALIAS_NODES nodes or MAX_ALIAS_TEXT characters to what is written.
+
+    Text counts too: a 1 MB string aliased a thousand times is a small file and a
+    gigabyte once a template prints it. Sizes are computed without expanding, bottom-up
+    over the node graph; a node met again while its own children are being measured is
+    its own ancestor: a cycle.
+    """
+    written_nodes, written_text, shared = _written_size(root)
+    if not shared:
+        return  # a tree: nothing expands
+    limit = (written_nodes + MAX_ALIAS_NODES, written_text + MAX_ALIAS_TEXT)
     sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()  # measuring their children: ancestors of the stack top
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
         if id(node) in sizes:
             continue
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                children += [k, v]
-        elif isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
+        children = _children(node)
+        if not done and id(node) in open_nodes:
+            anchor = _anchor_at(node, text)
+            raise RecipeError([Problem(
+                f"YAML alias refers to the anchor{anchor} it is inside, so it would "
+                "expand forever; refusing", _location(file, node.start_mark),
+                hint="an alias can only repeat a node that is complete before it")])
         if done or not children:
-            text = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
             size = (1 + sum(sizes[id(c)][0] for c in children),
-                    text + sum(sizes[id(c)][1] for c in children))
+                    _text(node) + sum(sizes[id(c)][1] for c in children))
             sizes[id(node)] = size
-            if size[0] > MAX_EXPANDED_NODES or size[1] > MAX_EXPANDED_TEXT:
-                return size
+            open_nodes.discard(id(node))
+            if size[0] > limit[0] or size[1] > limit[1]:
+                what = (f"{MAX_ALIAS_NODES:,} nodes" if size[0] > limit[0]
+                        else f"{MAX_ALIAS_TEXT:,} characters of text")
+                raise RecipeError([Problem(
+                    f"YAML aliases expand to more than {what} beyond what is written; refusing "
+                    "(an alias bomb?)", _location(file, root.start_mark))])
             continue
+        open_nodes.add(id(node))
         stack.append((node, True))
         stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
 
 
 def _too_deep(root: yaml.Node) -> yaml.Node | None:
@@ -111,6 +172,11 @@ def _too_deep(root: yaml.Node) -> yaml.Node | None:
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((c, depth + 1) for c in node.value)
     return None
+
+
+def _is_entry_mode(path: KeyPath) -> bool:
+    """`files[3].mode`, not `variables.mode`: only an entry's mode is octal digits."""
+    return len(path) >= 3 and path[-1] in OCTAL_KEYS and isinstance(path[-2], int)
 
 
 class _Builder:
@@ -132,7 +198,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        if path and path[-1] in OCTAL_KEYS and node.tag == "tag:yaml.org,2002:int":
+        if _is_entry_mode(path) and node.tag == "tag:yaml.org,2002:int":
             return node.value  # keep the digits as written; the model reads them as octal
         return self.constructor.construct_object(node, deep=True)
 
@@ -187,13 +253,43 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     return Problem(f"YAML syntax error: {message}", _location(file, mark), hint=hint)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree, by libyaml when PyYAML has it (a 100,000-entry recipe parses in a
+    third of the time); a document libyaml refuses is parsed again by PyYAML, whose
+    messages and marks are the ones the error reports are written for."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            node: yaml.Node | None = yaml.compose(text, Loader=fast)
+            return node
+        except (yaml.YAMLError, RecursionError):
+            pass
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    return node
+
+
+def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    """A character YAML forbids (a control character, most often pasted by accident),
+    at its line and column: the reader reports only a position in the text."""
+    position = error.position if isinstance(error.position, int) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = error.character if isinstance(error.character, int) else 0
+    return Problem(f"YAML does not allow the control character U+{code:04X} here",
+                   Location(file, line, column),
+                   hint=f'write it as "\\x{code:02x}" inside a double-quoted string, '
+                        "or remove it" if code < 0x100 else "remove it")
+
+
 def parse_document(text: str, file: str) -> Document:
     """Parse YAML text; every problem is a RecipeError with a location."""
     if len(text) > MAX_RECIPE_BYTES:
-        raise RecipeError([Problem(f"file is {len(text)} bytes; a recipe is at most "
-                                   f"{MAX_RECIPE_BYTES}", Location(file))])
+        raise RecipeError([Problem(f"file is {len(text):,} characters; a recipe is at most "
+                                   f"{MAX_RECIPE_BYTES:,}", Location(file))])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
+    except yaml.reader.ReaderError as error:
+        raise RecipeError([_reader_problem(error, text, file)]) from None
     except yaml.MarkedYAMLError as error:
         raise RecipeError([_syntax_problem(error, file)]) from None
     except yaml.YAMLError as error:
@@ -203,13 +299,7 @@ def parse_document(text: str, file: str) -> Document:
                                    Location(file))]) from None
     if root is None:
         return Document({}, file, {(): Location(file, 1, 1)})
-    nodes, chars = _expanded_size(root)
-    if nodes > MAX_EXPANDED_NODES or chars > MAX_EXPANDED_TEXT:
-        what = (f"{MAX_EXPANDED_NODES:,} nodes" if nodes > MAX_EXPANDED_NODES
-                else f"{MAX_EXPANDED_TEXT:,} characters of text")
-        raise RecipeError([Problem(
-            f"YAML aliases expand to more than {what}; refusing (an alias bomb?)",
-            _location(file, root.start_mark))])
+    check_expansion(root, file, text)
     deep = _too_deep(root)
     if deep is not None:
         raise RecipeError([Problem(f"YAML nested deeper than {MAX_DEPTH} levels; refusing",
@@ -229,15 +319,9 @@ def parse_document(text: str, file: str) -> Document:
 
 def load_document(path: Path, what: str = "recipe") -> Document:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RecipeError([Problem(f"{what} not found", Location(str(path)))]) from None
-    except IsADirectoryError:
-        raise RecipeError([Problem(f"is a directory, not a {what}",
-                                   Location(str(path)))]) from None
-    except OSError as error:
-        raise RecipeError([Problem(f"cannot read: {error.strerror}",
-                                   Location(str(path)))]) from None
+        raw = read_regular_file(path, MAX_RECIPE_BYTES)
+    except UnreadableFile as error:
+        raise RecipeError([Problem(f"{what} {error.message}", Location(str(path)))]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

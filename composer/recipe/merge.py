@@ -5,7 +5,8 @@ The rules (also in the README):
 - entry lists merge by identity, later replaces earlier in place, new ones append:
   files, directories, symlinks, devices and templates by destination `path` (across
   all five lists, so a variant can turn a file into a template), binaries by `name`,
-  modules by `name` or `pattern`;
+  modules by `name` or `pattern`; paths are compared as the image sees them
+  (`/etc//motd` and `/etc/motd/` are `/etc/motd`);
 - an entry with `remove: true` deletes the earlier entry of the same identity;
 - within one file nothing is replaced: two entries for one destination must agree
   (the manifest refuses them if their content differs);
@@ -14,15 +15,28 @@ The rules (also in the README):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 PATH_LISTS = ("directories", "files", "symlinks", "devices", "templates")
 NAME_LISTS = ("binaries", "modules")
 
 
+def image_identity(path: Any) -> str:
+    """A destination as the archive will hold it: empty and `.` components dropped.
+
+    Only a spelling is normalised here; whether the path is allowed at all (`..`,
+    relative, the root) is for the plan stage, which reports it with its location.
+    """
+    if not isinstance(path, str):
+        return repr(path)
+    if "//" not in path and "/." not in path and not path.endswith("/"):
+        return path  # the common case, already normal
+    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+
+
 def identity(list_key: str, item: Any) -> str:
     if list_key in PATH_LISTS:
-        return f"path:{item.get('path')}"
+        return f"path:{image_identity(item.get('path'))}"
     if isinstance(item, str):
         return "pattern:**" if list_key == "modules" and item == "all" else f"name:{item}"
     if list_key == "modules" and "pattern" in item:
@@ -34,46 +48,67 @@ def _removes(item: Any) -> bool:
     return isinstance(item, dict) and bool(item.get("remove"))
 
 
-def _merge_list(key: str, base: list[Any], layer: list[Any]) -> list[Any]:
+_GONE: Final = object()  # a slot whose entry a later one replaced or removed
+
+
+Identified = list[tuple[str, Any]]  # (identity, entry)
+
+
+def _merge_list(base: Identified, layer: Identified) -> list[Any]:
     """Later layers replace earlier entries; within one layer nothing is replaced.
 
     Two entries for one destination in the same file are both kept, so that the
     manifest accepts them if they agree and reports them if they don't, instead of
-    the second one silently winning.
+    the second one silently winning. Linear in entries: each identity's places in
+    the result are indexed, and replaced or removed entries leave a gap that is
+    dropped at the end.
     """
-    result = list(base)
+    slots: list[Any] = [item for _, item in base]
+    places: dict[str, list[int]] = {}
+    for i, (ident, _) in enumerate(base):
+        places.setdefault(ident, []).append(i)
     claimed: set[str] = set()  # identities this layer has already placed
-    for item in layer:
-        ident = identity(key, item)
+    for ident, item in layer:
         if _removes(item):
-            result = [old for old in result if identity(key, old) != ident]
+            for i in places.pop(ident, []):
+                slots[i] = _GONE
             claimed.discard(ident)
             continue
-        at = None if ident in claimed else next(
-            (i for i, old in enumerate(result) if identity(key, old) == ident), None)
-        if at is None:
-            result.append(item)
-        else:  # the first earlier entry is replaced in place, any others go
-            result = [item if i == at else old for i, old in enumerate(result)
-                      if i == at or identity(key, old) != ident]
+        earlier = places.get(ident)
+        if earlier and ident not in claimed:
+            # the first earlier entry is replaced in place, any others go
+            first, *others = earlier
+            slots[first] = item
+            for i in others:
+                slots[i] = _GONE
+            places[ident] = [first]
+        else:
+            places.setdefault(ident, []).append(len(slots))
+            slots.append(item)
         claimed.add(ident)
-    return result
+    return [item for item in slots if item is not _GONE]
 
 
 def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
     """The recipe data of `layer` applied on top of `base` (neither is modified)."""
     out = dict(base)
+    lists = (*PATH_LISTS, *NAME_LISTS)
+    ids = {key: [identity(key, item) for item in layer.get(key, [])] for key in lists}
+    base_ids = {key: [identity(key, item) for item in out.get(key, [])] for key in lists}
     for key in PATH_LISTS:
-        # A destination claimed by the layer in one list leaves every other list.
-        claimed = {identity(key, item) for item in layer.get(key, [])}
-        for other in PATH_LISTS:
-            if other != key and other in out:
-                out[other] = [i for i in out[other] if identity(other, i) not in claimed]
+        # A destination the layer claims in another list leaves this one.
+        elsewhere = set().union(*(ids[other] for other in PATH_LISTS if other != key))
+        if elsewhere and out.get(key):
+            kept = [(i, item) for i, item in zip(base_ids[key], out[key], strict=True)
+                    if i not in elsewhere]
+            base_ids[key] = [i for i, _ in kept]
+            out[key] = [item for _, item in kept]
     for key, value in layer.items():
         if key == "extends":
             continue
-        if key in PATH_LISTS or key in NAME_LISTS:
-            out[key] = _merge_list(key, out.get(key, []), value)
+        if key in lists:
+            out[key] = _merge_list(list(zip(base_ids[key], out.get(key, []), strict=True)),
+                                   list(zip(ids[key], value, strict=True)))
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = {**out[key], **value}
         else:

@@ -1,19 +1,26 @@
 """The recipe as typed, immutable values, built from schema-valid data.
 
-The JSON Schema is the contract users and editors see; these models are what the code
-works with. Data reaches them only after `schema.validate` passed, so the checks here
-are the ones a schema can't express well (octal modes, one-of-two fields).
+The JSON Schema is the contract users and editors see; these dataclasses are what the
+code works with. Data reaches them only after `schema.validate` passed, so building
+them is a matter of picking fields, not of checking them: modes are read as octal and
+the short forms (`- busybox`, `compression: gzip`) become their mappings. Variables are
+the exception, since a `--vars` file is not checked by the schema; a value that is not a
+plain scalar or list goes to pydantic, imported then, whose verdict is the error.
+(pydantic models were slower to define at start-up than the whole rest of a build.)
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
 from composer.archive.compress import Codec, Compression
 
 VariableValue = str | int | float | bool | list[str | int | float | bool]
+SCALARS = (str, int, float, bool)
+
+T = TypeVar("T")
 
 
 def parse_mode(value: str | int | None) -> int | None:
@@ -25,11 +32,8 @@ def parse_mode(value: str | int | None) -> int | None:
     return int(text, 8)
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Owned(Model):
+@dataclass(frozen=True)
+class Owned:
     path: str
     at: str = ""
     mode: int | None = None
@@ -37,111 +41,182 @@ class Owned(Model):
     gid: int = 0
     remove: bool = False
 
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _octal(cls, value: str | int | None) -> int | None:
-        return parse_mode(value)
 
-
+@dataclass(frozen=True)
 class Directory(Owned):
     pass
 
 
+@dataclass(frozen=True)
 class File(Owned):
     source: str | None = None
     content: str | None = None
 
 
-class Symlink(Model):
+@dataclass(frozen=True)
+class Symlink:
     path: str
     at: str = ""
     target: str = ""
     remove: bool = False
 
 
+@dataclass(frozen=True)
 class Device(Owned):
     type: Literal["char", "block", "fifo"] = "char"
     major: int = 0
     minor: int = 0
 
 
+@dataclass(frozen=True)
 class Template(Owned):
     source: str = ""
 
 
-class Binary(Model):
+@dataclass(frozen=True)
+class Binary:
     name: str
     at: str = ""
     path: str | None = None
     applets: Literal["all"] | list[str] | None = None
     remove: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"name": value} if isinstance(value, str) else value
 
-
-class Module(Model):
+@dataclass(frozen=True)
+class Module:
     at: str = ""
     name: str | None = None
     pattern: str | None = None
     remove: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        if value == "all":
-            return {"pattern": "**"}
-        return {"name": value} if isinstance(value, str) else value
 
     @property
     def identity(self) -> str:
         return f"name:{self.name}" if self.name is not None else f"pattern:{self.pattern}"
 
 
-class Kernel(Model):
+@dataclass(frozen=True)
+class Kernel:
     image: str | None = None
     release: str | None = None
     cmdline: str | None = None
     firmware: bool = True
 
 
-class CompressionSpec(Model):
+@dataclass(frozen=True)
+class CompressionSpec:
     codec: Codec = Codec.NONE
     level: int | None = None
     threads: int = 0
     precompressed_segment: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"codec": value} if isinstance(value, str) else value
-
     def compression(self) -> Compression:
         return Compression(self.codec, self.level, self.threads)
 
 
-class Output(Model):
+@dataclass(frozen=True)
+class Output:
     image: str | None = None
     initramfs: str | None = None
     netboot_limit: Literal["error", "warn", "ignore"] = "warn"
 
 
-class Recipe(Model):
+@dataclass(frozen=True)
+class Recipe:
     """A whole recipe after extends were merged; `name` is the file's stem."""
 
     name: str = "recipe"
     description: str = ""
-    variables: dict[str, VariableValue] = Field(default_factory=dict)
+    variables: dict[str, VariableValue] = field(default_factory=dict)
     arch: str | None = None
-    kernel: Kernel = Field(default_factory=Kernel)
-    compression: CompressionSpec = Field(default_factory=CompressionSpec)
-    output: Output = Field(default_factory=Output)
-    directories: list[Directory] = Field(default_factory=list)
-    files: list[File] = Field(default_factory=list)
-    symlinks: list[Symlink] = Field(default_factory=list)
-    devices: list[Device] = Field(default_factory=list)
-    templates: list[Template] = Field(default_factory=list)
-    binaries: list[Binary] = Field(default_factory=list)
-    modules: list[Module] = Field(default_factory=list)
+    kernel: Kernel = field(default_factory=Kernel)
+    compression: CompressionSpec = field(default_factory=CompressionSpec)
+    output: Output = field(default_factory=Output)
+    directories: list[Directory] = field(default_factory=list)
+    files: list[File] = field(default_factory=list)
+    symlinks: list[Symlink] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    templates: list[Template] = field(default_factory=list)
+    binaries: list[Binary] = field(default_factory=list)
+    modules: list[Module] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Recipe:
+        """The recipe from merged, schema-valid data; VariableError for bad variables."""
+        values = dict(data)
+        values["variables"] = checked_variables(values.get("variables", {}))
+        for key, kind in (("kernel", Kernel), ("output", Output)):
+            if key in values:
+                values[key] = build(kind, values[key])
+        if "compression" in values:
+            spec = values["compression"]
+            spec = {"codec": spec} if isinstance(spec, str) else dict(spec)
+            if "codec" in spec:
+                spec["codec"] = Codec(spec["codec"])
+            values["compression"] = build(CompressionSpec, spec)
+        for key, entry in ENTRY_KINDS.items():
+            if key in values:
+                values[key] = [build(entry, _entry(key, item)) for item in values[key]]
+        return build(cls, values)
+
+
+ENTRY_KINDS: dict[str, type] = {
+    "directories": Directory, "files": File, "symlinks": Symlink, "devices": Device,
+    "templates": Template, "binaries": Binary, "modules": Module,
+}
+INTEGERS = frozenset({"uid", "gid", "major", "minor", "level", "threads"})
+
+
+def _entry(key: str, item: Any) -> dict[str, Any]:
+    """An entry list item as a mapping, its short string form spelt out."""
+    if isinstance(item, str):
+        return {"pattern": "**"} if key == "modules" and item == "all" else {"name": item}
+    values = dict(item)
+    if "mode" in values:
+        values["mode"] = parse_mode(values["mode"])
+    if isinstance(values.get("applets"), list):
+        values["applets"] = list(values["applets"])
+    return values
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def build(kind: type[T], values: Mapping[str, Any]) -> T:
+    """`kind` from the keys it has fields for; the rest (`x-` notes) is ignored. The
+    schema's integers may be written 3.0; they are kept as ints."""
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = frozenset(f.name for f in fields(kind))  # type: ignore[arg-type]
+    return kind(**{k: int(v) if k in INTEGERS and isinstance(v, float) else v
+                   for k, v in values.items() if k in names})
+
+
+class VariableError(ValueError):
+    """Variables that are not strings, numbers, booleans or lists of them."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems  # (key path, message), as pydantic words them
+
+
+def checked_variables(variables: Mapping[str, Any]) -> dict[str, VariableValue]:
+    """A copy of the variables; anything but plain values is left to pydantic to judge
+    (and coerce, when it accepts it), so its messages stay what users have seen."""
+    if all(_plain(value) for value in variables.values()):
+        return {name: list(value) if isinstance(value, list) else value
+                for name, value in variables.items()}
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        checked: dict[str, VariableValue] = TypeAdapter(
+            dict[str, VariableValue]).validate_python(variables)
+    except ValidationError as error:
+        raise VariableError([(("variables", *e["loc"]), e["msg"])
+                             for e in error.errors()]) from None
+    return checked
+
+
+def _plain(value: Any) -> bool:
+    if type(value) is list:
+        return all(type(item) in SCALARS for item in value)
+    return type(value) in SCALARS

@@ -10,14 +10,16 @@ from __future__ import annotations
 import difflib
 import json
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import Problem
+from composer.recipe.conform import conforms
 from composer.recipe.load import Document, KeyPath, format_key_path
 from composer.recipe.stock import data_dir
+
+if TYPE_CHECKING:  # jsonschema is imported only when a recipe has problems to explain
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -33,6 +35,8 @@ def recipe_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(recipe_schema())
 
 
@@ -132,6 +136,8 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
 
 def validate(doc: Document) -> list[Problem]:
     """Every schema problem in the document, in the order they appear in the file."""
+    if conforms(recipe_schema(), doc.data):
+        return []
     problems: list[Problem] = []
     seen: set[str] = set()
     for error in _validator().iter_errors(doc.data):

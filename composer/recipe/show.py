@@ -27,6 +27,17 @@ def _octal_modes(item: dict[str, Any]) -> dict[str, Any]:
             for k, v in item.items() if k not in ("at", "remove")}
 
 
+def recipe_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Merged data as a recipe again: without the name (it comes from the file name)
+    and the entries' `at` (where they were written), which no recipe may contain."""
+    out = {k: v for k, v in data.items() if k != "name"}
+    for key in (*PATH_LISTS, *NAME_LISTS):
+        if key in out:
+            out[key] = [{k: v for k, v in item.items() if k != "at"}
+                        if isinstance(item, dict) else item for item in out[key]]
+    return out
+
+
 def show(data: dict[str, Any], origins: dict[str, str] | None = None) -> str:
     """Render merged recipe data; with `origins`, each line says where it came from."""
     lines: list[str] = []

@@ -84,7 +84,7 @@ def resolve_binaries(
     for entry, explicit in applets:
         if explicit or entry.path not in plan.entries:
             plan.add(entry)
-    return sorted(plan.entries.values(), key=lambda e: e.path.encode())
+    return sorted(plan.entries.values(), key=lambda e: e.path.encode(errors="surrogateescape"))
 
 
 @dataclass(eq=False)

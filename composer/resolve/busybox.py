@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Literal
 
 from composer.errors import ResolveError
 from composer.manifest import Entry, Kind
+from composer.resolve.cache import FileCache, code_version, identity, is_strings
 from composer.resolve.sysroot import Sysroot
 
 INSTALL_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin")
@@ -59,13 +61,39 @@ class AppletTable:
             return DEFAULT_DIR
         return self.dirs[self.names.index(name)]
 
+    @classmethod
+    def from_tuple(cls, value: object) -> AppletTable | None:
+        """The table stored as (names, dirs), or None for anything else."""
+        if not isinstance(value, tuple) or len(value) != 2:
+            return None
+        names, dirs = value
+        if is_strings(names) and (dirs is None or (is_strings(dirs) and len(dirs) == len(names))):
+            return cls(names, dirs)
+        return None
+
     def list_full(self) -> list[str]:
         """The lines `busybox --list-full` prints (paths without the leading slash)."""
         return [f"{self.dir_of(n).strip('/')}/{n}".lstrip("/") for n in self.names]
 
 
 def read_applet_table(path: Path, *, name: str) -> AppletTable:
-    """The applet table of the busybox binary at host `path` (`name` for messages)."""
+    """The applet table of the busybox binary at host `path` (`name` for messages),
+    from the cache while the file is the one read before (see composer.resolve.cache):
+    finding it reads the whole binary with a regular expression."""
+    cache = FileCache("applets", str(path.parent), code_version(__file__))
+    try:
+        key = identity(os.stat(path))
+    except OSError:
+        return _read_applet_table(path, name=name)  # which says what is wrong
+    table = AppletTable.from_tuple(cache.get(str(path), key))
+    if table is None:
+        table = _read_applet_table(path, name=name)
+        cache.put(str(path), key, (table.names, table.dirs))
+        cache.save()
+    return table
+
+
+def _read_applet_table(path: Path, *, name: str) -> AppletTable:
     data = path.read_bytes()
     found = _find_names(data)
     if found is None or b"BusyBox v" not in data:

@@ -16,19 +16,15 @@ whole, since the section table sits at the end of the file.
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import mmap
 import os
 import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import zstandard
-
 from composer.errors import ResolveError
+from composer.resolve.cache import is_strings
 from composer.resolve.elf import ELF_MAGIC, elf_class_and_order
 
 # Suffix -> compression, longest first so `.ko.xz` is not taken for `.ko`.
@@ -68,6 +64,21 @@ class ModInfo:
     def release(self) -> str:
         """The kernel release a module was built for: the first word of vermagic."""
         return self.vermagic.split(" ", 1)[0]
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (self.depends, self.softdep_pre, self.softdep_post, self.firmware,
+                self.aliases, self.vermagic, self.name)
+
+    @classmethod
+    def from_tuple(cls, value: object) -> ModInfo | None:
+        """The ModInfo `as_tuple` gave, or None for anything else (a damaged cache)."""
+        if not isinstance(value, tuple) or len(value) != 7:
+            return None
+        depends, pre, post, firmware, aliases, vermagic, name = value
+        if (is_strings(depends) and is_strings(pre) and is_strings(post) and is_strings(firmware)
+                and is_strings(aliases) and isinstance(vermagic, str) and isinstance(name, str)):
+            return cls(depends, pre, post, firmware, aliases, vermagic, name)
+        return None
 
 
 def split_module_name(filename: str) -> tuple[str, str] | None:
@@ -168,15 +179,39 @@ def parse_softdep(value: str) -> tuple[list[str], list[str]]:
     return pre, post
 
 
+class DecompressError(ValueError):
+    """A compressed module whose bytes are not what its suffix says."""
+
+
 def decompress(data: bytes, compression: str) -> bytes:
-    if compression == "xz":
-        return lzma.decompress(data)
-    if compression == "zst":
-        # decompressobj copes with frames that do not record their content size.
-        result: bytes = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        return result
-    if compression == "gz":
-        return gzip.decompress(data)
+    """Inflate a compressed module; each codec is imported only by a tree that uses it."""
+    try:
+        if compression == "xz":
+            import lzma
+
+            try:
+                return lzma.decompress(data)
+            except lzma.LZMAError as error:
+                raise DecompressError(str(error)) from None
+        if compression == "zst":
+            import zstandard
+
+            try:
+                # decompressobj copes with frames that do not record their content size.
+                result: bytes = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            except zstandard.ZstdError as error:
+                raise DecompressError(str(error)) from None
+            return result
+        if compression == "gz":
+            import gzip
+            import zlib
+
+            try:
+                return gzip.decompress(data)
+            except (zlib.error, gzip.BadGzipFile) as error:
+                raise DecompressError(str(error)) from None
+    except EOFError as error:
+        raise DecompressError(str(error)) from None
     return data
 
 
@@ -197,7 +232,7 @@ def read_modinfo(path: Path, compression: str) -> ModInfo:
             f"kernel module {path} cannot be read: {error}",
             hint="the modules tree may be damaged or not built for this kernel",
         ) from None
-    except (lzma.LZMAError, zstandard.ZstdError, zlib.error, gzip.BadGzipFile, EOFError) as error:
+    except DecompressError as error:
         raise ResolveError(
             f"kernel module {path} does not decompress as {compression}: {error}",
             hint="the file is damaged or its suffix does not match its compression",
@@ -235,14 +270,17 @@ def scan(directory: Path) -> list[tuple[str, str, str, str, bool]]:
     resolve inside the sysroot, since the host would follow an absolute link out of it."""
     found = []
     stack = [""]
+    base = str(directory)
     while stack:
         rel = stack.pop()
-        with os.scandir(directory / rel if rel else directory) as entries:
+        with os.scandir(f"{base}/{rel}" if rel else base) as entries:
             for entry in entries:
                 relpath = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(relpath)
                     continue
+                if ".ko" not in entry.name:
+                    continue  # most names in a tree: the suffix check is the slow part
                 split = split_module_name(entry.name)
                 if split is None:
                     continue
@@ -331,7 +369,7 @@ def parse_builtin_aliases(data: bytes) -> dict[str, str]:
 
 
 def is_pattern(alias: str) -> bool:
-    return any(c in alias for c in "*?[")
+    return "*" in alias or "?" in alias or "[" in alias
 
 
 # --- ordering, as depmod does it ---------------------------------------------------------

@@ -40,6 +40,8 @@ from pathlib import Path
 
 from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
+from composer.resolve import modinfo as modinfo_format
+from composer.resolve.cache import FileCache, code_version, identity
 from composer.resolve.modinfo import (
     ModInfo,
     Module,
@@ -106,6 +108,10 @@ class ModuleIndex:
         self.builtin_aliases = dict(builtin_aliases or {})
         self._modinfo: dict[str, ModInfo] = {}
         self._aliases: dict[str, tuple[str, ...]] | None = None
+        # One cache file per directory of modules: a build that needs three modules
+        # reads three small files, not the answers for the whole tree.
+        self._caches: dict[str, FileCache] = {}
+        self._code = code_version(modinfo_format.__file__)
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -158,8 +164,23 @@ class ModuleIndex:
     def modinfo(self, name: str) -> ModInfo:
         info = self._modinfo.get(name)
         if info is None:
-            module = self.modules[name]
-            info = self._modinfo[name] = read_modinfo(module.source, module.compression)
+            info = self._modinfo[name] = self._read_modinfo(self.modules[name])
+        return info
+
+    def _read_modinfo(self, module: Module) -> ModInfo:
+        """From the cache while the file is the one read before (see composer.resolve.cache)."""
+        try:
+            key = identity(os.stat(module.host))
+        except OSError:
+            return read_modinfo(module.source, module.compression)  # which says what is wrong
+        scope = os.path.dirname(module.host)
+        cache = self._caches.get(scope)
+        if cache is None:
+            cache = self._caches[scope] = FileCache("modinfo", scope, self._code)
+        info = ModInfo.from_tuple(cache.get(module.host, key))
+        if info is None:
+            info = read_modinfo(module.source, module.compression)
+            cache.put(module.host, key, info.as_tuple())
         return info
 
     def depends(self, name: str) -> tuple[str, ...]:
@@ -226,6 +247,8 @@ class ModuleIndex:
         graph = close_over(self, list(dict.fromkeys(roots)), softdeps)
         order = order_modules(graph)
         self.check_vermagic(order)
+        for cache in self._caches.values():
+            cache.save()
         return ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
                                tuple(names), tuple(dict.fromkeys(builtin)),
                                tuple(graph.soft_missing))
@@ -307,7 +330,7 @@ class ModuleSelection:
             f"{m.relpath}:{''.join(' ' + d.relpath for d in deps)}\n"
             for m, deps in self.dependency_lines()
         )
-        return text.encode()
+        return text.encode(errors="surrogateescape")
 
     def modules_alias(self) -> bytes:
         """`alias PATTERN module` lines as depmod writes them; busybox modprobe reads

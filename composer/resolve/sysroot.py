@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import InputError, ResolveError
+from composer.inputfile import UnreadableFile, read_regular_file
 
 MAX_SYMLINKS = 40
 PATH_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -28,6 +29,8 @@ LD_SO_CONF = "/etc/ld.so.conf"
 # What Debian's libc-bin puts in /etc/ld.so.conf; a sysroot unpacked without libc-bin
 # (dpkg-deb -x of a few packages) still has the ld.so.conf.d files it refers to.
 LD_SO_CONF_DEFAULT = "include /etc/ld.so.conf.d/*.conf"
+MAX_LD_SO_CONFS = 1000  # files one ld.so.conf may pull in through includes
+MAX_LD_SO_CONF_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,9 @@ class Sysroot:
                 hint="give --sysroot a directory holding the target's /bin, /lib, ...",
             )
         self.root = root.resolve()
+        # Host paths are this prefix plus an image path: string joins, not Path objects,
+        # since a lookup makes one per component and a plan makes thousands.
+        self._prefix = "" if str(self.root) == "/" else str(self.root)
 
     def __repr__(self) -> str:
         return f"Sysroot({str(self.root)!r})"
@@ -104,7 +110,7 @@ class Sysroot:
                 continue
             image = "/" + "/".join([*parts, name])
             try:
-                info = os.lstat(self.root.joinpath(*parts, name))
+                info = os.lstat(self._prefix + image)
             except (FileNotFoundError, NotADirectoryError):
                 if strict:
                     raise self._missing(path, image, links) from None
@@ -118,7 +124,7 @@ class Sysroot:
             if stat.S_ISLNK(info.st_mode):
                 if len(links) >= MAX_SYMLINKS:
                     raise self._loop(path, links)
-                target = os.readlink(self.root.joinpath(*parts, name))
+                target = os.readlink(self._prefix + image)
                 links.append(Link(image, target))
                 if target.startswith("/"):
                     parts = []
@@ -188,11 +194,18 @@ class Sysroot:
                 hint="write /usr/bin/NAME for a path, or just NAME to search PATH",
             )
         dirs = list(dirs)
+        unusable = None
         for directory in dirs:
             candidate = f"{directory.rstrip('/')}/{name}"
             found = self.lookup(candidate, strict=False)
             if found.is_file and found.mode & 0o111:
                 return candidate
+            if found.is_file and unusable is None:
+                unusable = (candidate, found.mode)
+        if unusable is not None:  # "not found" would send the user looking elsewhere
+            raise ResolveError(f"program {unusable[0]} in the sysroot {self.root} is not "
+                               f"executable (mode {unusable[1] & 0o7777:04o})",
+                               hint="fix its mode in the sysroot, or give its path")
         nearest = self.nearest(name, dirs)
         raise ResolveError(
             f"program {name!r} not found in the sysroot {self.root}; looked in "
@@ -233,10 +246,15 @@ class Sysroot:
 
     def _read_conf(self, path: str, dirs: list[str], seen: set[str]) -> None:
         found = self.lookup(path, strict=False)
-        if not found.is_file or found.canonical in seen:
-            return
+        if not found.is_file or found.canonical in seen or len(seen) >= MAX_LD_SO_CONFS:
+            return  # each file once: `include /etc/*` may match ld.so.conf itself
         seen.add(found.canonical)
-        text = self._host(found.canonical).read_text(errors="replace")
+        try:  # a regular file, capped: a glob can match a FIFO or a huge file
+            raw = read_regular_file(self._host(found.canonical), MAX_LD_SO_CONF_BYTES)
+        except UnreadableFile as error:
+            raise ResolveError(f"{path} in the sysroot {self.root} (an ld.so.conf include) "
+                               f"{error.message}") from None
+        text = raw.decode(errors="replace")
         self._parse_conf(text, path.rsplit("/", 1)[0] or "/", dirs, seen)
 
     def _parse_conf(self, text: str, here: str, dirs: list[str], seen: set[str]) -> None:

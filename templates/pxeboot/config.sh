@@ -12,7 +12,9 @@
 #          label_find WORD   prints the index (1...) of the first label named WORD, or
 #                            fails (syslinux looks up a command line by its first word);
 #          label_get INDEX FIELD  prints a field of a label: name kernel type append
-#                            hasappend initrd ipappend menudefault;
+#                            hasappend initrd ipappend menudefault, and the menu's
+#                            menulabel menuhide haspasswd passwd help (lines joined by
+#                            the ASCII record separator) sepbefore disabled indent;
 #          label_menu_default  prints the index of the first MENU DEFAULT label, if any.
 # Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
@@ -21,7 +23,8 @@
 # directives (one pass), the shell splices in the INCLUDEd files (one step per INCLUDE),
 # and one more awk pass turns the whole into a table, $WORK/config.table, one record per
 # line, fields separated by the ASCII unit separator: "G key value" for the globals,
-# "L index name kernel type hasappend append initrd ipappend menudefault" per label.
+# "L index name kernel type hasappend append initrd ipappend menudefault menulabel menuhide
+# haspasswd passwd help sepbefore disabled indent" per label.
 # The accessors read that table; nothing is kept in shell variables per label.
 
 N_FILES=0
@@ -61,6 +64,9 @@ config_find() {
 		hex=${hex%?}
 	done
 	config_try "pxelinux.cfg/default" && return 0
+	if url_is "$PREFIX"; then
+		die "no configuration file under $PREFIX; tried:$CONFIG_TRIED"
+	fi
 	die "no configuration file on TFTP server $SERVER; tried:$CONFIG_TRIED"
 }
 
@@ -97,6 +103,14 @@ label_get() {
 	initrd) column=8 ;;
 	ipappend) column=9 ;;
 	menudefault) column=10 ;;
+	menulabel) column=11 ;;
+	menuhide) column=12 ;;
+	haspasswd) column=13 ;;
+	passwd) column=14 ;;
+	help) column=15 ;;
+	sepbefore) column=16 ;;
+	disabled) column=17 ;;
+	indent) column=18 ;;
 	*) return 1 ;;
 	esac
 	config_table_awk "$1" '$1 == "L" && $2 "" == ENVIRON["PXE_Q"] "" { print $'"$column"'; exit }'
@@ -120,7 +134,8 @@ config_read() {
 
 # config_split FILE: cuts FILE into its directives, one "keyword rest" line each, keyword
 # lower-cased (and the word after MENU), as syslinux reads them: a line ends at its
-# first CR, leading blanks are skipped, TEXT ... ENDTEXT blocks are left out. The
+# first CR, leading blanks are skipped, TEXT ... ENDTEXT blocks are left out but for
+# the lines of TEXT HELP, which come as "texthelp LINE" (LINE as written). The
 # directives go to FILE.part.0, FILE.part.1, ..., split at each INCLUDE (and MENU
 # INCLUDE), whose file names are printed, one a line, in order.
 config_split() {
@@ -131,10 +146,14 @@ config_split() {
 		sub(/\r.*/, "")
 		line = $0; sub(/^[ \t]+/, "", line)
 		kw = line; sub(/[ \t].*$/, "", kw); kw = tolower(kw)
-		if (in_text) { if (kw == "endtext") in_text = 0; next }
+		if (in_text) {
+			if (kw == "endtext") in_text = 0
+			else if (text_help) print "texthelp " $0 >out
+			next
+		}
 		if (line == "" || line ~ /^#/) next
 		rest = substr(line, length(kw) + 1); sub(/^[ \t]+/, "", rest)
-		if (kw == "text") { in_text = 1; next }
+		if (kw == "text") { in_text = 1; text_help = (tolower(rest) ~ /^help([ \t]|$)/); next }
 		if (kw == "menu") {
 			sub2 = rest; sub(/[ \t].*$/, "", sub2)
 			tail = substr(rest, length(sub2) + 1); sub(/^[ \t]+/, "", tail)
@@ -222,7 +241,10 @@ config_parse() {
 		return value
 	}
 	function field(text) { gsub(SEP, " ", text); return text }
-	BEGIN { messages = ENVIRON["PXE_Q"]; printf "" >messages; ipappend = 0; g["prompt"] = 0 }
+	BEGIN {
+		messages = ENVIRON["PXE_Q"]; printf "" >messages; ipappend = 0; g["prompt"] = 0
+		g["allowoptions"] = 1; g["implicit"] = 1; separators = 0
+	}
 	{
 		kw = $0; sub(/ .*/, "", kw)
 		rest = substr($0, length(kw) + 2)
@@ -231,6 +253,9 @@ config_parse() {
 			name = rest; sub(/[ \t]+$/, "", name)
 			lname[n] = name; lkernel[n] = name; ltype[n] = "kernel"; lhasappend[n] = 0
 			lappend[n] = ""; linitrd[n] = ""; lipappend[n] = ipappend; lmenudefault[n] = 0
+			lmenulabel[n] = ""; lmenuhide[n] = 0; lhaspasswd[n] = 0; lpasswd[n] = ""
+			lhelp[n] = ""; lsepbefore[n] = separators; ldisabled[n] = 0; lindent[n] = 0
+			separators = 0
 		} else if (kw ~ /^(kernel|linux|boot|bss|pxe|fdimage|comboot|com32|config|localboot)$/) {
 			if (n) { lkernel[n] = rest; ltype[n] = kw }
 			else message("debug", kw " outside a LABEL ignored")
@@ -245,11 +270,27 @@ config_parse() {
 			g[kw] = rest
 		} else if (kw == "prompt") {
 			g["prompt"] = (rest ~ /^[0-9]/) ? rest + 0 : 0
+		} else if (kw ~ /^(timeout|totaltimeout|allowoptions|implicit|onerror)$/) {
+			g[kw] = rest
+		} else if (kw == "texthelp") {
+			if (n) lhelp[n] = lhelp[n] (lhelp[n] == "" ? "" : "\036") rest
 		} else if (kw == "menu") {
-			if (rest ~ /^default( |$)/ && n) lmenudefault[n] = 1
+			# The operator side (console.sh, menu.sh): syslinux com32/menu/readconfig.c.
+			sub2 = rest; sub(/ .*/, "", sub2); tail = substr(rest, length(sub2) + 2)
+			if (sub2 == "default" && n) lmenudefault[n] = 1
+			else if (sub2 ~ /^(title|autoboot|passprompt|onerror)$/) g["menu" sub2] = tail
+			else if (sub2 == "master" && tolower(tail) ~ /^passwd([ \t]|$)/) {
+				tail = substr(tail, 7); sub(/^[ \t]+/, "", tail)
+				g["menumaster"] = tail; g["menuhasmaster"] = 1
+			} else if (sub2 == "separator") separators++
+			else if (n && sub2 == "label") lmenulabel[n] = tail
+			else if (n && sub2 == "hide") lmenuhide[n] = 1
+			else if (n && sub2 == "passwd") { lhaspasswd[n] = 1; lpasswd[n] = tail }
+			else if (n && (sub2 == "disable" || sub2 == "disabled")) ldisabled[n] = 1
+			else if (n && sub2 == "indent") lindent[n] = tail + 0
 		} else if (kw == "say") {
 			message("say", "SAY " rest)
-		} else if (kw !~ /^(timeout|totaltimeout|f[0-9]|f1[0-2]|display|font|kbdmap|serial|console|allowoptions|implicit|noescape|nocomplete|nohalt|onerror|pxeretry|path|sendcookies|localboot_type)$/) {
+		} else if (kw !~ /^(f[0-9]|f1[0-2]|display|font|kbdmap|serial|console|noescape|nocomplete|nohalt|pxeretry|path|sendcookies|localboot_type)$/) {
 			message("debug", "unknown directive \047" kw "\047 ignored")
 		}
 	}
@@ -260,6 +301,8 @@ config_parse() {
 		for (i = 1; i <= n; i++)
 			print "L" SEP i SEP field(lname[i]) SEP field(lkernel[i]) SEP ltype[i] SEP \
 				lhasappend[i] SEP field(lappend[i]) SEP field(linitrd[i]) SEP lipappend[i] SEP \
-				lmenudefault[i]
+				lmenudefault[i] SEP field(lmenulabel[i]) SEP lmenuhide[i] SEP lhaspasswd[i] SEP \
+				field(lpasswd[i]) SEP field(lhelp[i]) SEP lsepbefore[i] SEP ldisabled[i] SEP \
+				lindent[i]
 	}'
 }

@@ -61,9 +61,13 @@ facts_derive() {
 	fi
 
 	# Path prefix: option 210 verbatim, else the boot file's directory (with its slash).
+	# petitboot: without option 210, names in a config given as a URL by option 209
+	# resolve in that URL's directory.
 	BOOTFILE=${bootfile:-$boot_file}
 	if [ -n "$pxepathprefix" ]; then
 		PREFIX=$pxepathprefix PREFIX_FROM="option 210 (pxepathprefix)"
+	elif url_is "$pxeconffile"; then
+		PREFIX=$(url_dir "$pxeconffile") PREFIX_FROM="option 209 (pxeconffile) as a URL"
 	else
 		case $BOOTFILE in
 		*/*) PREFIX=${BOOTFILE%/*}/ ;;
@@ -71,7 +75,10 @@ facts_derive() {
 		esac
 		PREFIX_FROM="boot file '$BOOTFILE'"
 	fi
-	case $PREFIX in *://*) die "path prefix '$PREFIX' is a URL: only TFTP is supported" ;; esac
+	if url_is "$PREFIX"; then
+		problem=$(url_check "$PREFIX")
+		[ -z "$problem" ] || die "path prefix '$PREFIX' (from $PREFIX_FROM) $problem"
+	fi
 
 	CLIENT_IP=$ip
 	IP_HEX=

@@ -5,9 +5,14 @@
 # a location is fetched by the backend chosen once at start-up:
 #   tftp  busybox tftp from SERVER, with PXE_TFTP_RETRIES / _RETRY_DELAY / _BLOCKSIZE;
 #   dir   the dry run: PATH is read from a local directory standing in for every server.
+# A URL location (http://, https://, ftp://, see url.sh) is fetched by fetch-url.sh's
+# busybox wget in the guest and in the dry run alike; tftp:// URLs become HOST::PATH.
+# With FETCH_APPEND=1 a fetch adds the file to the end of LOCAL instead of replacing it
+# (a failed attempt is cut off again): several initrds make one file without a copy.
 #
 # Exports: fetch_use BACKEND [DIR]      choose the backend (tftp, or dir with its root);
-#          resolve NAME                 prints the location of NAME (dies on a URL);
+#          resolve NAME                 prints the location of NAME: SERVER::PATH or a
+#                                       URL (dies on a URL it cannot fetch);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
 #                                       default server);
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
@@ -26,12 +31,21 @@ fetch_use() {
 # resolve NAME: "::path" skips the prefix, "host::path" also names another server,
 # anything else is relative to the path prefix.
 resolve() {
-	local full host path
-	case $1 in
-	*://*) die "'$1' is a URL: only TFTP paths are supported" ;;
-	::* | *::*) full=$1 ;;
-	*) full=$PREFIX$1 ;;
-	esac
+	local full host path problem
+	if url_is "$1"; then
+		full=$1
+	else
+		case $1 in
+		::* | *::*) full=$1 ;;
+		*) url_is "$PREFIX" && full=$(url_join "$PREFIX" "$1") || full=$PREFIX$1 ;;
+		esac
+	fi
+	if url_is "$full"; then
+		problem=$(url_check "$full")
+		[ -z "$problem" ] || die "'$full' $problem"
+		url_location "$full"
+		return 0
+	fi
 	case $full in
 	*::*) host=${full%%::*} path=${full#*::} ;;
 	*) host='' path=$full ;;
@@ -40,7 +54,9 @@ resolve() {
 }
 
 shown() {
-	if [ "${1%%::*}" = "$SERVER" ]; then
+	if url_is "$1"; then
+		printf '%s\n' "$1"
+	elif [ "${1%%::*}" = "$SERVER" ]; then
 		printf '%s\n' "${1#*::}"
 	else
 		printf '%s\n' "$1"
@@ -48,8 +64,23 @@ shown() {
 }
 
 fetch() {
-	rm -f "$2"
-	"fetch_via_$FETCH_BACKEND" "${1%%::*}" "${1#*::}" "$2"
+	local status before=0 after
+	if [ "${FETCH_APPEND:-0}" = 1 ]; then
+		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+	else
+		rm -f "$2"
+	fi
+	if url_is "$1"; then
+		fetch_via_url "$1" "$2"
+	else
+		"fetch_via_$FETCH_BACKEND" "${1%%::*}" "${1#*::}" "$2"
+	fi
+	status=$?
+	if [ "$status" = 0 ]; then
+		after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		transfer_done $((after - before))
+	fi
+	return "$status"
 }
 
 fetch_required() {
@@ -59,6 +90,16 @@ fetch_required() {
 	1) die "$2 '$(shown "$1")' $FETCH_ERROR" ;;
 	*) die "cannot fetch $2 '$(shown "$1")' $FETCH_ERROR" ;;
 	esac
+}
+
+# fetch_undo LOCAL OFFSET: a failed attempt leaves nothing behind (in append mode, LOCAL
+# is cut back to the OFFSET bytes it had).
+fetch_undo() {
+	if [ "${FETCH_APPEND:-0}" = 1 ]; then
+		truncate -s "$2" "$1"
+	else
+		rm -f "$1"
+	fi
 }
 
 # inside_root PATH: true when PATH, taken relative to a root directory, never climbs out
@@ -104,7 +145,11 @@ fetch_via_dir() {
 		esac
 	fi
 	if [ -f "$FETCH_ROOT/$2" ]; then
-		cp "$FETCH_ROOT/$2" "$3" && return 0
+		if [ "${FETCH_APPEND:-0}" = 1 ]; then
+			cat "$FETCH_ROOT/$2" >>"$3" && return 0
+		else
+			cp "$FETCH_ROOT/$2" "$3" && return 0
+		fi
 		FETCH_ERROR="from $FETCH_ROOT: cannot copy $FETCH_ROOT/$2"
 		return 2
 	fi
@@ -113,19 +158,35 @@ fetch_via_dir() {
 }
 
 fetch_via_tftp() {
-	local try=0 bs=
+	local try=0 bs='' offset=0
+	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
 	if [ -n "$PXE_TFTP_BLOCKSIZE" ] && [ "$PXE_TFTP_BLOCKSIZE" != 0 ]; then
 		bs="-b $PXE_TFTP_BLOCKSIZE"
 	fi
 	while :; do
 		try=$((try + 1))
 		debug "tftp $1: get $2 (attempt $try of $PXE_TFTP_RETRIES)"
-		# shellcheck disable=SC2086 # bs is two words or none
-		if tftp -g $bs -r "$2" -l "$3" "$1" 2>"$WORK/tftp.err"; then
-			return 0
+		# In the background, for transfer.sh's progress lines and memory check.
+		if [ "${FETCH_APPEND:-0}" = 1 ]; then
+			# shellcheck disable=SC2086 # bs is two words or none
+			tftp -g $bs -r "$2" -l - "$1" 2>"$WORK/tftp.err" >>"$3" &
+		else
+			# shellcheck disable=SC2086 # bs is two words or none
+			tftp -g $bs -r "$2" -l "$3" "$1" 2>"$WORK/tftp.err" &
 		fi
-		rm -f "$3"
-		FETCH_ERROR=$(tr '\n' ' ' <"$WORK/tftp.err")
+		transfer_watch $! "$3" "$offset" "$2"
+		case $? in
+		0) return 0 ;;
+		124)
+			fetch_undo "$3" "$offset"
+			FETCH_ERROR=$TRANSFER_ERROR
+			case $FETCH_ERROR in "("*) return 2 ;; esac # too big: no retry
+			;;
+		*)
+			fetch_undo "$3" "$offset"
+			FETCH_ERROR=$(tr '\n' ' ' <"$WORK/tftp.err")
+			;;
+		esac
 		FETCH_ERROR=${FETCH_ERROR:-tftp failed}
 		case $FETCH_ERROR in
 		*"server error"*)

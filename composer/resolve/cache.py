@@ -1,0 +1,130 @@
+"""What was read out of sysroot files, remembered between builds under ~/.cache/composer.
+
+Reading the `.modinfo` of every module (Debian ships no modules.dep) and scanning busybox
+for its applet table cost more than the rest of a plan, and their answers change only
+when the files do. So an answer is stored with its file's identity: device, inode,
+size, mtime and ctime, and with a hash of the source of the code that computed it. A
+file written, replaced or renamed since gets another ctime (no user can set one; a new
+file gets the time of its creation), so its stored answer no longer matches: a miss,
+and the file is read again. Code that changed misses all its old answers.
+
+One trap remains: a timestamp has a granularity (a kernel tick, or worse on some
+filesystems), so a write in the same tick as the stored ctime would leave it unchanged.
+An answer is therefore only stored for a file whose ctime was more than `SETTLED`
+seconds old when it was read; git treats its "racily clean" index entries the same way.
+
+Reading or writing the cache never fails a build and never changes its result: a cache
+file that is missing, damaged or unwritable is only a miss. `COMPOSER_CACHE=off` turns
+the cache off; it lives in `$XDG_CACHE_HOME/composer/index` (default ~/.cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Any, TypeGuard
+
+SETTLED = 2.0  # seconds a file's ctime must lie in the past before an answer is stored
+FORMAT = 1  # of the cache files themselves
+
+Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
+
+
+def directory() -> Path | None:
+    if os.environ.get("COMPOSER_CACHE", "").lower() in ("off", "0", "no", "false"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "composer" / "index"
+
+
+def code_version(*sources: str) -> int | None:
+    """A fingerprint of the modules (their `__file__`) whose code computes the answers;
+    None, and so no cache, if a source can't be read."""
+    crc = FORMAT
+    try:
+        for source in sources:
+            with open(source, "rb") as f:
+                crc = zlib.crc32(f.read(), crc)
+    except OSError:
+        return None
+    return crc
+
+
+class FileCache:
+    """Answers about the files under one directory, each valid while its file is unchanged.
+
+    `kind` names the question (one cache file per kind and directory), `version` is the
+    `code_version` of the code that answers it.
+    """
+
+    def __init__(self, kind: str, scope: str, version: int | None) -> None:
+        self.version = version
+        self.scope = scope
+        self.entries: dict[str, tuple[Identity, Any]] = {}
+        self.added = 0
+        base = directory() if version is not None else None
+        self.path = None if base is None else base / f"{kind}-{zlib.crc32(scope.encode()):08x}"
+        if self.path is not None:
+            self.entries = self._read(self.path)
+
+    def _read(self, path: Path) -> dict[str, tuple[Identity, Any]]:
+        """The stored answers; a file that is not whole (its CRC-32 says) gives none."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()  # marshal.load(f) would read it in small pieces
+            if len(data) < 4 or zlib.crc32(data[4:]) != int.from_bytes(data[:4], "little"):
+                return {}
+            stored = marshal.loads(memoryview(data)[4:])
+        except (OSError, EOFError, ValueError, TypeError):
+            return {}
+        if (not isinstance(stored, tuple) or len(stored) != 3 or stored[0] != self.version
+                or stored[1] != self.scope or not isinstance(stored[2], dict)):
+            return {}
+        entries: dict[str, tuple[Identity, Any]] = stored[2]
+        return entries
+
+    def get(self, path: str, identity: Identity) -> Any | None:
+        """The stored answer for the file at `path` if it is still that file, else None."""
+        entry = self.entries.get(path)
+        if not isinstance(entry, tuple) or len(entry) != 2 or entry[0] != identity:
+            return None
+        return entry[1]
+
+    def put(self, path: str, identity: Identity, answer: Any) -> None:
+        """Remember `answer` (plain tuples, strings, numbers), computed from the file's
+        content read after `identity` was taken, if the file had settled by then."""
+        if self.path is None or time.time() - identity[4] / 1e9 <= SETTLED:
+            return
+        self.entries[path] = (identity, answer)
+        self.added += 1
+
+    def save(self) -> None:
+        """Write the answers back, if there are new ones; atomically, so that builds at
+        the same time each read a whole file."""
+        if self.path is None or not self.added:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            data = marshal.dumps((self.version, self.scope, self.entries))
+            with open(temporary, "wb") as f:
+                f.write(zlib.crc32(data).to_bytes(4, "little") + data)
+            os.replace(temporary, self.path)
+            self.added = 0
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+
+
+def identity(st: os.stat_result) -> Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def is_strings(value: object) -> TypeGuard[tuple[str, ...]]:
+    """For checking the shape of what a cache file gave back (its CRC-32 vouches for
+    the bytes, this for the code that wrote them): a tuple of strings."""
+    return isinstance(value, tuple) and all(isinstance(item, str) for item in value)

@@ -1,0 +1,87 @@
+# shellcheck shell=dash
+# nic.sh: which network card to run DHCP on.
+#
+# With PXE_INTERFACE "auto", the card the firmware booted from comes first: on s390,
+# /sys/firmware/ipl/ipl_type is "ccw" and /sys/firmware/ipl/device names its device
+# (0.0.0000), and the interface is the one whose sysfs device lies under that CCW device,
+# /sys/bus/ccw/devices/<device> (/sys/devices/css0/<subchannel>/<device>/virtio<n> for
+# virtio-net-ccw; subchannel and device numbers need not match). Then every
+# other interface but lo, in name order, as a fallback ("try each interface in turn").
+# Any other value names the one interface to use. BOOTIF and the 01-<mac> config use the
+# card that got the lease: the udhcpc event script records that card's MAC address.
+#
+# Exports: nic_ipl_device        prints the IPL device (empty when not a CCW IPL);
+#          nic_of_device DEV     prints the interface of CCW device DEV (empty if none);
+#          nic_candidates        prints the interfaces to try, in order, one per line;
+#          nic_wait              waits up to PXE_INTERFACE_WAIT s for them to appear;
+#                                false (NIC_PROBLEM says why) when none did.
+# Reads:   PXE_INTERFACE PXE_INTERFACE_WAIT, PXE_SYSFS (default /sys: a test points it
+#          at a directory laid out like sysfs). Needs pathname expansion (init has it on).
+
+nic_ipl_device() {
+	local ipl=${PXE_SYSFS:-/sys}/firmware/ipl type device
+	[ -r "$ipl/ipl_type" ] && [ -r "$ipl/device" ] || return 0
+	read -r type <"$ipl/ipl_type"
+	[ "$type" = ccw ] || return 0
+	read -r device <"$ipl/device" && printf '%s\n' "$device"
+}
+
+nic_of_device() {
+	local sys=${PXE_SYSFS:-/sys} net path device
+	[ -n "$1" ] || return 0
+	device=$(readlink -f "$sys/bus/ccw/devices/$1" 2>/dev/null) || return 0
+	[ -n "$device" ] || return 0
+	for net in "$sys"/class/net/*; do
+		path=$(readlink -f "$net/device" 2>/dev/null) || continue
+		case $path/ in
+		"$device"/*)
+			printf '%s\n' "${net##*/}"
+			return 0
+			;;
+		esac
+	done
+}
+
+nic_candidates() {
+	local sys=${PXE_SYSFS:-/sys} first net
+	if [ "$PXE_INTERFACE" != auto ]; then
+		printf '%s\n' "$PXE_INTERFACE"
+		return 0
+	fi
+	first=$(nic_of_device "$(nic_ipl_device)")
+	[ -n "$first" ] && printf '%s\n' "$first"
+	for net in "$sys"/class/net/*; do
+		net=${net##*/}
+		[ "$net" = '*' ] || [ "$net" = lo ] || [ "$net" = "$first" ] || printf '%s\n' "$net"
+	done
+}
+
+nic_wait() {
+	local sys=${PXE_SYSFS:-/sys} waited=0 ipl present wanted
+	ipl=$(nic_ipl_device)
+	while :; do
+		if [ "$PXE_INTERFACE" != auto ]; then
+			[ -e "$sys/class/net/$PXE_INTERFACE" ] && return 0
+			wanted="network interface $PXE_INTERFACE"
+		elif [ -n "$ipl" ]; then
+			# The boot card's driver may bind after the others: wait for that one.
+			[ -n "$(nic_of_device "$ipl")" ] && return 0
+			wanted="the network interface of the boot device $ipl"
+		else
+			[ -n "$(nic_candidates)" ] && return 0
+			wanted="a network interface"
+		fi
+		if [ "$waited" -ge "$PXE_INTERFACE_WAIT" ]; then
+			present=$(ls "$sys/class/net" 2>/dev/null | tr '\n' ' ')
+			# Without the boot card, any card is better than none.
+			if [ "$PXE_INTERFACE" = auto ] && [ -n "$(nic_candidates)" ]; then
+				warn "$wanted did not appear within $PXE_INTERFACE_WAIT s; trying the others"
+				return 0
+			fi
+			NIC_PROBLEM="$wanted did not appear within $PXE_INTERFACE_WAIT s (interfaces: ${present:-none})"
+			return 1
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+}

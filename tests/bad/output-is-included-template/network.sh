@@ -1,0 +1,1 @@
+ip link set eth0 up
