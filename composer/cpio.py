@@ -18,6 +18,7 @@ ODC_MAGIC = b"070707"  # the portable ASCII format, which the kernel does not re
 HEADER_LEN = 110
 ALIGN = 4  # headers+names and file data both end on a multiple of 4
 TRAILER = "TRAILER!!!"
+PATH_MAX = 4096  # the kernel's unpacker skips longer names and symlink targets
 
 
 class Kind(StrEnum):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from composer.cpio import PATH_MAX
 from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError
 
@@ -35,7 +36,6 @@ def _name_bytes(path: str) -> bytes:
     return path.encode(errors="surrogateescape")
 
 
-PATH_MAX = 4096  # the kernel's initramfs unpacker skips longer names and symlink targets
 
 
 def image_path(path: str, *, what: str = "destination") -> str:

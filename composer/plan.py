@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import BootHeader, read_kernel, release_of
-from composer.manifest import PATH_MAX, Entry, Kind, Manifest, image_path
+from composer.manifest import Entry, Kind, Manifest, image_path
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries

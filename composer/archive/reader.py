@@ -30,13 +30,13 @@ from composer.cpio import (
     KIND_NAMES,
     NEWC_MAGIC,
     ODC_MAGIC,
+    PATH_MAX,
     TRAILER,
     padding,
 )
 from composer.errors import InputError
 
 BINARY_MAGICS = (b"\xc7\x71", b"\x71\xc7")  # old binary cpio, either byte order
-PATH_MAX = 4096  # the kernel ignores longer names and symlink targets
 READ_AHEAD = 64 << 10
 CHUNK = 1 << 20
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
