@@ -11,7 +11,6 @@ and nothing of the host (owner, device, inode) leaks into a header.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import BinaryIO, Protocol
 
 from composer.cpio import ALIGN, HEADER_LEN, KIND_BITS, NEWC_MAGIC, TRAILER, Kind, padding
 from composer.errors import BuildError
+from composer.kernelcopy import copy_range
 from composer.manifest import Entry
 
 # Small files are gathered with the headers and written in batches (writev when the
@@ -31,10 +31,6 @@ IOV_MAX = 1024  # POSIX's minimum for writev, Linux's value
 # One formatting operation per header: the magic and 13 eight-digit hex fields.
 HEADER_FORMAT = NEWC_MAGIC + b"%08X" * 13
 U32 = 0xFFFFFFFF
-# copy_file_range fails between filesystems of different types (ext4 -> tmpfs) and on
-# old kernels; sendfile then does the same kernel-side copy.
-NO_COPY_RANGE = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
-                           errno.EBADF})
 
 
 class Sink(Protocol):
@@ -142,12 +138,10 @@ class _Writer:
         return copied
 
     def _copy_range(self, src: int, dst: int, count: int) -> int | None:
-        try:
-            return os.copy_file_range(src, dst, count)
-        except OSError as error:
-            if error.errno in NO_COPY_RANGE:
-                self.copy_range = False  # it won't work for the next file either
-            return None
+        copied = copy_range(src, dst, count)
+        if copied is None:
+            self.copy_range = False  # it won't work for the next file either; sendfile will
+        return copied
 
 
 def _writev_all(fd: int, pieces: list[bytes]) -> None:
