@@ -27,6 +27,11 @@ DEFAULT_MODES: dict[Kind, int] = {
     Kind.FIFO: 0o644,
 }
 
+def mode_or_default(kind: Kind, mode: int | None) -> int:
+    """The mode a recipe gave, or the kind's default (the one table above)."""
+    return DEFAULT_MODES[kind] if mode is None else mode
+
+
 IMPLIED = "implied parent directory"
 
 

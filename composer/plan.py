@@ -16,7 +16,7 @@ from pathlib import Path
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.s390 import BootHeader, read_kernel, release_of
-from composer.manifest import Entry, Kind, Manifest, image_path
+from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
@@ -24,7 +24,7 @@ from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
-DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
+DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, major=5, minor=1,
                     origin="default (the first process needs a console)")
 
 
@@ -101,10 +101,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
     out: list[Entry] = []
     for d in recipe.directories:
         out.append(Entry(_path(d.path, variables, d.at), Kind.DIR,
-                         0o755 if d.mode is None else d.mode, d.uid, d.gid, origin=d.at))
+                         mode_or_default(Kind.DIR, d.mode), d.uid, d.gid, origin=d.at))
     for f in recipe.files:
         path = _path(f.path, variables, f.at)
-        mode = 0o644 if f.mode is None else f.mode
+        mode = mode_or_default(Kind.FILE, f.mode)
         if (f.source is None) == (f.content is None):
             raise InputError(f"file {path} needs exactly one of 'source' or 'content'"
                              f"{_where(f.at)}")
@@ -121,11 +121,11 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
         if not 1 <= size <= PATH_MAX:  # the kernel skips a link whose target is longer
             state = "empty" if not size else f"{size:,} bytes, over PATH_MAX ({PATH_MAX})"
             raise InputError(f"symlink {s.path}: target is {state}{_where(s.at)}")
-        out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK, 0o777,
+        out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK,
                          target=target, origin=s.at))
     for dev in recipe.devices:
         kind = {"char": Kind.CHAR, "block": Kind.BLOCK, "fifo": Kind.FIFO}[dev.type]
-        mode = (0o644 if kind is Kind.FIFO else 0o600) if dev.mode is None else dev.mode
+        mode = mode_or_default(kind, dev.mode)
         out.append(Entry(_path(dev.path, variables, dev.at), kind, mode, dev.uid, dev.gid,
                          major=dev.major, minor=dev.minor, origin=dev.at))
     for t in recipe.templates:
@@ -134,7 +134,7 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
         if not source.is_file():
             raise InputError(f"template {source} not found{_where(t.at)}")
         text = render_file(source, variables, included=included)
-        out.append(Entry(path, Kind.FILE, 0o644 if t.mode is None else t.mode, t.uid, t.gid,
+        out.append(Entry(path, Kind.FILE, mode_or_default(Kind.FILE, t.mode), t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
     return out
 
