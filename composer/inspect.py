@@ -28,6 +28,7 @@ from composer.image.s390 import (
     looks_like_boot_image,
     read_header,
 )
+from composer.resolve.elf import ELF_MAGIC
 
 SCHEMA = "composer.inspect/1"
 S390_IMAGE = "s390-image"
@@ -50,7 +51,7 @@ def _describe(head: bytes) -> str:
     """Name the usual wrong inputs so the user knows which file they grabbed."""
     if not head:
         return "it is empty"
-    if head[:4] == b"\x7fELF":
+    if head[:4] == ELF_MAGIC:
         return "it is an ELF file (a vmlinux or a program?)"
     if len(head) > 0x206 and head[0x202:0x206] == b"HdrS":
         return "it is an x86 bzImage"

@@ -10,33 +10,13 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
+from composer.cpio import PATH_MAX
+from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError
-
-
-class Kind(StrEnum):
-    FILE = "file"
-    DIR = "dir"
-    SYMLINK = "symlink"
-    CHAR = "char"
-    BLOCK = "block"
-    FIFO = "fifo"
-
-
-# The file-type bits that newc stores in c_mode, by entry kind.
-KIND_BITS: dict[Kind, int] = {
-    Kind.FILE: stat.S_IFREG,
-    Kind.DIR: stat.S_IFDIR,
-    Kind.SYMLINK: stat.S_IFLNK,
-    Kind.CHAR: stat.S_IFCHR,
-    Kind.BLOCK: stat.S_IFBLK,
-    Kind.FIFO: stat.S_IFIFO,
-}
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,
@@ -47,6 +27,11 @@ DEFAULT_MODES: dict[Kind, int] = {
     Kind.FIFO: 0o644,
 }
 
+def mode_or_default(kind: Kind, mode: int | None) -> int:
+    """The mode a recipe gave, or the kind's default (the one table above)."""
+    return DEFAULT_MODES[kind] if mode is None else mode
+
+
 IMPLIED = "implied parent directory"
 
 
@@ -56,7 +41,6 @@ def _name_bytes(path: str) -> bytes:
     return path.encode(errors="surrogateescape")
 
 
-PATH_MAX = 4096  # the kernel's initramfs unpacker skips longer names and symlink targets
 
 
 def image_path(path: str, *, what: str = "destination") -> str:

@@ -6,7 +6,6 @@ together, times them, and owns the outputs (written atomically, never half-done)
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -18,6 +17,7 @@ from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.compress import Compression, kernel_supports
 from composer.errors import BuildError, InputError, KernelError
 from composer.image.s390 import NETBOOT_LIMIT, encode_cmdline, patch_image, write_kernel
+from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 from composer.plan import Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
@@ -143,16 +143,11 @@ def _copy_into(out: BinaryIO, source: BinaryIO) -> None:
     filesystems."""
     total = os.fstat(source.fileno()).st_size
     done = 0
-    try:
-        while done < total:
-            n = os.copy_file_range(source.fileno(), out.fileno(), total - done,
-                                   offset_src=done)
-            if n == 0:
-                break
-            done += n
-    except OSError as error:
-        if error.errno not in (errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
-            raise
+    while done < total:
+        n = copy_range(source.fileno(), out.fileno(), total - done, done)
+        if not n:
+            break
+        done += n
     while done < total:
         chunk = os.pread(source.fileno(), min(1 << 20, total - done), done)
         if not chunk:
@@ -232,8 +227,7 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
                 result.entries = stats.entries
         size = out.tell() - offset
         with timed("image"):
-            patch_image(out, kernel.header, kernel_size=os.path.getsize(kernel.path),
-                        offset=offset, size=size, cmdline=cmdline)
+            patch_image(out, kernel.header, offset=offset, size=size, cmdline=cmdline)
         result.initramfs_size, result.image_size = size, out.tell()
         _check_netboot(result, limit)
     return result

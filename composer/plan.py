@@ -12,19 +12,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
-from composer.image.s390 import COMMAND_LINE, BootHeader, parse_header, release_of
-from composer.manifest import PATH_MAX, Entry, Kind, Manifest, image_path
+from composer.image.s390 import BootHeader, read_kernel, release_of
+from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
-from composer.resolve.elf import Arch
+from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
-DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, 0o600, major=5, minor=1,
+DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, major=5, minor=1,
                     origin="default (the first process needs a console)")
 
 
@@ -101,10 +101,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
     out: list[Entry] = []
     for d in recipe.directories:
         out.append(Entry(_path(d.path, variables, d.at), Kind.DIR,
-                         0o755 if d.mode is None else d.mode, d.uid, d.gid, origin=d.at))
+                         mode_or_default(Kind.DIR, d.mode), d.uid, d.gid, origin=d.at))
     for f in recipe.files:
         path = _path(f.path, variables, f.at)
-        mode = 0o644 if f.mode is None else f.mode
+        mode = mode_or_default(Kind.FILE, f.mode)
         if (f.source is None) == (f.content is None):
             raise InputError(f"file {path} needs exactly one of 'source' or 'content'"
                              f"{_where(f.at)}")
@@ -121,11 +121,11 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
         if not 1 <= size <= PATH_MAX:  # the kernel skips a link whose target is longer
             state = "empty" if not size else f"{size:,} bytes, over PATH_MAX ({PATH_MAX})"
             raise InputError(f"symlink {s.path}: target is {state}{_where(s.at)}")
-        out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK, 0o777,
+        out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK,
                          target=target, origin=s.at))
     for dev in recipe.devices:
         kind = {"char": Kind.CHAR, "block": Kind.BLOCK, "fifo": Kind.FIFO}[dev.type]
-        mode = (0o644 if kind is Kind.FIFO else 0o600) if dev.mode is None else dev.mode
+        mode = mode_or_default(kind, dev.mode)
         out.append(Entry(_path(dev.path, variables, dev.at), kind, mode, dev.uid, dev.gid,
                          major=dev.major, minor=dev.minor, origin=dev.at))
     for t in recipe.templates:
@@ -134,7 +134,7 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
         if not source.is_file():
             raise InputError(f"template {source} not found{_where(t.at)}")
         text = render_file(source, variables, included=included)
-        out.append(Entry(path, Kind.FILE, 0o644 if t.mode is None else t.mode, t.uid, t.gid,
+        out.append(Entry(path, Kind.FILE, mode_or_default(Kind.FILE, t.mode), t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
     return out
 
@@ -150,20 +150,7 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
         host, note = _sysroot_match(sysroot, pattern)
     else:
         return None
-    try:
-        with open(host, "rb") as f:
-            head = f.read(COMMAND_LINE + 0x10000)
-            size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        raise KernelError(f"kernel {host} not found") from None
-    except IsADirectoryError:
-        raise KernelError(f"kernel {host} is a directory") from None
-    except OSError as error:
-        raise KernelError(f"cannot read kernel {host}: {error.strerror}") from None
-    header = parse_header(head, str(host))
-    if size < COMMAND_LINE + header.max_cmdline:
-        raise KernelError(f"kernel {host} is truncated: {size} bytes, too short to hold its "
-                          f"{header.max_cmdline}-byte command line area at {COMMAND_LINE:#x}")
+    header = read_kernel(host)
     return Kernel(host, header, note)
 
 
@@ -297,19 +284,10 @@ def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
     entries = resolve_binaries(Sysroot(sysroot), requests, target=target)
     if result.arch is None:
         found = next((arch for e in entries if e.kind is Kind.FILE
-                      and (arch := _elf_arch(_head(e.source))) is not None), None)
+                      and (arch := identify(_head(e.source))) is not None), None)
         result.arch = found.name if found else None
     for entry in entries:
         result.manifest.add(entry)
-
-
-def _elf_arch(head: bytes) -> Arch | None:
-    """The architecture an ELF header declares, from its first 20 bytes; None if not ELF."""
-    if len(head) < 20 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return None
-    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
-    machine = int.from_bytes(head[18:20], order)
-    return Arch(32 if head[4] == 1 else 64, order, machine)
 
 
 def check_architecture(manifest: Manifest, arch: str | None) -> None:
@@ -321,7 +299,7 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
         if entry.kind is not Kind.FILE:
             continue
         head = entry.data[:20] if entry.data is not None else _head(entry.source)
-        found = _elf_arch(head)
+        found = identify(head)
         if found is not None and found != target:
             where = entry.origin or (str(entry.source) if entry.source else "")
             raise ResolveError(

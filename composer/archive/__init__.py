@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from composer.archive.compress import BackgroundWriter, Codec, Compression, open_compressor
 from composer.archive.newc import ArchiveStats, write_all, write_archive
+from composer.cpio import padding
 from composer.manifest import Entry, Kind
 
 PRECOMPRESSED_SUFFIXES = (".xz", ".zst", ".gz", ".bz2", ".lz4", ".lzma")
@@ -67,7 +68,7 @@ def write_initramfs(entries: Sequence[Entry], compression: Compression, out: Bin
         if segment.compression.codec is Codec.NONE:
             archive = write_archive(segment.entries, out, epoch=epoch, zero_copy=True,
                                     first_ino=first_ino)
-            pad = -out.tell() % 4
+            pad = padding(out.tell())
             write_all(out, b"\0" * pad)
         else:
             sink = _Buffered(out)

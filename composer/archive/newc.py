@@ -11,18 +11,16 @@ and nothing of the host (owner, device, inode) leaks into a header.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from composer.cpio import ALIGN, HEADER_LEN, KIND_BITS, NEWC_MAGIC, TRAILER, Kind, padding
 from composer.errors import BuildError
-from composer.manifest import KIND_BITS, Entry, Kind
+from composer.kernelcopy import copy_range
+from composer.manifest import Entry
 
-MAGIC = b"070701"
-TRAILER = "TRAILER!!!"
-HEADER_LEN = 110
 # Small files are gathered with the headers and written in batches (writev when the
 # output is a file, so nothing is copied twice in user space); big ones go straight to
 # the sink, zero-copy when it is a plain file. No syscall per header.
@@ -31,12 +29,8 @@ DIRECT_THRESHOLD = 256 << 10
 CHUNK = 1 << 20
 IOV_MAX = 1024  # POSIX's minimum for writev, Linux's value
 # One formatting operation per header: the magic and 13 eight-digit hex fields.
-HEADER_FORMAT = MAGIC + b"%08X" * 13
+HEADER_FORMAT = NEWC_MAGIC + b"%08X" * 13
 U32 = 0xFFFFFFFF
-# copy_file_range fails between filesystems of different types (ext4 -> tmpfs) and on
-# old kernels; sendfile then does the same kernel-side copy.
-NO_COPY_RANGE = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
-                           errno.EBADF})
 
 
 class Sink(Protocol):
@@ -66,7 +60,7 @@ def header(*, ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, s
                          "does not fit newc's 32 bits")
     # 110 header bytes + name + NUL, padded to 4: the padding after the NUL is
     # (-(111 + len(name)) % 4) NULs, i.e. 1 + that many NULs in total.
-    return HEADER_FORMAT % fields + name + b"\0" * (1 + (-(HEADER_LEN + 1 + len(name)) % 4))
+    return HEADER_FORMAT % fields + name + b"\0" * (1 + padding(HEADER_LEN + 1 + len(name)))
 
 
 @dataclass
@@ -144,12 +138,10 @@ class _Writer:
         return copied
 
     def _copy_range(self, src: int, dst: int, count: int) -> int | None:
-        try:
-            return os.copy_file_range(src, dst, count)
-        except OSError as error:
-            if error.errno in NO_COPY_RANGE:
-                self.copy_range = False  # it won't work for the next file either
-            return None
+        copied = copy_range(src, dst, count)
+        if copied is None:
+            self.copy_range = False  # it won't work for the next file either; sendfile will
+        return copied
 
 
 def _writev_all(fd: int, pieces: list[bytes]) -> None:
@@ -224,8 +216,8 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             if size:
                 writer.add(entry.data if entry.data is not None
                            else (entry.target or "").encode(errors="surrogateescape"))
-        if size % 4:
-            writer.add(PADDING[-size % 4])
+        if size % ALIGN:
+            writer.add(PADDING[padding(size)])
         stats.entries += 1
         stats.data_bytes += size
     writer.add(header(ino=0, mode=0, uid=0, gid=0, nlink=1, mtime=0, size=0,

@@ -23,24 +23,23 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from composer.archive.detect import MAGIC_LEN, DecodedStream, SegmentCodec, detect, kernel_caveat
+from composer.cpio import (
+    ALIGN,
+    CRC_MAGIC,
+    HEADER_LEN,
+    KIND_NAMES,
+    NEWC_MAGIC,
+    ODC_MAGIC,
+    PATH_MAX,
+    TRAILER,
+    padding,
+)
 from composer.errors import InputError
 
-HEADER_LEN = 110
-NEWC = b"070701"
-CRC = b"070702"
-TRAILER = "TRAILER!!!"
 BINARY_MAGICS = (b"\xc7\x71", b"\x71\xc7")  # old binary cpio, either byte order
-PATH_MAX = 4096  # the kernel ignores longer names and symlink targets
 READ_AHEAD = 64 << 10
 CHUNK = 1 << 20
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-
-KINDS = {
-    stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
-    stat.S_IFCHR: "char", stat.S_IFBLK: "block", stat.S_IFIFO: "fifo",
-    stat.S_IFSOCK: "socket",
-}
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -80,7 +79,7 @@ class Record:
 
     @property
     def kind(self) -> str:
-        return KINDS[stat.S_IFMT(self.mode)]
+        return KIND_NAMES[stat.S_IFMT(self.mode)]
 
     @property
     def permissions(self) -> int:
@@ -248,13 +247,15 @@ class _Open:
 
 
 def _bad_magic(magic: bytes, where: str) -> InputError:
-    if magic == b"070707":
-        return InputError(f"{where}: odc (070707) cpio archive; the kernel only reads newc "
-                          "(070701) and crc (070702)", hint="rebuild it with cpio -H newc")
+    if magic == ODC_MAGIC:
+        return InputError(f"{where}: odc ({ODC_MAGIC.decode()}) cpio archive; the kernel "
+                          f"only reads newc ({NEWC_MAGIC.decode()}) and crc "
+                          f"({CRC_MAGIC.decode()})", hint="rebuild it with cpio -H newc")
     if magic[:2] in BINARY_MAGICS:
         return InputError(f"{where}: old binary cpio archive (cpio's default format); the "
                           "kernel only reads newc", hint="rebuild it with cpio -H newc")
-    return InputError(f"{where}: no cpio header (expected 070701 or 070702, "
+    return InputError(f"{where}: no cpio header (expected {NEWC_MAGIC.decode()} or "
+                      f"{CRC_MAGIC.decode()}, "
                       f"found {magic!r})")
 
 
@@ -348,7 +349,7 @@ class InitramfsReader:
                 return
             seg = _Open(len(self.segments), raw.pos, SegmentCodec.NONE)
             if head[:1] == b"0":
-                if raw.pos % 4:
+                if raw.pos % ALIGN:
                     raise InputError(
                         f"{self.name}: a cpio header starts at offset {raw.pos}, which is "
                         "not a multiple of 4; the kernel stops there ('junk in compressed "
@@ -399,7 +400,7 @@ class InitramfsReader:
         caveat = seg.caveat
         if seg.open:
             seg.archives += 1
-            caveat = caveat or ("the last archive has no TRAILER!!! entry: the kernel "
+            caveat = caveat or (f"the last archive has no {TRAILER} entry: the kernel "
                                 "accepts that, but the file may be truncated")
         self.segments.append(Segment(seg.index, seg.offset, seg.codec, stored, size,
                                      seg.archives, seg.entries, caveat))
@@ -417,7 +418,7 @@ class InitramfsReader:
             if not head:
                 return
             where = f"{self.name}: segment {seg.index} ({seg.codec})"
-            if cursor.pos % 4:
+            if cursor.pos % ALIGN:
                 raise InputError(
                     f"{where}: data resumes at {'decompressed ' if nested else ''}offset "
                     f"{cursor.pos}, not a multiple of 4, after NUL padding; the kernel "
@@ -439,13 +440,13 @@ class InitramfsReader:
             seg.entries += 1
             yield member
             member._finish()
-            cursor.skip(-member.record.size % 4)
+            cursor.skip(padding(member.record.size))
 
     def _entry(self, cursor: _Cursor, seg: _Open, where: str) -> Member | None:
         """The member whose header starts here; None for a trailer."""
         offset = cursor.pos
         header = _exact(cursor, HEADER_LEN, "a cpio header", where)
-        if header[:6] not in (NEWC, CRC):
+        if header[:6] not in (NEWC_MAGIC, CRC_MAGIC):
             raise _bad_magic(header[:6], where)
         (ino, mode, uid, gid, nlink, mtime, size, dev_major, dev_minor,
          rdev_major, rdev_minor, namesize, checksum) = _fields(header, where)
@@ -457,16 +458,16 @@ class InitramfsReader:
             raise InputError(f"{where}: the name {raw_name!r} is not one "
                              "NUL-terminated string")
         name = os.fsdecode(raw_name[:-1])
-        cursor.skip(-(HEADER_LEN + namesize) % 4)
+        cursor.skip(padding(HEADER_LEN + namesize))
         if name == TRAILER:
-            cursor.skip(size + -size % 4)
+            cursor.skip(size + padding(size))
             seg.open = False
             seg.archives += 1
             self._archives += 1
             return None
         seg.open = True
         where = f"{where} ({name!r})"
-        if stat.S_IFMT(mode) not in KINDS:
+        if stat.S_IFMT(mode) not in KIND_NAMES:
             raise InputError(f"{where}: mode {mode:o} has no known file type")
         target = None
         data_size = size
@@ -481,7 +482,7 @@ class InitramfsReader:
             data_size = 0
         record = Record(name, mode, uid, gid, nlink, mtime, size, ino, dev_major,
                         dev_minor, rdev_major, rdev_minor, checksum,
-                        "crc" if header[:6] == CRC else "newc", target, seg.index,
+                        "crc" if header[:6] == CRC_MAGIC else "newc", target, seg.index,
                         self._archives, offset)
         # Data after a directory or device header is skipped, as the kernel does.
         return Member(record, cursor, where, data_size)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
+from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
+from composer.resolve.elf import ELF_MAGIC
 
 SIGNATURE_OFFSET = 0x08
 SIGNATURE = bytes.fromhex("02000018600000500200006860000050")
@@ -57,7 +60,7 @@ def looks_like_boot_image(head: bytes) -> bool:
 
 def _what_else(head: bytes) -> str:
     """Name the common wrong inputs so the user knows which file they grabbed."""
-    if head[:4] == b"\x7fELF":
+    if head[:4] == ELF_MAGIC:
         return (
             "an ELF file (probably an uncompressed vmlinux); use the compressed boot image "
             "(arch/s390/boot/bzImage, installed as /boot/vmlinuz-*)"
@@ -66,7 +69,7 @@ def _what_else(head: bytes) -> str:
         return "an x86 bzImage, not an s390 kernel"
     if head[:2] == b"\x1f\x8b":
         return "a gzip stream, not an s390 kernel image (decompress it or pick /boot/vmlinuz-*)"
-    if head[:6] == b"070701" or head[:6] == b"070702":
+    if head[:6] in (NEWC_MAGIC, CRC_MAGIC):
         return "a cpio archive (an initramfs), not a kernel"
     if head[:4] == b"\xfd7zX" or head[:4] == b"\x28\xb5\x2f\xfd":
         return "a compressed stream, not an s390 kernel image"
@@ -128,6 +131,33 @@ def read_header(f: BinaryIO, name: str = "image") -> BootHeader:
     return parse_header(head, name)
 
 
+def check_command_line_area(header: BootHeader, kernel_size: int, name: str) -> None:
+    """A kernel cut short before the end of its command line area cannot be patched.
+
+    Checked once, when the kernel is read: every later stage takes the header as sound.
+    """
+    if COMMAND_LINE + header.max_cmdline > kernel_size:
+        raise KernelError(f"kernel {name} is truncated: {kernel_size} bytes, too short to hold "
+                          f"its {header.max_cmdline}-byte command line area at "
+                          f"{COMMAND_LINE:#x}")
+
+
+def read_kernel(path: Path) -> BootHeader:
+    """The boot header of the kernel file at `path`, refusing a file that cannot be one."""
+    try:
+        with open(path, "rb") as f:
+            header = read_header(f, str(path))
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise KernelError(f"kernel {path} not found") from None
+    except IsADirectoryError:
+        raise KernelError(f"kernel {path} is a directory") from None
+    except OSError as error:
+        raise KernelError(f"cannot read kernel {path}: {error.strerror}") from None
+    check_command_line_area(header, size, str(path))
+    return header
+
+
 def release_of(version: str | None) -> str | None:
     """The `uname -r` part of a version string ("6.1.0-28-s390x (debian-kernel@...) #1 ...")."""
     if not version:
@@ -170,18 +200,17 @@ def write_kernel(out: BinaryIO, kernel: BinaryIO) -> int:
     return offset
 
 
-def patch_image(out: BinaryIO, header: BootHeader, *, kernel_size: int, offset: int,
-                size: int, cmdline: str | None) -> None:
-    """Write the initrd location and the command line into a written image, in place."""
+def patch_image(out: BinaryIO, header: BootHeader, *, offset: int, size: int,
+                cmdline: str | None) -> None:
+    """Write the initrd location and the command line into a written image, in place.
+
+    `header` comes from `read_kernel`, which has checked that the command line area fits.
+    """
     fd = out.fileno()
     os.pwrite(fd, struct.pack(">QQ", offset, size), INITRD_START)
     if cmdline is None:
         return
     data = encode_cmdline(cmdline, header.max_cmdline)
-    if COMMAND_LINE + header.max_cmdline > kernel_size:
-        raise KernelError(
-            f"the kernel is {kernel_size} bytes, too short to hold its "
-            f"{header.max_cmdline}-byte command line area at 0x10480")
     area = bytearray(header.max_cmdline)
     area[: len(data)] = data
     os.pwrite(fd, bytes(area), COMMAND_LINE)

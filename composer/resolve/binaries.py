@@ -31,7 +31,7 @@ from typing import Literal
 from composer.errors import ResolveError
 from composer.manifest import Entry, Kind, image_path
 from composer.resolve.busybox import AppletTable, applet_entries, read_applet_table
-from composer.resolve.elf import ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
+from composer.resolve.elf import ELF_MAGIC, ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
 from composer.resolve.sysroot import Lookup, Sysroot
 
 MAX_INTERPRETER_DEPTH = 4  # the kernel's BINPRM_MAX_RECURSION for nested #! scripts
@@ -169,7 +169,7 @@ class _Plan:
     def add_program(self, path: str, dest: str | None, origin: str, depth: int = 0) -> None:
         found = self.sysroot.lookup(path)
         head = _head(self.sysroot, found)
-        if head.startswith(b"\x7fELF"):
+        if head.startswith(ELF_MAGIC):
             info = self.read(found, path)
             self.check_arch(info, path, origin)
             if info.type not in (ET_EXEC, ET_DYN):

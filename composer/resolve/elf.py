@@ -165,6 +165,27 @@ class ElfInfo:
         return self.interp is not None or bool(self.needed)
 
 
+def elf_class_and_order(ident: bytes) -> tuple[int, ByteOrder] | None:
+    """The class (32 or 64) and byte order that e_ident declares; None if it is no ELF's.
+
+    The one place the identification bytes are judged: the resolver, the architecture
+    check and the module reader all ask here.
+    """
+    if len(ident) < 6 or ident[:4] != ELF_MAGIC or ident[4] not in (1, 2) \
+            or ident[5] not in (1, 2):
+        return None
+    return (32 if ident[4] == 1 else 64), ("little" if ident[5] == 1 else "big")
+
+
+def identify(head: bytes) -> Arch | None:
+    """The architecture an ELF header declares, from its first 20 bytes; None if not ELF."""
+    found = elf_class_and_order(head)
+    if found is None or len(head) < 20:
+        return None
+    elf_class, order = found
+    return Arch(elf_class, order, int.from_bytes(head[18:20], order))
+
+
 def is_elf(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == ELF_MAGIC
@@ -207,10 +228,10 @@ class _Reader:
                 f"{self.name} is not an ELF file (it starts with {ident[:4]!r})",
                 hint="only ELF executables, shared libraries and #! scripts can be resolved",
             )
-        if len(ident) < 16 or ident[4] not in (1, 2) or ident[5] not in (1, 2):
+        found = elf_class_and_order(ident)
+        if len(ident) < 16 or found is None:
             raise ElfError(f"{self.name} has an ELF magic but an invalid class or byte order")
-        elf_class = 32 if ident[4] == 1 else 64
-        order: ByteOrder = "little" if ident[5] == 1 else "big"
+        elf_class, order = found
         self.end = "<" if order == "little" else ">"
         self.wide = elf_class == 64
         layout = "HHIQQQIHHHHHH" if self.wide else "HHIIIIIHHHHHH"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from composer.errors import ResolveError
 from composer.resolve.cache import is_strings
+from composer.resolve.elf import ELF_MAGIC, elf_class_and_order
 
 # Suffix -> compression, longest first so `.ko.xz` is not taken for `.ko`.
 MODULE_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -34,7 +35,6 @@ MODULE_SUFFIXES: tuple[tuple[str, str], ...] = (
     (".ko", ""),
 )
 
-_ELF_MAGIC = b"\x7fELF"
 _SHN_XINDEX = 0xFFFF
 # (e_shoff, e_shentsize/e_shnum/e_shstrndx offsets, section header layout picking
 # sh_name, sh_offset and sh_size) per ELF class; from the System V gABI.
@@ -99,12 +99,13 @@ def canonical_name(name: str) -> str:
 
 def elf_section(image: bytes | mmap.mmap, wanted: bytes) -> bytes | None:
     """The content of the section called `wanted`, or None if the object has none."""
-    if len(image) < 0x34 or image[:4] != _ELF_MAGIC:
+    if len(image) < 0x34 or image[:4] != ELF_MAGIC:
         raise ModinfoError("not an ELF file")
-    elf_class, data = image[4], image[5]
-    if elf_class not in _LAYOUT or data not in (1, 2):
-        raise ModinfoError(f"unknown ELF class {elf_class} or byte order {data}")
-    order = "<" if data == 1 else ">"
+    found = elf_class_and_order(image[:6])
+    if found is None:
+        raise ModinfoError(f"unknown ELF class {image[4]} or byte order {image[5]}")
+    elf_class = 1 if found[0] == 32 else 2  # e_ident[EI_CLASS], which _LAYOUT is keyed by
+    order = "<" if found[1] == "little" else ">"
     word, shoff_at, counts_at, header_format, entry_size = _LAYOUT[elf_class]
     (shoff,) = struct.unpack_from(order + word, image, shoff_at)
     shentsize, shnum, shstrndx = struct.unpack_from(order + "HHH", image, counts_at)

@@ -369,21 +369,21 @@ class ModuleSelection:
         """Module files, modules.dep/.alias/.builtin for busybox modprobe, and firmware."""
         base = f"{MODULES_DIR}/{self.release}"
         entries = [
-            Entry(self.image_path(m), Kind.FILE, 0o644, source=m.source, origin=f"module {m.name}")
+            Entry(self.image_path(m), Kind.FILE, source=m.source, origin=f"module {m.name}")
             for m in self.modules
         ]
         generated = "generated for the selected modules"
-        entries.append(Entry(f"{base}/modules.dep", Kind.FILE, 0o644,
+        entries.append(Entry(f"{base}/modules.dep", Kind.FILE,
                              data=self.modules_dep(), origin=generated))
-        entries.append(Entry(f"{base}/modules.alias", Kind.FILE, 0o644,
+        entries.append(Entry(f"{base}/modules.alias", Kind.FILE,
                              data=self.modules_alias(), origin=generated))
         builtin = self.index.directory / "modules.builtin"
         if builtin.is_file():
-            entries.append(Entry(f"{base}/modules.builtin", Kind.FILE, 0o644, source=builtin,
+            entries.append(Entry(f"{base}/modules.builtin", Kind.FILE, source=builtin,
                                  origin="kernel modules.builtin"))
         if with_firmware:
             entries.extend(
-                Entry(f.path, Kind.FILE, 0o644, source=f.source,
+                Entry(f.path, Kind.FILE, source=f.source,
                       origin=f"firmware for {', '.join(f.wanted_by)}")
                 for f in self.firmware
             )
