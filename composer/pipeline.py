@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.compress import Compression, kernel_supports
-from composer.archive.segments import InitramfsStats, write_initramfs
 from composer.errors import BuildError, InputError, KernelError
 from composer.image.s390 import NETBOOT_LIMIT, encode_cmdline, patch_image, write_kernel
 from composer.kernelcopy import copy_range
