@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _runs_compose(module: object) -> bool:
     names = vars(module).values()
     return any(v is under_test or v is under_test.compose or v is under_test.COMPOSE
-               for v in names)
+               or v is under_test.PYTHON for v in names)
 
 
 def _not_a_unit_test(item: pytest.Item) -> str:
@@ -58,19 +58,20 @@ def _not_a_unit_test(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    misplaced = []
+    misplaced: list[str] = []
     for item in items:
-        where = item.path
         if "sysroot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.sysroot)
         if item.get_closest_marker("qemu") is not None:
             item.add_marker(pytest.mark.slow)
-        module = getattr(item, "module", None)
-        if E2E in where.parents or (module is not None and _runs_compose(module)):
+        if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        elif UNIT in item.path.parents and (reason := _not_a_unit_test(item)):
+            misplaced.append(f"{item.nodeid} ({reason})")
     if misplaced:
-        raise pytest.UsageError("tests/unit holds only tests that import the code and call "
-                                "it; move these to tests/e2e: " + ", ".join(misplaced))
+        raise pytest.UsageError(
+            "tests/unit holds only tests that import the code and call it (the quick loop); "
+            "these belong in tests/e2e: " + ", ".join(misplaced))
 
 
 def _unavailable(reason: str) -> None:

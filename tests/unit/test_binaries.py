@@ -1,24 +1,20 @@
-"""Binary closure: small sysroots made of tiny ELF files, then the real Debian s390x one.
+"""Binary closure: small sysroots made of tiny ELF files (the real Debian s390x one is
+tests/e2e/test_binaries_sysroot.py).
 
-Results are checked from the image's side: `ImageView` follows the produced symlink
-entries the way the kernel would inside the unpacked initramfs, and the real-sysroot
-test takes the loader's default directories from the real ld64.so.1 itself.
+Results are checked from the image's side: `ImageView` (tests/imageview.py) follows the
+produced symlink entries the way the kernel would inside the unpacked initramfs.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
-import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from composer.errors import ResolveError
-from composer.manifest import Entry, Kind, Manifest
-from composer.resolve.binaries import BinaryRequest, default_library_dirs, resolve_binaries
+from composer.manifest import Kind
+from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, read_elf
 from composer.resolve.sysroot import Sysroot
 from elffactory import (
@@ -30,46 +26,12 @@ from elffactory import (
     symlink,
     write_elf,
 )
+from imageview import ImageView, paths
 
 S390X: dict[str, Any] = {"elf_class": 64, "byte_order": "big", "machine": EM_S390}
 S390_31: dict[str, Any] = {"elf_class": 32, "byte_order": "big", "machine": EM_S390}
 X86_64: dict[str, Any] = {"elf_class": 64, "byte_order": "little", "machine": EM_X86_64}
 LD = "/lib/ld64.so.1"
-
-
-class ImageView:
-    """The produced entries as the unpacked image: paths resolved through its symlinks."""
-
-    def __init__(self, entries: list[Entry]) -> None:
-        self.entries = {e.path: e for e in Manifest(entries).entries()}  # refuses bad parents
-
-    def resolve(self, path: str) -> Entry | None:
-        pending = [p for p in path.split("/") if p][::-1]
-        parts: list[str] = []
-        hops = 0
-        while pending:
-            name = pending.pop()
-            if name == "..":
-                parts = parts[:-1]
-                continue
-            entry = self.entries.get("/" + "/".join([*parts, name]))
-            if entry is None:
-                return None
-            if entry.kind is Kind.SYMLINK:
-                hops += 1
-                assert hops < 40, f"symlink loop in the image at {path}"
-                assert entry.target is not None
-                if entry.target.startswith("/"):
-                    parts = []
-                pending += [p for p in entry.target.split("/") if p][::-1]
-                continue
-            parts.append(name)
-        return self.entries.get("/" + "/".join(parts))
-
-    def file(self, path: str) -> Entry:
-        entry = self.resolve(path)
-        assert entry is not None and entry.kind is Kind.FILE, f"{path} is no file in the image"
-        return entry
 
 
 def base_sysroot(root: Path, *, merged: bool = False) -> Sysroot:
@@ -90,10 +52,6 @@ def program(root: Path, path: str, **fields: Any) -> Path:
     merged_fields: dict[str, Any] = {"interp": LD, "needed": ["libc.so.6"], **S390X}
     merged_fields.update(fields)
     return write_elf(root / path.lstrip("/"), **merged_fields)
-
-
-def paths(entries: list[Entry]) -> dict[str, Entry]:
-    return {e.path: e for e in entries}
 
 
 @pytest.mark.parametrize("merged", [False, True], ids=["split-usr", "merged-usr"])
@@ -333,104 +291,3 @@ def test_explicit_binary_wins_over_applets_all(tmp_path: Path) -> None:
         resolve_binaries(sysroot, [
             BinaryRequest("/bin/busybox", applets=["modprobe"]), "/sbin/modprobe",
         ])
-
-
-# --- the real Debian s390x sysroot -------------------------------------------------------
-
-def loader_default_dirs(ld_so: Path) -> list[str]:
-    """The search list compiled into glibc's ld.so (its SYSTEM_DIRS string)."""
-    found = re.search(rb"(?:/(?:usr/)?lib[^\0]*/\0){2,}", ld_so.read_bytes())
-    assert found is not None
-    return [d.decode().rstrip("/") for d in found.group(0).split(b"\0") if d]
-
-
-def check_loadable(entries: list[Entry], default_dirs: list[str]) -> int:
-    """Every ELF in the image: interpreter present, every DT_NEEDED found by the loader."""
-    image = ImageView(entries)
-    checked = 0
-    sonames = {read_elf(e.source).soname for e in entries if e.source and _is_elf(e.source)}
-    for entry in entries:
-        if entry.kind is not Kind.FILE or entry.source is None or not _is_elf(entry.source):
-            continue
-        info = read_elf(entry.source)
-        assert info.arch.name == "s390x", entry.path
-        if info.interp:
-            assert image.file(info.interp).source is not None
-        for name in info.needed:
-            dirs = [*(info.runpath or ()), *default_dirs]
-            hits = [image.resolve(f"{d}/{name}") for d in dirs]
-            assert any(hits) or name in sonames, f"{entry.path} needs {name}: not in {dirs}"
-            checked += 1
-    return checked
-
-
-def _is_elf(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"\x7fELF"
-
-
-def merged_copy(real: Path, root: Path) -> Path:
-    """The same packages laid out as a merged-/usr system (/lib -> usr/lib, ...)."""
-    for top in ("bin", "sbin", "lib"):
-        shutil.copytree(real / top, root / "usr" / top, symlinks=True,
-                        ignore=shutil.ignore_patterns("modules"), dirs_exist_ok=True)
-        symlink(root / top, f"usr/{top}")
-    shutil.copytree(real / "etc", root / "etc", symlinks=True)
-    return root
-
-
-@pytest.mark.sysroot
-@pytest.mark.parametrize("layout", ["as-unpacked", "merged-usr"])
-def test_real_kexec_and_busybox(sysroot: Path, tmp_path: Path, layout: str) -> None:
-    root = sysroot if layout == "as-unpacked" else merged_copy(sysroot, tmp_path)
-    real = Sysroot(root)
-    entries = resolve_binaries(real, [
-        "kexec", BinaryRequest("busybox", applets="all"),
-    ], target=Arch.from_name("s390x"))
-    image = ImageView(entries)
-
-    kexec = read_elf(image.file(real.find_program("kexec")).source)  # type: ignore[arg-type]
-    assert kexec.interp == "/lib/ld64.so.1"
-    produced = paths(entries)
-    chain = real.lookup(kexec.interp).links
-    assert chain  # /lib/ld64.so.1 -> s390x-linux-gnu/ld64.so.1 (and /lib -> usr/lib)
-    for link in chain:
-        assert produced[link.path].kind is Kind.SYMLINK
-        assert produced[link.path].target == link.target
-    ld_so = image.file("/lib/ld64.so.1")
-    assert ld_so.source is not None and read_elf(ld_so.source).soname == "ld64.so.1"
-    assert ld_so.mode & stat.S_IXUSR
-    libc = image.file("/lib/s390x-linux-gnu/libc.so.6")
-    assert libc.source is not None and read_elf(libc.source).soname == "libc.so.6"
-
-    default_dirs = loader_default_dirs(ld_so.source)
-    assert default_dirs[:2] == ["/lib/s390x-linux-gnu", "/usr/lib/s390x-linux-gnu"]
-    assert set(default_dirs) <= set(default_library_dirs(Arch.from_name("s390x")))
-    assert check_loadable(entries, default_dirs) >= 2
-
-    for applet in ("/bin/sh", "/bin/ls", "/sbin/udhcpc", "/sbin/modprobe", "/sbin/init",
-                   "/usr/bin/wget", "/bin/mount", "/sbin/switch_root"):
-        assert image.file(applet).source == image.file("/bin/busybox").source, applet
-    home = real.find_program("busybox")
-    links = [e for e in entries if e.kind is Kind.SYMLINK and e.target == home]
-    assert len(links) > 200
-
-
-@pytest.mark.sysroot
-def test_real_busybox_table_agrees_with_host_busybox(sysroot: Path) -> None:
-    """Same version on the host (busybox 1.35 in Debian 12, another build config): every
-    applet both builds carry must go to the directory the host's --list-full names."""
-    from composer.resolve.busybox import read_applet_table
-
-    host_busybox = shutil.which("busybox")
-    if host_busybox is None:
-        pytest.skip("no busybox on the host to compare with")
-    listing = subprocess.run([host_busybox, "--list-full"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    host = {line.rsplit("/", 1)[-1]: "/" + line for line in listing}
-    table = read_applet_table(sysroot / "bin/busybox", name="/bin/busybox")
-    ours = {line.rsplit("/", 1)[-1]: "/" + line for line in table.list_full()}
-    common = set(host) & set(ours)
-    assert len(common) > 200
-    assert {n: ours[n] for n in common} == {n: host[n] for n in common}
-    assert {"sh", "ls", "udhcpc", "modprobe", "insmod", "ip", "wget", "tftp"} <= set(ours)

@@ -11,7 +11,6 @@ import pytest
 from composer.errors import InputError, RecipeError
 from composer.recipe import load_recipe
 from composer.render import render_text
-from under_test import compose
 
 
 @pytest.fixture(autouse=True)
@@ -135,16 +134,22 @@ def test_sandbox_blocks_python_internals(expression: str) -> None:
     assert "evil.j2:1" in str(caught.value)
 
 
-def test_validate_command_reports_and_exits_2(tmp_path: Path) -> None:
-    write(tmp_path, "fles: []\n")
-    done = compose("validate", "r.yaml", cwd=tmp_path)
-    assert done.returncode == 2
-    assert done.stderr == ("compose: error: r.yaml:1:1: fles: unknown key 'fles' "
-                           "(did you mean 'files'?)\n")
+def test_extends_compares_paths_as_the_image_does(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(
+        "files:\n  - {path: /etc/motd, content: base}\n  - {path: /etc/issue, content: base}\n"
+        "  - {path: /etc/hosts, content: base}\n")
+    (tmp_path / "variant.yaml").write_text(
+        "extends: base.yaml\nfiles:\n  - {path: /etc//motd, content: variant}\n"
+        "  - {path: /etc/issue/, remove: true}\n  - {path: /etc/./hosts, content: hosts}\n")
+    files = load_recipe(tmp_path / "variant.yaml").recipe.files
+    assert [(f.path, f.content) for f in files] == [("/etc//motd", "variant"),
+                                                   ("/etc/./hosts", "hosts")]
 
 
-def test_files_need_exactly_one_of_source_or_content(tmp_path: Path) -> None:
-    write(tmp_path, "files:\n  - {path: /a}\n")
-    done = compose("r.yaml", "--initramfs", "i", cwd=tmp_path)
-    assert done.returncode == 2 and "exactly one of 'source' or 'content'" in done.stderr
-    assert "r.yaml:2:5" in done.stderr
+def test_a_variable_named_mode_keeps_its_type(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("variables: {mode: 755, other: 10}\n"
+                      "files:\n  - {path: /a, content: x, mode: 755}\n")
+    loaded = load_recipe(recipe)
+    assert loaded.recipe.variables == {"mode": 755, "other": 10}
+    assert loaded.recipe.files[0].mode == 0o755
