@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from under_test import compose
+
 ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -35,8 +37,8 @@ def render(variables: dict[str, object], dest: Path) -> Path:
     recipe = dest.parent / f"{dest.name}.yaml"
     recipe.write_text(yaml.safe_dump({"extends": str(ROOT / "recipes/pxelinux.yaml"),
                                       "variables": variables}))
-    subprocess.run(["compose", "render", str(recipe), str(dest)], check=True,
-                   capture_output=True)
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
     return dest
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import under_test
+
 ROOT = Path(__file__).resolve().parents[2]
 MAC = "52:54:00:12:34:56"
 MARKER = "STAGE2-CMDLINE<"
@@ -21,8 +23,7 @@ pytestmark = [pytest.mark.qemu, pytest.mark.sysroot]
 
 
 def compose(*args: object, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False, timeout=timeout)
+    return under_test.compose(*args, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

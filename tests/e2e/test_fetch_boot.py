@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import under_test
 from http_server import HttpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,7 @@ pytestmark = [pytest.mark.qemu, pytest.mark.sysroot]
 
 
 def compose(*args: object, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["compose", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, check=False, timeout=timeout)
+    return under_test.compose(*args, cwd=cwd, timeout=timeout)
 
 
 def newc(name: str, data: bytes, ino: int) -> bytes:

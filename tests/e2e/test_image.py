@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import struct
 from pathlib import Path
 
 import pytest
 
-from composer.errors import KernelError
 from composer.image.s390 import parse_header
 from kernelfactory import s390_kernel, write_kernel
 from under_test import compose
@@ -95,16 +93,6 @@ def test_non_s390_kernels_are_refused_by_name(tmp_path: Path, content: bytes,
     assert words in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "img").exists()
-
-
-def test_parse_header_reads_the_parm_area() -> None:
-    raw = bytearray(s390_kernel(max_cmdline=0))
-    struct.pack_into(">QQ", raw, 0x10408, 0x200000, 1234)
-    header = parse_header(bytes(raw))
-    assert (header.initrd_offset, header.initrd_size) == (0x200000, 1234)
-    assert (header.max_cmdline, header.raw_max_cmdline) == (896, 0)
-    with pytest.raises(KernelError):
-        parse_header(b"\x7fELF" + bytes(0x20000))
 
 
 def test_cmdline_option_overrides_the_recipe(tmp_path: Path) -> None:

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = [sys.executable, "-m", "composer"]
+from under_test import compose
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([*COMPOSE, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return compose(*args, cwd=cwd, timeout=60)
 
 
 def test_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:

@@ -10,19 +10,14 @@ build cleanly instead of hanging the compressor thread.
 
 from __future__ import annotations
 
-import io
 import random
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from composer.archive.newc import write_archive
-from composer.errors import BuildError
-from composer.manifest import Entry, Kind
-from under_test import compose
+from under_test import PYTHON, compose
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
@@ -71,8 +66,8 @@ def recipe(tmp_path: Path, name: str, codec: str, lines: list[str]) -> Path:
 
 
 def peak_kib(recipe_path: Path, output: Path) -> int:
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(recipe_path), "--initramfs",
-                           str(output)], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([PYTHON, "-c", MEASURE, str(recipe_path), "--initramfs",
+                           str(output)], cwd=output.parent, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     code, peak = done.stdout.splitlines()[-1].split()
@@ -144,11 +139,3 @@ def test_a_source_that_changes_size_mid_build_fails_cleanly(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
     assert out.read_bytes() == b"previous image"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "initrd", "r-gzip.yaml"]
-
-
-def test_a_source_gone_since_the_plan_is_named_as_the_input(tmp_path: Path) -> None:
-    entries = [Entry("/etc", Kind.DIR), Entry("/etc/motd", Kind.FILE, source=tmp_path / "gone")]
-    with pytest.raises(BuildError) as caught:
-        write_archive(entries, io.BytesIO())
-    assert caught.value.message == f"cannot read {tmp_path / 'gone'} for /etc/motd: " \
-        "No such file or directory"

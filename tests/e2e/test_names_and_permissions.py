@@ -1,5 +1,5 @@
-"""Names that are not UTF-8, files the user may not read, self-including ld.so.conf:
-issue 14, class 3.
+"""Names that are not UTF-8 and files the user may not read: issue 14, class 3 (the
+self-including ld.so.conf is tests/unit/test_sysroot.py).
 
 Permission cases must run as an unprivileged user, since root reads everything: as
 root (CI containers, this machine) the command is run through `setpriv` as nobody,
@@ -19,17 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from composer.errors import ResolveError
-from composer.resolve.sysroot import Sysroot
 from kernelfactory import s390_kernel
 from modtree import ModTree, module_elf
+from under_test import COMPOSE
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = [sys.executable, "-m", "composer"]
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     env.pop("COMPOSER_SYSROOT", None)
     return env
 
@@ -156,22 +154,3 @@ def test_a_module_named_in_bytes_that_are_not_utf8_keeps_its_name(tmp_path: Path
     names = subprocess.run(["cpio", "-t", "--quiet"], input=(tmp_path / "out.cpio").read_bytes(),
                            capture_output=True, check=True).stdout.split(b"\n")
     assert f"lib/modules/{tree.release}/kernel/drivers/misc/caf".encode() + b"\xe9.ko" in names
-
-
-def test_a_self_including_ld_so_conf_glob_ends(tmp_path: Path) -> None:
-    etc = tmp_path / "etc"
-    (etc / "ld.so.conf.d").mkdir(parents=True)
-    (etc / "ld.so.conf").write_text("include /etc/ld.so.conf\ninclude /etc/*\n/usr/lib/a\n")
-    (etc / "ld.so.conf.d" / "b.conf").write_text("include ../ld.so.conf\n/usr/lib/b\n")
-    (etc / "loop.conf").write_text("include /etc/*.conf\ninclude ld.so.conf.d/*.conf\n")
-    os.mkfifo(etc / "initctl")  # a FIFO the glob matches: skipped, not waited on
-    assert Sysroot(tmp_path).ld_so_conf_dirs() == ["/usr/lib/b", "/usr/lib/a"]
-
-
-def test_an_ld_so_conf_include_that_cannot_be_read_is_named(tmp_path: Path) -> None:
-    (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "ld.so.conf").write_text("include /etc/big.conf\n")
-    with open(tmp_path / "etc" / "big.conf", "wb") as f:
-        f.truncate(2 << 20)
-    with pytest.raises(ResolveError, match=r"big\.conf in the sysroot .* is over 1,048,576"):
-        Sysroot(tmp_path).ld_so_conf_dirs()

@@ -7,29 +7,27 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import under_test
 from kernelfactory import s390_kernel
+from under_test import COMPOSE
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = [sys.executable, "-m", "composer"]
 RECIPE = 'files:\n  - {path: /etc/motd, content: "hello\\n"}\n'
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     env.pop("COMPOSER_SYSROOT", None)
     env.update(extra)
     return env
 
 
 def compose(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*COMPOSE, *map(str, args)], cwd=cwd, env=_env(), text=True,
-                          capture_output=True, timeout=120)
+    return under_test.compose(*args, cwd=cwd, env=_env(), timeout=120)
 
 
 @pytest.fixture()

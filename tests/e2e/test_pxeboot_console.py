@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from under_test import compose
+
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 FACTS = {"siaddr": "192.168.2.3", "bootfile": "boot/pxelinux.0", "mac": "88:99:AA:BB:CC:DD",
@@ -51,8 +53,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's /sbin/pxeboot and /lib/pxeboot as `compose render` writes them, and a
     bin/ with busybox's mkpasswd (an applet of the image; the host has no such command)."""
     dest = tmp_path_factory.mktemp("rendered")
-    subprocess.run(["compose", "render", str(RECIPE), str(dest)], check=True,
-                   capture_output=True)
+    done = compose("render", RECIPE, dest)
+    assert done.returncode == 0, done.stderr
     (dest / "bin").mkdir(exist_ok=True)
     (dest / "bin" / "mkpasswd").symlink_to(BUSYBOX)
     return dest

@@ -22,6 +22,7 @@ import pytest
 
 from ftp_server import FtpServer
 from http_server import HttpServer
+from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
@@ -53,9 +54,9 @@ class Boot:
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's boot scripts as `compose render` writes them, retries made quick."""
     dest = tmp_path_factory.mktemp("rendered")
-    subprocess.run(["compose", "render", str(ROOT / "recipes" / "pxelinux.yaml"), str(dest),
-                    "--set", "http_retries=2", "--set", "http_retry_delay=0"],
-                   check=True, capture_output=True)
+    done = compose("render", ROOT / "recipes" / "pxelinux.yaml", dest,
+                   "--set", "http_retries=2", "--set", "http_retry_delay=0")
+    assert done.returncode == 0, done.stderr
     return dest
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from composer.boot import ENTRY_FORMAT
-from composer.cli import boot as boot_command
+from under_test import PYTHON, compose
 
 NOT_FOR_A_PLAIN_BUILD = ("pydantic", "jsonschema", "composer.boot", "subprocess", "zstandard",
                          "lz4", "concurrent", "logging", "secrets", "importlib.resources")
@@ -27,7 +25,7 @@ sys.exit(code)
 
 
 def modules_after(args: list[str], cwd: Path) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True,
+    done = subprocess.run([PYTHON, "-c", PROBE, *args], cwd=cwd, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stderr.splitlines()[-1]))
@@ -50,8 +48,7 @@ def test_a_build_without_templates_imports_no_validation_or_codec_libraries(
 
 def test_an_invalid_recipe_still_gets_every_problem_from_jsonschema(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text("kernal: {}\nfiles: [{path: etc}]\n")
-    done = subprocess.run([sys.executable, "-m", "composer", "r.yaml"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False)
+    done = compose("r.yaml", cwd=tmp_path)
     assert done.returncode == 2
     assert "r.yaml:1:1: kernal: unknown key" in done.stderr
     assert "r.yaml:2:16: files[0].path: 'etc' is not an absolute path" in done.stderr
@@ -64,9 +61,3 @@ def test_pxelinux_build_imports_no_validation_or_boot_machinery(sysroot: Path,
                             tmp_path)
     assert (tmp_path / "pxelinux.0").stat().st_size > 0
     assert [m for m in NOT_FOR_A_PLAIN_BUILD if imported(modules, m)] == []
-
-
-def test_the_boot_options_describe_entries_as_the_boot_module_parses_them() -> None:
-    """The CLI repeats the format so that a build need not import composer.boot."""
-    assert boot_command.ENTRY_FORMAT == ENTRY_FORMAT
-

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from composer.boot import (
+    ENTRY_FORMAT,
     FIRMWARE_LIMIT,
     S390_IMAGE_MAGIC,
     BootEntry,
@@ -22,6 +23,7 @@ from composer.boot import (
     pxelinux_config,
     qemu_command,
 )
+from composer.cli import boot as boot_command
 from composer.cli import main
 from composer.errors import BuildError, InputError
 
@@ -198,3 +200,8 @@ def test_panic_and_firmware_failures_end_the_run() -> None:
     fallback = ConsoleWatch()
     fallback.feed("TFTP error: file not found: pxelinux.0\nTrying pxelinux.cfg files...\n")
     assert fallback.verdict is Outcome.NETBOOT_FAILED
+
+
+def test_the_boot_options_describe_entries_as_the_boot_module_parses_them() -> None:
+    """The CLI repeats the format so that a build need not import composer.boot."""
+    assert boot_command.ENTRY_FORMAT == ENTRY_FORMAT

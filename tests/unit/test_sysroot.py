@@ -3,6 +3,7 @@ real s390x sysroot: tests/e2e/test_sysroot_real.py)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,22 @@ def test_ld_so_conf_missing_falls_back_to_conf_d(tmp_path: Path) -> None:
     sysroot = tree(tmp_path, {"/etc/ld.so.conf.d/s390x.conf": "/lib/s390x-linux-gnu\n"}, {})
     assert sysroot.ld_so_conf_dirs() == ["/lib/s390x-linux-gnu"]
     assert Sysroot(tmp_path / "etc/ld.so.conf.d").ld_so_conf_dirs() == []
+
+
+def test_a_self_including_ld_so_conf_glob_ends(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    (etc / "ld.so.conf.d").mkdir(parents=True)
+    (etc / "ld.so.conf").write_text("include /etc/ld.so.conf\ninclude /etc/*\n/usr/lib/a\n")
+    (etc / "ld.so.conf.d" / "b.conf").write_text("include ../ld.so.conf\n/usr/lib/b\n")
+    (etc / "loop.conf").write_text("include /etc/*.conf\ninclude ld.so.conf.d/*.conf\n")
+    os.mkfifo(etc / "initctl")  # a FIFO the glob matches: skipped, not waited on
+    assert Sysroot(tmp_path).ld_so_conf_dirs() == ["/usr/lib/b", "/usr/lib/a"]
+
+
+def test_an_ld_so_conf_include_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "ld.so.conf").write_text("include /etc/big.conf\n")
+    with open(tmp_path / "etc" / "big.conf", "wb") as f:
+        f.truncate(2 << 20)
+    with pytest.raises(ResolveError, match=r"big\.conf in the sysroot .* is over 1,048,576"):
+        Sysroot(tmp_path).ld_so_conf_dirs()
