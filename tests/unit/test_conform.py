@@ -32,11 +32,20 @@ def corpus() -> list[tuple[str, Any]]:
                     *ROOT.glob("tests/bad/*/*.yaml")])
     out = []
     for path in paths:
+        if _refused_by_the_loader(path):
+            continue
         try:
             out.append((str(path.relative_to(ROOT)), load_document(path).data))
         except RecipeError:
             continue  # YAML that does not load never reaches the schema
     return out
+
+
+def _refused_by_the_loader(path: Path) -> bool:
+    """A tests/bad alias bomb, which the YAML loader refuses by its own header: it never
+    reaches the schema, and loading the deepest one costs seconds of the quick loop."""
+    header = path.read_bytes()[:4096]
+    return b"# expect:" in header and b"category: alias-bomb\n" in header
 
 
 CORPUS = corpus()
