@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from composer.boot import Outcome, boot_image, parse_entry
+from composer.boot import Outcome, boot_image
 from composer.pipeline import BuildRequest, build
+from composer.tftproot import parse_entry
 from under_test import COMPOSE
 
 MARKER = "COMPOSE-BOOT-PROBE"

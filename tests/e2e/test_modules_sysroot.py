@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from composer.manifest import read_content
-from composer.resolve.modinfo import elf_section
+from composer.resolve.elfsection import elf_section
 from composer.resolve.modules import ModuleIndex
 from modoracle import busybox_root, dep_lines, install, modprobe_show, pyelftools_modinfo
 

@@ -10,8 +10,8 @@ import pytest
 
 from composer.errors import RecipeError
 from composer.recipe import load_recipe
-from composer.recipe.load import parse_document
 from composer.recipe.merge import merge
+from composer.recipe.yamldoc import parse_document
 from under_test import compose
 
 

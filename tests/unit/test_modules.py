@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from composer.errors import InputError, ResolveError
 from composer.manifest import Kind, Manifest
-from composer.resolve.modinfo import elf_section, read_modinfo
+from composer.resolve.elfsection import elf_section
+from composer.resolve.modinfo import read_modinfo
 from composer.resolve.modules import ModuleIndex, glob_regex
 from modoracle import busybox_root, dep_lines, install, modprobe_show, pyelftools_modinfo
 from modtree import RELEASE, ModTree, module_elf
