@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from composer import blobcache
 from composer.archive import compress, deflatecache
 from composer.archive.compress import Codec, Compression, open_compressor
 
@@ -150,7 +151,7 @@ def test_a_damaged_entry_is_a_miss_and_never_used(
         if damage == "flip-payload":
             raw[-1] ^= 0x01
         elif damage == "flip-check":
-            raw[len(deflatecache.MAGIC) + deflatecache.KEY_SIZE] ^= 0x01
+            raw[len(blobcache.MAGIC) + blobcache.KEY_SIZE] ^= 0x01
         elif damage == "truncate":
             raw = raw[: len(raw) // 2]
         elif damage == "empty":
@@ -158,7 +159,7 @@ def test_a_damaged_entry_is_a_miss_and_never_used(
         elif damage == "other-entry":  # a whole, valid entry, but for another key
             raw = bytearray(entries[(i + 1) % len(entries)].read_bytes())
         elif damage == "huge":
-            raw += bytes(deflatecache.MAX_ENTRY)
+            raw += bytes(blobcache.MAX_ENTRY)
         entry.write_bytes(bytes(raw))
     deflates.clear()
     out = gzip_bytes(data)
@@ -194,9 +195,9 @@ def test_a_build_adds_at_most_the_limit_and_the_directory_is_pruned_oldest_first
         os.utime(cache_dir / name, ns=(n * 10**9, n * 10**9))
     oldest = sorted(os.listdir(cache_dir))[0]
     total = sum(p.stat().st_size for p in cache_dir.iterdir())
-    deflatecache.prune(cache_dir, total - 1)
+    blobcache.prune(cache_dir, total - 1)
     left = os.listdir(cache_dir)
     assert oldest not in left
     assert sum(p.stat().st_size for p in cache_dir.iterdir()) <= (total - 1) * 3 // 4
-    deflatecache.prune(cache_dir, 10**9)  # under budget: nothing goes
+    blobcache.prune(cache_dir, 10**9)  # under budget: nothing goes
     assert sorted(os.listdir(cache_dir)) == sorted(left)
