@@ -124,9 +124,9 @@ def pxelinux(bench: Bench) -> list[Table]:
 
     The composer runs three ways, each with a cache home of its own in the work
     directory: warm (every cache filled by the runs before: the build after the first),
-    cold (the render and deflate caches emptied before every run, the index cache
-    kept: a build after a change of every block, as the figures before those caches
-    were measured) and with COMPOSER_CACHE=off (nothing remembered at all).
+    cold (the parse, render and deflate caches emptied before every run, the index
+    cache kept: a build after a change of every block, as the figures before those
+    caches were measured) and with COMPOSER_CACHE=off (nothing remembered at all).
     """
     recipe = REPO / "recipes" / "pxelinux.yaml"
     table = Table("1. `pxelinux` recipe end to end (s390x sysroot, cold process)",
@@ -144,7 +144,7 @@ def pxelinux(bench: Bench) -> list[Table]:
     warm_home, cold_home = bench.work / "cache-warm", bench.work / "cache-cold"
 
     def empty_cold_caches() -> None:
-        for kind in ("deflate", "render"):
+        for kind in ("deflate", "render", "parse"):
             shutil.rmtree(cold_home / "composer" / kind, ignore_errors=True)
 
     # On disk, as a user would write it: the composer fsyncs its outputs.
@@ -171,8 +171,8 @@ def pxelinux(bench: Bench) -> list[Table]:
     base = series["seed"]
     level = f"gzip {codec.effective_level}" + (f", {codec.threads} threads"
                                                if codec.threads else "")
-    caches = {"warm": "warm (index, render, deflate)",
-              "cold": "render + deflate emptied, index warm",
+    caches = {"warm": "warm (index, parse, render, deflate)",
+              "cold": "parse, render, deflate emptied; index warm",
               "off": "`COMPOSER_CACHE=off`"}
     for name in ("warm", "cold", "off"):
         s = series[name]
@@ -190,8 +190,8 @@ def pxelinux(bench: Bench) -> list[Table]:
         "resolution, archive, image and fsync included; the page cache is warm; the four "
         "commands run round-robin; both images are written to " + fs,
         "caches: warm is the build after the first (the warm-up round fills its cache "
-        "home); cold empties the render and deflate caches before each run (outside the "
-        "timing) but keeps the index cache (.modinfo, busybox's applet table), as every "
+        "home); cold empties the parse, render and deflate caches before each run (outside "
+        "the timing) but keeps the index cache (.modinfo, busybox's applet table), as every "
         "figure before those caches was measured; off reads and computes everything",
         f"the three composer images are the same bytes: {same}",
         "CPU s: user + system time of the whole command (every process and thread); on "
@@ -205,8 +205,8 @@ def pxelinux(bench: Bench) -> list[Table]:
                1.0, "s"),
         Target("pxelinux: whole `compose` process / the seed's pipeline (warm caches)",
                series["warm"].wall / base.wall, 1.0, "x"),
-        Target("pxelinux: whole `compose` process / the seed's pipeline (render and "
-               "deflate caches cold)", series["cold"].wall / base.wall, 1.0, "x"),
+        Target("pxelinux: whole `compose` process / the seed's pipeline (parse, render "
+               "and deflate caches cold)", series["cold"].wall / base.wall, 1.0, "x"),
     ]
     return [table]
 
