@@ -195,6 +195,10 @@ def test_no_cache_when_off(tmp_path: Path, cache_dir: Path, jinja_renders: list[
 def test_a_lone_variable_expands_as_jinja_would(text: str, variables: dict[str, object],
                                                 jinja_renders: list[str]) -> None:
     assert expand(text, variables, "k") == JINJA(text, variables, "k")
+    value = next(iter(variables.values()))
+    plain = text.strip() == text and "-" not in text and "true" not in text \
+        and "None" not in text and type(value) in (str, int, float, bool)
+    assert (jinja_renders == []) == plain  # plain scalars never reach Jinja
 
 
 @pytest.mark.parametrize("text,variables", [
