@@ -7,9 +7,6 @@ renders that really went through Jinja.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -217,28 +214,3 @@ def test_a_lone_variable_jinja_refuses_gets_jinjas_error(
 
 def test_the_limit_is_the_sandboxes() -> None:
     assert render.MAX_RESULT == sandbox.MAX_RESULT
-
-
-def test_a_warm_build_imports_no_jinja_or_yaml_and_writes_the_same_image(
-        sysroot: Path, tmp_path: Path) -> None:
-    """The stock pxelinux recipe (one template, lone-variable strings), built with the
-    caches empty, then warm, then off: the same bytes, and the warm build imports
-    neither Jinja2 nor PyYAML."""
-    probe = ("import json, sys\nfrom composer.cli import main\ncode = main(sys.argv[1:])\n"
-             "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    runs = []
-    for name, extra in (("cold", {}), ("warm", {}), ("off", {"COMPOSER_CACHE": "off"})):
-        argv = [sys.executable, "-c", probe, str(REPO / "recipes" / "pxelinux.yaml"),
-                "--sysroot", str(sysroot), "-o", f"{name}.0", "-q"]
-        runs.append(subprocess.run(argv, cwd=tmp_path, env={**env, **extra},
-                                   capture_output=True, text=True, check=False))
-    assert [r.returncode for r in runs] == [0, 0, 0], runs[-1].stderr
-    cold, warm, _ = (set(json.loads(r.stderr.splitlines()[-1])) for r in runs)
-    assert "jinja2" in cold and "yaml" in cold
-    assert not {m for m in warm if m.split(".")[0] in ("jinja2", "markupsafe", "yaml")}
-    assert "composer.templating" not in warm
-    images = {(tmp_path / f"{name}.0").read_bytes() for name in ("cold", "warm", "off")}
-    assert len(images) == 1
-    assert {p.name for p in (tmp_path / "cache" / "composer").iterdir()} >= \
-        {"deflate", "render", "parse"}
