@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
-from composer.archive.compress import Codec, Compression
+from composer.archive.codec import Codec, Compression
 
 VariableValue = str | int | float | bool | list[str | int | float | bool]
 SCALARS = (str, int, float, bool)
