@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from composer.archive import lz4legacy
 from composer.archive.decoders import (
     BlockDecoder,
     Decoder,
@@ -30,6 +29,9 @@ from composer.archive.decoders import (
     ZlibStep,
     ZstdDecoder,
 )
+from composer.archive.lz4legacy import MAGIC_BYTES as LZ4_MAGIC
+from composer.archive.lz4legacy import Encoder as Lz4Encoder
+from composer.archive.lz4legacy import decoded_blocks as lz4_blocks
 from composer.errors import InputError
 
 
@@ -105,7 +107,7 @@ class _ZstdEncoder:
 
 
 def _lz4_encoder(level: int, threads: int) -> Encoder:
-    return lz4legacy.Encoder(level)
+    return Lz4Encoder(level)
 
 
 def _gzip_decoder(raw: RawInput) -> Decoder:
@@ -140,7 +142,7 @@ def _lz4_frame_decoder(raw: RawInput) -> Decoder:
 
 
 def _lz4_decoder(raw: RawInput) -> Decoder:
-    return BlockDecoder(lz4legacy.decoded_blocks(raw))
+    return BlockDecoder(lz4_blocks(raw))
 
 
 def _xz_caveat(head: bytes) -> str | None:
@@ -189,7 +191,7 @@ FORMATS: dict[Codec, Format] = {f.codec: f for f in (
            encoder=_xz_encoder, decoder=_xz_decoder, caveat=_xz_caveat),
     Format(Codec.ZSTD, b"\x28\xb5\x2f\xfd", "CONFIG_RD_ZSTD", (1, 19), 3, threads=True,
            encoder=_ZstdEncoder, decoder=ZstdDecoder),
-    Format(Codec.LZ4, lz4legacy.MAGIC_BYTES, "CONFIG_RD_LZ4", (1, 12), 12,
+    Format(Codec.LZ4, LZ4_MAGIC, "CONFIG_RD_LZ4", (1, 12), 12,
            encoder=_lz4_encoder, decoder=_lz4_decoder),
     Format(Codec.LZMA, b"\x5d\x00\x00", "CONFIG_RD_LZMA", (0, 9), 6,
            encoder=_lzma_encoder, decoder=_lzma_decoder),
