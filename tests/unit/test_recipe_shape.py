@@ -329,7 +329,7 @@ def test_the_quick_check_agrees_with_jsonschema_and_the_model_takes_what_is_vali
     assert verdicts[True] >= 15 and verdicts[False] >= 15, verdicts  # both were exercised
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.one_of(st.from_regex(resolve({"$ref": "#/$defs/mode"})["pattern"], fullmatch=True),
                  st.text(alphabet="0123456789o", max_size=6)))
 def test_a_mode_the_schema_takes_is_one_the_model_and_the_entry_take(text: str) -> None:
