@@ -15,9 +15,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from composer.errors import InputError
+
+if TYPE_CHECKING:
+    from composer.archive.deflatecache import DeflateCache
 
 
 class Codec(StrEnum):
@@ -176,8 +179,9 @@ class _ParallelGzip:
     # mtime 0, no name, XFL 0, OS 3 (Unix): nothing of the build host or time.
     HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 
-    def __init__(self, level: int, threads: int) -> None:
+    def __init__(self, level: int, threads: int, cache: DeflateCache | None = None) -> None:
         self.level = level
+        self.cache = cache
         # Plain threads, not concurrent.futures: its import (logging, traceback...)
         # costs more than this whole class.
         self.jobs: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
@@ -196,7 +200,7 @@ class _ParallelGzip:
     def _work(self) -> None:
         while (block := self.jobs.get()) is not None:
             try:
-                block.deflated = self._deflate(block.data, block.primer)
+                block.deflated = self._cached_deflate(block.data, block.primer)
             except BaseException as error:  # re-raised by the thread that writes
                 block.error = error
             block.done.set()
@@ -208,6 +212,17 @@ class _ParallelGzip:
         else:
             z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9)
         return z.compress(block) + z.flush(zlib.Z_SYNC_FLUSH)
+
+    def _cached_deflate(self, block: bytes, primer: bytes) -> bytes:
+        """The block's deflate, from the cache when an earlier build made it."""
+        if self.cache is None:
+            return self._deflate(block, primer)
+        key = self.cache.key(primer, block)
+        deflated = self.cache.get(key)
+        if deflated is None:
+            deflated = self._deflate(block, primer)
+            self.cache.put(key, deflated)
+        return deflated
 
     def _submit(self, data: bytes) -> None:
         self.crc = zlib.crc32(data, self.crc)
@@ -242,6 +257,8 @@ class _ParallelGzip:
             body = self._ready(wait_all=True)
         finally:
             self.close()
+        if self.cache is not None:
+            self.cache.tidy()
         final = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9).flush(zlib.Z_FINISH)
         return body + final + struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
 
@@ -309,7 +326,11 @@ class _Lz4Legacy:
 def open_compressor(compression: Compression, out: Writable) -> CompressingWriter:
     codec, level = compression.codec, compression.effective_level
     if codec is Codec.GZIP and compression.threads:
-        parallel = _ParallelGzip(level, compression.threads)
+        from composer.archive.deflatecache import DeflateCache
+
+        cache = DeflateCache.open((level, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ParallelGzip.BLOCK,
+                                   _ParallelGzip.WINDOW, zlib.Z_SYNC_FLUSH))
+        parallel = _ParallelGzip(level, compression.threads, cache)
         return CompressingWriter(out, parallel.compress, parallel.finish)
     if codec is Codec.GZIP:
         # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
