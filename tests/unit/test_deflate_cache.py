@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from composer import blobcache
-from composer.archive import compress, deflatecache
+from composer.archive import deflatecache, pigz
 from composer.archive.compress import Codec, Compression, open_compressor
 
-BLOCK = compress._ParallelGzip.BLOCK
+BLOCK = pigz.ParallelGzip.BLOCK
 
 
 @pytest.fixture
@@ -35,13 +35,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def deflates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record every block zlib really deflates (its length)."""
     done: list[int] = []
-    original = compress._ParallelGzip._deflate
+    original = pigz.ParallelGzip._deflate
 
-    def counting(self: compress._ParallelGzip, block: bytes, primer: bytes) -> bytes:
+    def counting(self: pigz.ParallelGzip, block: bytes, primer: bytes) -> bytes:
         done.append(len(block))
         return original(self, block, primer)
 
-    monkeypatch.setattr(compress._ParallelGzip, "_deflate", counting)
+    monkeypatch.setattr(pigz.ParallelGzip, "_deflate", counting)
     return done
 
 
