@@ -41,7 +41,7 @@ from pathlib import Path
 from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.resolve import modinfo as modinfo_format
-from composer.resolve.cache import FileCache, code_version, identity
+from composer.resolve.cache import CacheDirectory, FileCache, code_version, identity
 from composer.resolve.modinfo import (
     ModInfo,
     Module,
@@ -112,6 +112,7 @@ class ModuleIndex:
         # reads three small files, not the answers for the whole tree.
         self._caches: dict[str, FileCache] = {}
         self._code = code_version(modinfo_format.__file__)
+        self._cache_directory = CacheDirectory()
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -176,7 +177,8 @@ class ModuleIndex:
         scope = os.path.dirname(module.host)
         cache = self._caches.get(scope)
         if cache is None:
-            cache = self._caches[scope] = FileCache("modinfo", scope, self._code)
+            cache = self._caches[scope] = FileCache("modinfo", scope, self._code,
+                                                     self._cache_directory)
         info = ModInfo.from_tuple(cache.get(module.host, key))
         if info is None:
             info = read_modinfo(module.source, module.compression)
