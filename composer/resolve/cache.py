@@ -35,11 +35,11 @@ READ_SIZE = 1 << 16  # takes a whole cache file (KiB); 1 MiB would be an mmap pe
 Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
 
-def directory() -> str | None:
+def directory() -> Path | None:
     if os.environ.get("COMPOSER_CACHE", "").lower() in ("off", "0", "no", "false"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return f"{base}/composer/index"
+    return Path(base) / "composer" / "index"
 
 
 def code_version(*sources: str) -> int | None:
@@ -128,7 +128,8 @@ class CacheDirectory:
     """Where the cache files are (None: the cache is off), looked up once per index."""
 
     def __init__(self) -> None:
-        self.path = directory()
+        found = directory()
+        self.path = None if found is None else str(found)
 
 
 def _read_file(path: str) -> bytes:
