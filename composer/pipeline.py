@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
-from composer.archive.compress import Compression, kernel_supports
+from composer.archive.codec import Compression, kernel_supports
 from composer.errors import BuildError, InputError, KernelError
 from composer.image.s390 import NETBOOT_LIMIT, encode_cmdline, patch_image, write_kernel
 from composer.kernelcopy import copy_range
