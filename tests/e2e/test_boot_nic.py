@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootscripts import BUSYBOX, applet_links
 from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
 TFTP_SERVER = Path(__file__).resolve().parents[1] / "tftp_server.py"
 
@@ -136,11 +136,7 @@ def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -
     tftp_root.mkdir()
     render({"modules": [], "on_failure": "retry", "dhcp_timeout": 1, "dhcp_retries": 2,
             "tftp_retry_delay": 0, "interface_wait": 2}, tmp_path / "root")
-    applets = tmp_path / "applets"
-    applets.mkdir()
-    listing = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
-    for applet in listing.stdout.split():
-        (applets / applet).symlink_to(BUSYBOX)
+    applets = applet_links(tmp_path / "applets")
     (work / "udhcpd.conf").write_text(UDHCPD_CONF)
     (work / "console").touch()
     (work / "pid1.sh").write_text(PID1.format(ip=IPROUTE, python=sys.executable,

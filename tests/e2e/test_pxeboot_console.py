@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from bootscripts import BUSYBOX
 from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 FACTS = {"siaddr": "192.168.2.3", "bootfile": "boot/pxelinux.0", "mac": "88:99:AA:BB:CC:DD",
          "ip": "192.168.2.91", "subnet": "255.255.255.0", "router": "192.168.2.1"}
 BOOTIF = "BOOTIF=01-88-99-aa-bb-cc-dd"

@@ -12,7 +12,6 @@ txt/syslinux.cfg.txt) and, where it is silent, from its ldlinux readconfig.c beh
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -20,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from bootscripts import BUSYBOX, serve
 from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 
 pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is not installed")
 
@@ -86,15 +85,6 @@ def tftp(tmp_path: Path) -> Path:
     root.mkdir()
     return root
 
-
-def serve(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            path.write_text(content)
-        else:
-            path.write_bytes(content)
 
 
 def run(script: Path, root: Path, facts: dict[str, str], *extra: str,

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bootscripts import BUSYBOX, applet_links
 from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 TFTP_SERVER = Path(__file__).resolve().parents[1] / "tftp_server.py"
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
 
 pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is not installed")
@@ -94,11 +94,7 @@ def test_init_refuses_to_run_the_whole_boot_unless_pid_1(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PATH directory of busybox applet links, as the image has them."""
-    listing = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
-    directory = tmp_path_factory.mktemp("applets")
-    for applet in listing.stdout.split():
-        (directory / applet).symlink_to(BUSYBOX)
-    return directory
+    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ not absolute).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from bootscripts import BUSYBOX, applet_links, serve
 from ftp_server import FtpServer
 from http_server import HttpServer
 from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
-BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 MAC = "52:54:00:12:34:56"
 FACTS = {"siaddr": "127.0.0.1", "boot_file": "pxelinux.0", "ip": "10.0.2.15", "mac": MAC}
 
@@ -63,11 +62,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """busybox's applets first on PATH, as in the image (wget is busybox's, not GNU's)."""
-    listing = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
-    directory = tmp_path_factory.mktemp("applets")
-    for applet in listing.stdout.split():
-        (directory / applet).symlink_to(BUSYBOX)
-    return directory
+    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 @pytest.fixture
@@ -84,15 +79,6 @@ def web(tmp_path: Path) -> Iterator[HttpServer]:
     with HttpServer(root) as server:
         yield server
 
-
-def serve(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            path.write_text(content)
-        else:
-            path.write_bytes(content)
 
 
 def run(image_root: Path, applets: Path, tftp: Path, facts: dict[str, str],
