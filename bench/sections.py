@@ -132,7 +132,7 @@ def pxelinux(bench: Bench) -> list[Table]:
     codec = load_recipe(recipe).recipe.compression.compression()
     the_plan = planned(recipe, bench.s390x)
     assert the_plan.kernel is not None, "recipes/pxelinux.yaml names a kernel"
-    staged = stage(the_plan.manifest.entries(), bench.work / "stage-pxelinux")
+    staged = stage(the_plan.entries, bench.work / "stage-pxelinux")
     # On disk, as a user would write it: the composer fsyncs its outputs.
     with tempfile.TemporaryDirectory(prefix="composer-bench-") as disk:
         image, seed_image = Path(disk) / "pxelinux.0", Path(disk) / "seed.0"
