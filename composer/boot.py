@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import codecs
 import os
-import platform
-import re
 import select
-import shutil
 import subprocess
 import tempfile
 import time
@@ -35,16 +32,13 @@ from typing import IO, Protocol
 
 from composer.console import Answer, Typist, type_keys
 from composer.errors import BuildError, InputError
+from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE, SIGNATURE_OFFSET
+from composer.qemu import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
+from composer.tftproot import BOOTFILE, BootEntry, bootfile_in, lay_out_tftp
 
-FIRMWARE_LIMIT = 125_820_928  # the firmware loads at 0x2000 and stops below 0x7800000
-FIRMWARE_FILES = ("s390-ccw.img", "s390-netboot.img")
-BOOTFILE = "pxelinux.0"
-S390_IMAGE_MAGIC = bytes.fromhex("02000018600000500200006860000050")  # at 0x08..0x17
 PANIC = "Kernel panic"
 NETBOOT_FAILURES = ("Failed to load OS from network", "Trying pxelinux.cfg files")
 PANIC_GRACE = 2.0  # seconds to keep reading after a panic, for the backtrace
-QEMU_PACKAGES = ("qemu-system-s390x is in Debian/Ubuntu's qemu-system-misc package "
-                 "(its firmware in qemu-system-data): apt-get install qemu-system-misc")
 
 
 class Console(Protocol):
@@ -55,48 +49,6 @@ class Console(Protocol):
     def flush(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class BootEntry:
-    """One LABEL of the PXELINUX config the guest's initramfs will read."""
-
-    label: str
-    kernel: str
-    initrds: tuple[str, ...] = ()
-    append: str = ""
-
-
-ENTRY_FORMAT = ("'LABEL: KERNEL [INITRD[,INITRD...]|-] [APPEND...]', e.g. "
-                "'linux: vmlinuz initrd.img console=ttysclp0'")
-
-
-def parse_entry(text: str) -> BootEntry:
-    """`LABEL: KERNEL INITRD APPEND...`; the second word is the initrd list unless it is
-    `-` (no initrd) or holds a `=` (then the kernel arguments start there)."""
-    label, colon, rest = text.partition(":")
-    words = rest.split()
-    if not colon or not label.strip() or len(label.split()) != 1 or not words:
-        raise InputError(f"--entry {text!r} is not of the form {ENTRY_FORMAT}")
-    kernel, words = words[0], words[1:]
-    initrds: tuple[str, ...] = ()
-    if words and (words[0] == "-" or "=" not in words[0]):
-        initrds = tuple(p for p in words[0].split(",") if p and p != "-")
-        words = words[1:]
-    return BootEntry(label.strip(), kernel, initrds, " ".join(words))
-
-
-def pxelinux_config(entries: Sequence[BootEntry]) -> str:
-    """A PXELINUX config whose DEFAULT is the first entry."""
-    lines = ["# written by compose boot", f"DEFAULT {entries[0].label}", ""]
-    for entry in entries:
-        lines += [f"LABEL {entry.label}", f"  KERNEL {entry.kernel}"]
-        if entry.initrds:
-            lines.append(f"  INITRD {','.join(entry.initrds)}")
-        if entry.append:
-            lines.append(f"  APPEND {entry.append}")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def check_image(image: Path) -> None:
     try:
         size = image.stat().st_size
@@ -104,127 +56,14 @@ def check_image(image: Path) -> None:
             head = file.read(0x18)
     except OSError as error:
         raise InputError(f"cannot read the boot image {image}: {error.strerror}") from error
-    if size > FIRMWARE_LIMIT:
+    if size > NETBOOT_LIMIT:
         raise InputError(
             f"{image} is {size:,} bytes; the s390 firmware's network boot loads at most "
-            f"{FIRMWARE_LIMIT:,} bytes (0x2000..0x7800000)",
+            f"{NETBOOT_LIMIT:,} bytes (0x2000..0x7800000)",
             hint="use a smaller or better compressed initramfs")
-    if head[0x08:0x18] != S390_IMAGE_MAGIC:
+    if head[SIGNATURE_OFFSET:SIGNATURE_OFFSET + len(SIGNATURE)] != SIGNATURE:
         raise InputError(f"{image} is not an s390 kernel boot image (no IPL PSW/CCWs at "
                          "0x08); build one with compose, or pass /boot/vmlinuz-* of s390x")
-
-
-def check_mac(mac: str) -> None:
-    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", mac):
-        raise InputError(f"--mac {mac!r} is not a MAC address like 52:54:00:12:34:56")
-    if int(mac[:2], 16) & 1:
-        raise InputError(f"--mac {mac} is a multicast address; a network card needs a "
-                         "unicast one (even first byte, e.g. 52:54:00:...)")
-
-
-def find_qemu(qemu: str | None = None) -> str:
-    found = shutil.which(qemu or "qemu-system-s390x")
-    if found is None:
-        raise BuildError(f"{qemu or 'qemu-system-s390x'} not found", hint=QEMU_PACKAGES)
-    return found
-
-
-def firmware_dirs(qemu: str) -> list[Path]:
-    """Where QEMU looks for its firmware: beside a build, under its prefix, Debian's."""
-    binary = Path(qemu).resolve()
-    return [binary.parent / "pc-bios", binary.parent.parent / "share" / "qemu",
-            Path("/usr/share/qemu"), Path("/usr/local/share/qemu")]
-
-
-def check_firmware(qemu: str, dirs: Sequence[Path] | None = None) -> Path:
-    searched = firmware_dirs(qemu) if dirs is None else list(dirs)
-    for directory in searched:
-        if all((directory / name).is_file() for name in FIRMWARE_FILES):
-            return directory
-    raise BuildError(f"the s390 firmware ({' and '.join(FIRMWARE_FILES)}) is missing from "
-                     f"{', '.join(str(d) for d in searched)}", hint=QEMU_PACKAGES)
-
-
-def kvm_usable() -> bool:
-    return platform.machine() == "s390x" and os.access("/dev/kvm", os.R_OK | os.W_OK)
-
-
-def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
-                 mac: str | None = None, kvm: bool = False, disks: Sequence[Path] = (),
-                 reboot: bool = False, unwired_nics: int = 0) -> list[str]:
-    """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
-    DHCP hands out `bootfile` and whose TFTP serves `tftp`, then DISKS as raw
-    virtio-blk-ccw disks (for a LOCALBOOT re-IPL). tb-size=16 keeps TCG's translation
-    cache small, which makes a kexec'd second kernel decompress ~7x faster. Without
-    REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot). UNWIRED_NICS cards connected
-    to nothing (each on a hub of its own) come first, so the boot card is not the first
-    CCW device; which one Linux names eth0 varies from boot to boot here, so the image
-    has to find the card the firmware booted from."""
-    def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
-        return value.replace(",", ",,")
-
-    nic = "virtio-net-ccw,netdev=n0,bootindex=1" + (f",mac={mac}" if mac else "")
-    unwired = [arg for n in range(unwired_nics)
-               for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
-                           "-device", f"virtio-net-ccw,netdev=u{n}")]
-    command = [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic",
-               *([] if reboot else ["-no-reboot"]),
-               "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
-               "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
-               "-device", nic]
-    for n, disk in enumerate(disks):
-        command += ["-drive", f"file={escape(str(disk))},if=none,id=disk{n},format=raw",
-                    "-device", f"virtio-blk-ccw,drive=disk{n}"]
-    return command
-
-
-def lay_out_tftp(root: Path, image: Path, entries: Sequence[BootEntry]) -> None:
-    """A fresh TFTP root: IMAGE as pxelinux.0, the entries' host files copied in by their
-    base names (into a numbered directory when two differ), and pxelinux.cfg/default
-    when there are entries."""
-    shutil.copyfile(image, root / BOOTFILE)
-    served: dict[Path, str] = {}
-    taken = {BOOTFILE, "pxelinux.cfg"}
-
-    def serve(host_path: str, what: str) -> str:
-        source = Path(host_path).expanduser().resolve()
-        if not source.is_file():
-            raise InputError(f"--entry {what} {host_path!r} is not a file on this host")
-        if source not in served:
-            name, n = source.name, 0
-            while name in taken:
-                n += 1
-                name = f"{n}/{source.name}"
-            (root / name).parent.mkdir(exist_ok=True)
-            shutil.copyfile(source, root / name)
-            taken.add(name)
-            served[source] = name
-        return served[source]
-
-    tftp_entries = [BootEntry(e.label, serve(e.kernel, "kernel"),
-                              tuple(serve(i, "initrd") for i in e.initrds), e.append)
-                    for e in entries]
-    if tftp_entries:
-        (root / "pxelinux.cfg").mkdir()
-        (root / "pxelinux.cfg" / "default").write_text(pxelinux_config(tftp_entries))
-
-
-def bootfile_in(tftp: Path, image: Path) -> str:
-    """The boot file name inside a user's TFTP root: IMAGE where it lies when it is inside
-    (so the PXELINUX path prefix is its directory, as on a real server), else a copy as
-    pxelinux.0, unless a different pxelinux.0 is already there: that is never overwritten."""
-    if not tftp.is_dir():
-        raise InputError(f"--tftp {tftp} is not a directory")
-    resolved, root = image.resolve(), tftp.resolve()
-    if resolved.is_relative_to(root):
-        return resolved.relative_to(root).as_posix()
-    target = root / BOOTFILE
-    if target.exists() and target.read_bytes() != resolved.read_bytes():
-        raise InputError(f"{target} exists and differs from {image}",
-                         hint=f"boot {target} itself, or remove it to let compose copy {image}")
-    if not target.exists():
-        shutil.copyfile(resolved, target)
-    return BOOTFILE
 
 
 class Outcome(StrEnum):

@@ -21,7 +21,7 @@ from typing import Any
 
 from composer.archive.reader import Limits, Member, Record, Segment
 from composer.image.s390 import BootHeader
-from composer.inspect import S390_IMAGE, Image, mtime_text, open_image, printable
+from composer.inspection import S390_IMAGE, Image, mtime_text, open_image, printable
 from composer.manifest import Entry, Kind
 
 SCHEMA = "composer.diff/1"

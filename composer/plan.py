@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Literal
 from composer.archive.compress import Compression, kernel_supports
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
+from composer.image.kernel import Kernel, kernel_at, kernel_in
 from composer.image.s390 import encode_cmdline
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
-from composer.resolve.kernel import Kernel, kernel_at, kernel_in
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 

@@ -12,25 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from composer.boot import (
-    FIRMWARE_LIMIT,
-    S390_IMAGE_MAGIC,
-    BootEntry,
-    ConsoleWatch,
-    Outcome,
-    boot_image,
-    bootfile_in,
-    check_firmware,
-    check_image,
-    find_qemu,
-    lay_out_tftp,
-    parse_entry,
-    pxelinux_config,
-    qemu_command,
-)
+from composer.boot import ConsoleWatch, Outcome, boot_image, check_image
 from composer.cli import main
 from composer.errors import BuildError, InputError
+from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE
 from composer.pipeline import BuildRequest, build
+from composer.qemu import check_firmware, find_qemu, qemu_command
+from composer.tftproot import BootEntry, bootfile_in, lay_out_tftp, parse_entry, pxelinux_config
 from under_test import COMPOSE
 
 MARKER = "COMPOSE-BOOT-PROBE"
@@ -49,7 +37,7 @@ def fake_image(path: Path, size: int = 0x10480) -> Path:
     """Enough of an s390 image for the checks that run before QEMU starts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
-        f.write(bytes(8) + S390_IMAGE_MAGIC)
+        f.write(bytes(8) + SIGNATURE)
         f.truncate(size)  # sparse: a 120 MiB image costs nothing
     return path
 
@@ -140,9 +128,9 @@ def test_image_outside_is_copied_but_a_different_pxelinux_0_is_kept(tmp_path: Pa
 # --- checks before QEMU starts ---------------------------------------------------------
 
 def test_image_over_the_firmware_limit_is_refused(tmp_path: Path) -> None:
-    check_image(fake_image(tmp_path / "max.img", FIRMWARE_LIMIT))
+    check_image(fake_image(tmp_path / "max.img", NETBOOT_LIMIT))
     with pytest.raises(InputError, match="125,820,928"):
-        check_image(fake_image(tmp_path / "big.img", FIRMWARE_LIMIT + 1))
+        check_image(fake_image(tmp_path / "big.img", NETBOOT_LIMIT + 1))
 
 
 def test_something_else_than_an_s390_image_is_refused(tmp_path: Path) -> None:
@@ -170,7 +158,7 @@ def test_cli_errors_are_one_line_with_the_right_exit_code(
     image = fake_image(tmp_path / "probe.img")
     assert main(["boot", str(image), "--qemu", str(tmp_path / "nope")]) == 1
     assert "qemu-system-misc" in capsys.readouterr().err
-    assert main(["boot", str(fake_image(tmp_path / "big", FIRMWARE_LIMIT + 1))]) == 2
+    assert main(["boot", str(fake_image(tmp_path / "big", NETBOOT_LIMIT + 1))]) == 2
     assert "firmware" in capsys.readouterr().err
     assert main(["boot", str(image), "--entry", "no colon"]) == 2
     assert main(["boot", str(image), "--mac", "01:00:5e:00:00:01"]) == 2

@@ -18,8 +18,8 @@ from jsonschema import Draft202012Validator
 
 from composer.errors import RecipeError
 from composer.recipe.conform import conforms
-from composer.recipe.load import load_document
 from composer.recipe.schema import recipe_schema, validate
+from composer.recipe.yamldoc import load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = recipe_schema()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from composer.boot import qemu_command
 from composer.cli import main
 from composer.console import Answer, Typist, parse_answer, type_keys
 from composer.errors import InputError
+from composer.qemu import qemu_command
 
 
 def test_answer_splits_at_the_first_equals_sign() -> None:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from composer.errors import InputError, ResolveError
 from composer.manifest import Kind, Manifest, read_content
-from composer.resolve.modinfo import elf_section, read_modinfo
+from composer.resolve.elfsection import elf_section
+from composer.resolve.modinfo import read_modinfo
 from composer.resolve.modules import ModuleIndex, ModuleSelection, glob_regex
 from tests.modtree import RELEASE, ModTree, module_elf
 

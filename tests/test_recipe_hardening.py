@@ -12,8 +12,8 @@ import pytest
 
 from composer.errors import RecipeError
 from composer.recipe import load_recipe
-from composer.recipe.load import parse_document
 from composer.recipe.merge import merge
+from composer.recipe.yamldoc import parse_document
 
 COMPOSE = [sys.executable, "-m", "composer"]
 

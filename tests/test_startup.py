@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from composer.boot import ENTRY_FORMAT
 from composer.cli import boot as boot_command
+from composer.tftproot import ENTRY_FORMAT
 
 NOT_FOR_A_PLAIN_BUILD = ("pydantic", "jsonschema", "composer.boot", "subprocess", "zstandard",
                          "lz4", "concurrent", "logging", "secrets", "importlib.resources")
@@ -67,6 +67,6 @@ def test_pxelinux_build_imports_no_validation_or_boot_machinery(sysroot: Path,
 
 
 def test_the_boot_options_describe_entries_as_the_boot_module_parses_them() -> None:
-    """The CLI repeats the format so that a build need not import composer.boot."""
+    """The CLI takes the format from composer.tftproot: a build need not import composer.boot."""
     assert boot_command.ENTRY_FORMAT == ENTRY_FORMAT
 

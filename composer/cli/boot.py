@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, TextIO
 from composer.cli.ui import UI
 from composer.console import ANSWER_FORMAT, parse_answer
 
+# The TFTP side is light; composer.boot (QEMU, subprocesses) is imported only to boot.
+from composer.tftproot import ENTRY_FORMAT, parse_entry
+
 if TYPE_CHECKING:
     from composer.boot import BootResult
 
-# composer.boot.ENTRY_FORMAT, repeated (tests/test_boot.py holds them equal): every build
-# parses these options, and only a boot needs that module and QEMU's subprocesses.
-ENTRY_FORMAT = ("'LABEL: KERNEL [INITRD[,INITRD...]|-] [APPEND...]', e.g. "
-                "'linux: vmlinuz initrd.img console=ttysclp0'")
 
 EPILOG = """\
 Exit status: with --expect, 0 as soon as TEXT is on the console (QEMU is then stopped),
@@ -95,7 +94,7 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import boot_image, parse_entry
+    from composer.boot import boot_image
 
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]

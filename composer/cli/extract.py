@@ -14,7 +14,7 @@ from pathlib import Path
 from composer.cli.inspect import add_limit_arguments, limits_from
 from composer.cli.ui import UI
 from composer.extract import extract_file
-from composer.inspect import printable
+from composer.inspection import printable
 
 EPILOG = """\
 Exit status: 0 all extracted (skipped device nodes included), 1 some entries clashed

@@ -16,8 +16,8 @@ import argparse
 
 from composer.cli.ui import UI
 from composer.errors import RecipeError
-from composer.recipe.load import load_document
 from composer.recipe.stock import stock_recipes
+from composer.recipe.yamldoc import load_document
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from composer.errors import Problem
 from composer.recipe.conform import conforms
-from composer.recipe.load import Document, KeyPath, format_key_path
 from composer.recipe.stock import data_dir
+from composer.recipe.yamldoc import Document, KeyPath, format_key_path
 
 if TYPE_CHECKING:  # jsonschema is imported only when a recipe has problems to explain
     from jsonschema import Draft202012Validator

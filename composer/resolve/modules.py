@@ -34,56 +34,38 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
+from composer.resolve import elfsection, modfile
 from composer.resolve import modinfo as modinfo_format
 from composer.resolve.cache import FileCache, code_version, identity
-from composer.resolve.modinfo import (
-    ModInfo,
-    Module,
-    canonical_name,
-    choose,
+from composer.resolve.depmod import (
     is_pattern,
-    names_of,
     parse_builtin,
     parse_builtin_aliases,
     parse_modules_dep,
-    post_order,
-    reaches,
-    read_modinfo,
+)
+from composer.resolve.firmware import Firmware, find_firmware
+from composer.resolve.modfile import canonical_name
+from composer.resolve.modgraph import Unresolved, close_over, order_modules, transitive
+from composer.resolve.modinfo import ModInfo, read_modinfo
+from composer.resolve.modtree import (
+    MODULES_DIR,
+    Module,
+    choose,
+    glob_regex,
+    in_sysroot,
+    names_of,
+    only_release,
+    releases,
     scan,
-    transitive,
 )
 from composer.resolve.sysroot import Sysroot
 
-MODULES_DIR = "/lib/modules"
-FIRMWARE_DIRS = (
-    "/lib/firmware/updates/{release}",
-    "/lib/firmware/updates",
-    "/lib/firmware/{release}",
-    "/lib/firmware",
-)
-FIRMWARE_SUFFIXES = ("", ".zst", ".xz")  # the kernel's order (firmware_loader/main.c)
-
-
-@dataclass(frozen=True, slots=True)
-class Firmware:
-    name: str  # as the module names it in firmware=
-    path: str  # image path of the file found (may carry .xz/.zst)
-    source: Path
-    wanted_by: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Unresolved:
-    """A soft dependency or firmware file that was asked for and is not there."""
-
-    name: str
-    wanted_by: tuple[str, ...]
+__all__ = ["Firmware", "ModuleIndex", "ModuleSelection", "Unresolved", "glob_regex"]
 
 
 class ModuleIndex:
@@ -111,7 +93,7 @@ class ModuleIndex:
         # One cache file per directory of modules: a build that needs three modules
         # reads three small files, not the answers for the whole tree.
         self._caches: dict[str, FileCache] = {}
-        self._code = code_version(modinfo_format.__file__)
+        self._code = code_version(modinfo_format.__file__, elfsection.__file__, modfile.__file__)
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -388,163 +370,3 @@ class ModuleSelection:
                 for f in self.firmware
             )
         return entries
-
-
-# --- the dependency graph ---------------------------------------------------------------
-
-
-@dataclass
-class Graph:
-    """The modules a request reaches, and what must come before what."""
-
-    nodes: list[str]  # in discovery order: requested first
-    hard: dict[str, list[str]]  # module -> modules it needs loaded first
-    soft: list[tuple[str, str]]  # (first, then) from softdep pre:/post:
-    soft_missing: list[Unresolved]
-
-
-def close_over(index: ModuleIndex, roots: list[str], softdeps: bool) -> Graph:
-    graph = Graph(list(roots), {}, [], [])
-    seen = set(roots)
-    broken: list[str] = []
-    missing_soft: dict[str, list[str]] = {}
-
-    def reach(name: str) -> None:
-        if name not in seen:
-            seen.add(name)
-            graph.nodes.append(name)
-
-    for name in graph.nodes:  # grows while we walk it
-        graph.hard[name] = []
-        for dep in index.depends(name):
-            if dep in index.modules:
-                graph.hard[name].append(dep)
-                reach(dep)
-            elif dep not in index.builtin:
-                broken.append(f"{name} needs {dep}")
-        if not softdeps:
-            continue
-        info = index.modinfo(name)
-        for wanted, pre in ((info.softdep_pre, True), (info.softdep_post, False)):
-            for soft_name in wanted:
-                targets = soft_targets(index, soft_name)
-                if targets is None:
-                    missing_soft.setdefault(soft_name, []).append(name)
-                for target in targets or ():
-                    reach(target)
-                    graph.soft.append((target, name) if pre else (name, target))
-    if broken:
-        raise ResolveError(
-            f"kernel module dependencies missing from {index.directory}: {'; '.join(broken)}",
-            hint="the modules tree is incomplete; install the package that ships them",
-        )
-    graph.soft_missing = [Unresolved(n, tuple(users)) for n, users in missing_soft.items()]
-    return graph
-
-
-def soft_targets(index: ModuleIndex, name: str) -> tuple[str, ...] | None:
-    """Modules a softdep name stands for; () if built in, None if nothing matches."""
-    if name in index.modules:
-        return (name,)
-    if name in index.builtin or name in index.builtin_aliases:
-        return ()
-    return index.providers(name) or None
-
-
-def order_modules(graph: Graph) -> list[str]:
-    """Load order: hard dependencies always first, soft ones where they fit."""
-    post_order(graph.nodes, graph.hard)  # a hard cycle is an error, whatever softdeps say
-    edges = {name: list(deps) for name, deps in graph.hard.items()}
-    for first, then in graph.soft:
-        if first != then and not reaches(edges, first, then):
-            edges[then].append(first)
-    return post_order(graph.nodes, edges)
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Shell-like globbing over a module's path under `kernel/`: `*` and `?` stay within
-    one directory, `**` crosses directories (`drivers/net/**` is everything below
-    drivers/net, `**/virtio*` any virtio module), `[...]` is a character class.
-    A pattern naming a directory alone selects nothing: write `dir/**`. The `.ko`
-    extension may be left out (`fs/*` and `fs/*.ko` agree)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
-
-
-# --- the sysroot side -----------------------------------------------------------------
-
-
-def releases(sysroot: Sysroot) -> list[str]:
-    base = MODULES_DIR
-    return [n for n in sysroot.listdir(base) if sysroot.is_dir(f"{base}/{n}")]
-
-
-def only_release(sysroot: Sysroot) -> str:
-    found = releases(sysroot)
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ResolveError(
-            f"the sysroot {sysroot.root} has no kernel modules: {MODULES_DIR} "
-            + ("has no release directory" if sysroot.is_dir(MODULES_DIR) else "does not exist"),
-            hint="install the kernel's modules into the sysroot, or list no modules",
-        )
-    raise ResolveError(
-        f"the sysroot {sysroot.root} has modules for {len(found)} kernel releases "
-        f"({', '.join(found)}) and nothing says which one to use",
-        hint="name the release in the recipe (kernel release) or use the matching kernel image",
-    )
-
-
-def in_sysroot(sysroot: Sysroot, image: str) -> str | None:
-    """The host file a symlinked module leads to inside the sysroot; None for a dangling
-    link, which depmod would skip as well."""
-    found = sysroot.lookup(image, strict=False)
-    return str(sysroot.host(found.canonical)) if found.is_file else None
-
-
-def find_firmware(
-    sysroot: Sysroot, release: str, names: Iterable[str]
-) -> dict[str, tuple[str, Path]]:
-    """{name: (image path, host file)} for the firmware files the kernel would find.
-
-    Each firmware directory is listed once, so a name whose first component is not
-    there costs no lookup: all-modules images ask for thousands of absent files.
-    """
-    dirs = [d.format(release=release) for d in FIRMWARE_DIRS]
-    listed = {d: set(sysroot.listdir(d)) for d in dirs}
-    found: dict[str, tuple[str, Path]] = {}
-    for name in names:
-        if name.startswith("/") or ".." in name.split("/"):
-            continue
-        head = name.split("/", 1)[0]
-        for suffix in FIRMWARE_SUFFIXES:
-            first = head if "/" in name else head + suffix
-            image = next((f"{d}/{name}{suffix}" for d in dirs if first in listed[d]
-                          and sysroot.is_file(f"{d}/{name}{suffix}")), None)
-            if image is not None:
-                found[name] = (image, sysroot.host(image))
-                break
-    return found

@@ -10,7 +10,7 @@
 #          password_matches STORED TYPED  syslinux's MENU PASSWD check: cleartext, or a
 #                              crypt(3) hash $1$ (MD5), $5$ (SHA-256), $6$ (SHA-512)
 #                              computed by busybox mkpasswd, or syslinux's own $4$ (SHA-1).
-# Reads:   the C_* settings and label fields of console.sh, console_read_line and
+# Reads:   the C_* settings and label fields of console.sh, prompt_ask and
 #          console_read_secret (prompt.sh), config_get, label_*.
 #
 # The rules, from syslinux's com32/menu: MENU HIDE entries are not listed but a typed
@@ -232,23 +232,15 @@ menu_timed_out() {
 }
 
 menu_choose() {
-	local typed word words index
+	local index
 	menu_build
 	menu_show
 	while :; do
-		console_read_line "boot: " "$(prompt_timeout)" "$C_TOTALTIMEOUT"
-		case $? in
-		1 | 2)
+		if ! prompt_ask; then
 			menu_timed_out
 			return 0
-			;;
-		esac
-		# shellcheck disable=SC2086 # the words of the line; globbing is off
-		set -- $LINE
-		typed=$*
-		word=${typed%%[ 	]*}
-		words=${typed#"$word"}
-		case $typed in
+		fi
+		case $TYPED in
 		'')
 			[ -n "$MENU_DEFAULT" ] || continue
 			index=$(menu_label "$MENU_DEFAULT")
@@ -258,23 +250,23 @@ menu_choose() {
 			continue
 			;;
 		*)
-			if ! index=$(menu_pick "$word"); then
-				console_show "'$word' is neither a number in the menu nor a label."
+			if ! index=$(menu_pick "$WORD"); then
+				console_show "'$WORD' is neither a number in the menu nor a label."
 				continue
 			fi
 			;;
 		esac
-		if [ -n "$words" ]; then
+		if [ -n "$WORDS" ]; then
 			if [ "$C_ALLOWOPTIONS" = 0 ]; then
-				console_show "Options after '$word' are not allowed here (ALLOWOPTIONS 0)."
+				console_show "Options after '$WORD' are not allowed here (ALLOWOPTIONS 0)."
 				continue
 			fi
 			menu_unlock "" || continue
 		fi
 		menu_unlock "$index" || continue
-		CHOICE=$(label_get "$index" name)$words CHOICE_TYPED=1 CHOICE_LABEL=$index
-		CHOICE_ARGS=$(trimmed "$words")
-		CHOICE_FROM="the menu ('${typed:-Enter}')"
+		CHOICE=$(label_get "$index" name)$WORDS CHOICE_TYPED=1 CHOICE_LABEL=$index
+		CHOICE_ARGS=$(trimmed "$WORDS")
+		CHOICE_FROM="the menu ('${TYPED:-Enter}')"
 		return 0
 	done
 }

@@ -8,6 +8,9 @@
 #                            2 when the console has no input at all (end of file);
 #          console_read_secret PROMPT  the same without echo (a '*' per key), no timeout;
 #          console_show TEXT   one line for the operator (always shown, also at -q);
+#          prompt_ask          one line at boot: into TYPED (its words, one space
+#                              apart), WORD (the first) and WORDS (the rest, with its
+#                              blank); returns 1 when the prompt timed out or input ended;
 #          prompt_choose       the boot: prompt until a command line is accepted: sets
 #                              CHOICE (a command line) and CHOICE_FROM;
 #          prompt_labels PREFIX  prints the labels that start with PREFIX (? and Tab);
@@ -172,6 +175,15 @@ prompt_timeout() {
 	fi
 }
 
+prompt_ask() {
+	console_read_line "boot: " "$(prompt_timeout)" "$C_TOTALTIMEOUT" || return 1
+	# shellcheck disable=SC2086 # the words of the line; globbing is off
+	set -- $LINE
+	TYPED=$*
+	WORD=${TYPED%%[ 	]*}
+	WORDS=${TYPED#"$WORD"}
+}
+
 # prompt_timed_out: what a timeout at boot: boots: ONTIMEOUT, else what an unattended
 # boot would (DEFAULT, MENU DEFAULT, the first LABEL).
 prompt_timed_out() {
@@ -186,21 +198,14 @@ prompt_timed_out() {
 }
 
 prompt_choose() {
-	local default word words
+	local default
 	default=$(config_get default)
 	while :; do
-		console_read_line "boot: " "$(prompt_timeout)" "$C_TOTALTIMEOUT"
-		case $? in
-		1 | 2)
+		if ! prompt_ask; then
 			prompt_timed_out
 			return 0
-			;;
-		esac
-		set -- $LINE
-		LINE=$*
-		word=${LINE%%[ 	]*}
-		words=${LINE#"$word"}
-		case $LINE in
+		fi
+		case $TYPED in
 		'')
 			if [ -n "$default" ]; then
 				CHOICE=$default CHOICE_FROM="DEFAULT (Enter at boot:)"
@@ -212,11 +217,11 @@ prompt_choose() {
 			prompt_labels "" >&2
 			;;
 		*)
-			if [ -n "$words" ] && [ "$C_ALLOWOPTIONS" = 0 ]; then
-				console_show "Options after '$word' are not allowed here (ALLOWOPTIONS 0): type the label alone."
+			if [ -n "$WORDS" ] && [ "$C_ALLOWOPTIONS" = 0 ]; then
+				console_show "Options after '$WORD' are not allowed here (ALLOWOPTIONS 0): type the label alone."
 				continue
 			fi
-			CHOICE=$LINE CHOICE_FROM="the boot: prompt"
+			CHOICE=$TYPED CHOICE_FROM="the boot: prompt"
 			return 0
 			;;
 		esac

@@ -1,0 +1,185 @@
+"""Load a recipe: YAML with marks -> schema check -> extends merged -> variables -> model.
+
+Each file of an `extends` chain is validated on its own (so errors point into the file
+that has them), its relative paths are made absolute against its own directory, and
+only then are the layers merged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from composer.errors import InputError, Location, Problem, RecipeError
+from composer.recipe.merge import NAME_LISTS, PATH_LISTS, merge
+from composer.recipe.model import Recipe, VariableError, VariableValue
+from composer.recipe.schema import validate
+from composer.recipe.stock import is_name, recipe_argument, stock_recipes
+from composer.recipe.yamldoc import Document, format_key_path, load_document
+
+__all__ = ["LoadedRecipe", "Recipe", "load_recipe", "parse_assignment"]
+
+ENTRY_LISTS = (*PATH_LISTS, *NAME_LISTS)
+
+
+@dataclass(frozen=True)
+class LoadedRecipe:
+    recipe: Recipe
+    path: Path
+    files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"
+    data: dict[str, Any] = field(default_factory=dict)  # merged data, before the model
+    origins: dict[str, str] = field(default_factory=dict)  # "kernel.cmdline" -> file:line:col
+
+
+def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
+    """Make relative sources absolute and note where each entry was written."""
+    for key in ENTRY_LISTS:
+        items = data.get(key, [])
+        for i, item in enumerate(items):
+            if isinstance(item, str):
+                item = {"pattern": "**"} if key == "modules" and item == "all" else {"name": item}
+                items[i] = item
+            item["at"] = str(doc.where((key, i)))
+            if key in ("files", "templates") and isinstance(item.get("source"), str):
+                item["source"] = str((base / item["source"]).resolve())
+
+
+def _display_path(path: Path) -> Path:
+    """Relative to the working directory when that is shorter, for readable messages."""
+    relative = os.path.relpath(path)
+    return Path(relative) if not relative.startswith("..") else path
+
+
+def _stock_hint(name: str) -> str:
+    if not is_name(name):
+        return ""
+    return "a name without / or .yaml is a stock recipe; stock recipes: " + (
+        ", ".join(stock_recipes()) or "none installed")
+
+
+def _extends_list(data: dict[str, Any]) -> list[str]:
+    value = data.get("extends", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
+    """Where each setting outside the entry lists was written, for `compose show --origins`."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if key in ENTRY_LISTS or key == "extends":
+            continue
+        out[key] = str(doc.where((key,)))
+        if isinstance(value, dict):
+            for sub in value:
+                out[f"{key}.{sub}"] = str(doc.where((key, sub)))
+    return out
+
+
+def _load_layers(path: Path, chain: tuple[Path, ...]
+                 ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
+    resolved = path.resolve()
+    if resolved in chain:
+        names = " -> ".join(str(p) for p in (*chain, resolved))
+        raise RecipeError([Problem(f"extends cycle: {names}", Location(str(path)),
+                                   "extends", "a recipe cannot extend itself, even indirectly")])
+    doc = load_document(path)
+    if not isinstance(doc.data, dict):
+        raise RecipeError([Problem("a recipe must be a mapping of keys", doc.where(()))])
+    problems = validate(doc)
+    if problems:
+        raise RecipeError(problems)
+    data = doc.data
+    _absolutize(data, doc, resolved.parent)
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    files = [resolved]
+    for i, parent in enumerate(_extends_list(data)):
+        parent_path = _display_path(recipe_argument(parent, resolved.parent))
+        if not parent_path.exists():
+            where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
+            raise RecipeError([Problem(f"extended recipe {parent!r} not found "
+                                       f"(looked for {parent_path})", where, "extends",
+                                       _stock_hint(parent))])
+        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved))
+        merged = merge(merged, layer)
+        files += layer_files
+        origins.update(layer_origins)
+    origins.update(_origins(data, doc))
+    return merge(merged, data), files, origins
+
+
+def coerce(name: str, text: str, current: VariableValue | None) -> VariableValue:
+    """A command-line value takes the type of the variable it overrides."""
+    if isinstance(current, bool):
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise InputError(f"--set {name}={text}: {name} is a boolean; use true or false")
+    if isinstance(current, int):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise InputError(f"--set {name}={text}: {name} is an integer") from None
+    if isinstance(current, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise InputError(f"--set {name}={text}: {name} is a number") from None
+    if isinstance(current, list):
+        return [part for part in text.replace(",", " ").split() if part]
+    return text
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise InputError(f"--set {text!r}: expected NAME=VALUE")
+    return name.strip(), value
+
+
+def _apply_overrides(variables: dict[str, Any], overrides: Mapping[str, str | VariableValue],
+                     source: str, origins: dict[str, str]) -> None:
+    for name, value in overrides.items():
+        origins[f"variables.{name}"] = source
+        if name not in variables:
+            close = difflib.get_close_matches(name, list(variables), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else (
+                "known: " + ", ".join(sorted(variables)) if variables else "it has none")
+            raise InputError(f"{source} sets '{name}', but the recipe has no such variable",
+                             hint=hint)
+        variables[name] = coerce(name, value, variables[name]) if isinstance(value, str) \
+            else value
+
+
+def load_vars_file(path: Path) -> dict[str, Any]:
+    doc = load_document(path, "variables file")
+    if not isinstance(doc.data, dict):
+        raise RecipeError([Problem("a variables file must be a mapping of NAME: value",
+                                   doc.where(()))])
+    return doc.data
+
+
+def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
+                vars_files: Sequence[Path] = ()) -> LoadedRecipe:
+    data, files, origins = _load_layers(path, ())
+    data.pop("extends", None)
+    variables = dict(data.get("variables", {}))
+    for vars_file in vars_files:
+        _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}",
+                         origins)
+        files.append(vars_file.resolve())
+    _apply_overrides(variables, dict(overrides), "--set", origins)
+    data["variables"] = variables
+    data["name"] = path.name.removesuffix(".yaml").removesuffix(".yml")
+    try:
+        recipe = Recipe.from_data(data)
+    except VariableError as error:
+        raise RecipeError([Problem(message, Location(str(path)), format_key_path(loc))
+                           for loc, message in error.problems]) from None
+    return LoadedRecipe(recipe, path, tuple(files), data, origins)
