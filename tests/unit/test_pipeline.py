@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def test_the_image_carries_the_plans_command_line_and_initramfs(work: Path) -> N
     assert result.kernel_version is not None and result.kernel_version.startswith(
         "6.1.0-99-s390x ")
     assert result.entries == len(the_plan.entries)
+
+
+def test_the_command_line_is_encoded_once_per_build(work: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan encodes it; the image stage writes those bytes and encodes nothing."""
+    import composer.image.s390
+
+    calls: list[str] = []
+    real = composer.image.s390.encode_cmdline
+
+    def counted(cmdline: str, max_cmdline: int) -> bytes:
+        calls.append(cmdline)
+        return real(cmdline, max_cmdline)
+
+    for name, module in list(sys.modules.items()):  # wherever it was imported to
+        if name.startswith("composer") and getattr(module, "encode_cmdline", None) is real:
+            monkeypatch.setattr(module, "encode_cmdline", counted)
+    build(_request(work, cmdline="console={{ console }}  panic=5 "))
+    assert calls == ["console=ttyS1  panic=5"]
+    assert read_kernel(work / "out" / "image.img").cmdline == "console=ttyS1  panic=5"
 
 
 def test_the_result_is_frozen(work: Path) -> None:
