@@ -1,8 +1,8 @@
 """The plan stage, called directly: what it decides, that it decides it once, and what
 it refuses before any output exists.
 
-Synthetic kernels (tests/kernelfactory.py) and tiny ELF files (tests/elffactory.py) for
-the rules; the real Debian s390x sysroot for the arch and the module release.
+Synthetic kernels (tests/kernelfactory.py) and tiny ELF files (tests/elffactory.py); the
+plan against the real Debian s390x sysroot is in tests/e2e/test_plan_sysroot.py.
 """
 
 from __future__ import annotations
@@ -229,28 +229,3 @@ def test_arch_of_is_the_first_elf_files(tmp_path: Path) -> None:
     ]
     assert arch_of(entries) == "s390x"
     assert arch_of(entries[:2]) is None
-
-
-@pytest.mark.sysroot
-def test_without_a_kernel_the_arch_comes_from_the_binaries(tmp_path: Path,
-                                                           sysroot: Path) -> None:
-    recipe = _recipe(tmp_path, "binaries:\n  - /bin/busybox\n")
-    the_plan = plan(load_recipe(recipe), sysroot=sysroot)
-    assert the_plan.kernel is None
-    assert the_plan.arch == "s390x"
-    busybox = next(e for e in the_plan.entries if e.path == "/bin/busybox")
-    assert busybox.source in the_plan.inputs
-
-
-@pytest.mark.sysroot
-def test_the_release_is_the_module_trees(tmp_path: Path, sysroot: Path) -> None:
-    recipe = _recipe(tmp_path, """\
-        kernel: {image: "/boot/vmlinuz-*", cmdline: "modules={{ composer.modules | join(',') }}"}
-        modules: [virtio_net]
-    """)
-    the_plan = plan(load_recipe(recipe), sysroot=sysroot)
-    assert the_plan.kernel is not None and the_plan.release == the_plan.kernel.release
-    assert (sysroot / "lib" / "modules" / str(the_plan.release)).is_dir()
-    assert the_plan.cmdline is not None and b"virtio_net" in the_plan.cmdline
-    modules = [e.path for e in the_plan.entries if e.path.endswith("/virtio_net.ko")]
-    assert modules and modules[0].startswith(f"/lib/modules/{the_plan.release}/")
