@@ -5,8 +5,14 @@
 `@pytest.mark.sysroot` and are skipped, with apt's reason, when it cannot be fetched;
 with COMPOSER_REQUIRE_SYSROOT=1 (CI) that is a failure instead.
 
-The `compose` the end-to-end tests run is tests/under_test.py's (COMPOSER_UNDER_TEST
-picks an installed one); every test of a module that runs it is marked `e2e` here.
+Tests by kind: tests/unit imports the code and calls it (a quick loop: `python -m pytest
+tests/unit`); tests/e2e runs the `compose` under test (tests/under_test.py; COMPOSER_UNDER_TEST
+picks an installed one), the real sysroot, QEMU, and unit tests too slow for the quick loop.
+Every test under tests/e2e is marked `e2e` here, every test that takes the `sysroot` fixture
+`sysroot`, and every QEMU boot `slow`; a test under tests/unit that runs `compose`, needs the
+sysroot or boots QEMU is a usage error naming it, so the quick loop stays quick. The helpers
+(elffactory, kernelfactory, modtree, the servers, bad/, hostile/, recipes/) stay in tests/,
+which pyproject.toml's `pythonpath` puts on sys.path for both directories.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import pytest
 
 import under_test
 
-FETCH_SYSROOT = Path(__file__).resolve().parent.parent / "scripts" / "fetch-sysroot"
+TESTS = Path(__file__).resolve().parent
+UNIT = TESTS / "unit"
+E2E = TESTS / "e2e"
+FETCH_SYSROOT = TESTS.parent / "scripts" / "fetch-sysroot"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,14 +42,36 @@ def pytest_configure(config: pytest.Config) -> None:
 def _runs_compose(module: object) -> bool:
     names = vars(module).values()
     return any(v is under_test or v is under_test.compose or v is under_test.COMPOSE
-               for v in names)
+               or v is under_test.PYTHON for v in names)
+
+
+def _not_a_unit_test(item: pytest.Item) -> str:
+    """Why ITEM belongs in tests/e2e, or "" when it is a unit test."""
+    module = getattr(item, "module", None)
+    if module is not None and _runs_compose(module):
+        return "runs compose"
+    if "sysroot" in getattr(item, "fixturenames", ()):
+        return "needs the sysroot"
+    if item.get_closest_marker("qemu") is not None:
+        return "boots QEMU"
+    return ""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    misplaced: list[str] = []
     for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and _runs_compose(module):
+        if "sysroot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.sysroot)
+        if item.get_closest_marker("qemu") is not None:
+            item.add_marker(pytest.mark.slow)
+        if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
+        elif UNIT in item.path.parents and (reason := _not_a_unit_test(item)):
+            misplaced.append(f"{item.nodeid} ({reason})")
+    if misplaced:
+        raise pytest.UsageError(
+            "tests/unit holds only tests that import the code and call it (the quick loop); "
+            "these belong in tests/e2e: " + ", ".join(misplaced))
 
 
 def _unavailable(reason: str) -> None:

@@ -101,3 +101,16 @@ def symlink(path: Path, target: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, path)
     return path
+
+
+def busybox_payload(applets: dict[str, int]) -> bytes:
+    """The two tables busybox's applet_tables.c generates, with unrelated bytes around."""
+    names = sorted(applets, key=str.encode)
+    locs = [applets[n] for n in names] + [0]
+    table = bytes(locs[i] | locs[i + 1] << 4 for i in range(0, len(names), 2))
+    text = b"".join(n.encode() + b"\0" for n in names) + b"\0"
+    return b"\xff\x13\x21\xff" + table + b"\xee\xee" + text + b"BusyBox v1.36.1 (test)\0"
+
+
+TEST_APPLETS = {"[": 3, "[[": 3, "ash": 1, "cat": 1, "linuxrc": 0, "ls": 1, "modprobe": 2,
+                "sh": 1, "udhcpc": 2, "wget": 3, "xargs": 3, "zcat": 1, "chroot": 4}

@@ -18,6 +18,10 @@ from pathlib import Path
 
 UNDER_TEST = os.environ.get("COMPOSER_UNDER_TEST", "")
 COMPOSE: list[str] = [UNDER_TEST] if UNDER_TEST else [sys.executable, "-m", "composer"]
+# The Python that runs that compose (its venv's), for the tests that probe a fresh
+# interpreter from inside (modules imported, peak memory). Run from a directory outside
+# the checkout: `python -c` puts the working directory first on sys.path.
+PYTHON = str(Path(UNDER_TEST).parent / "python") if UNDER_TEST else sys.executable
 
 
 def compose(*args: object, cwd: Path | None = None, env: Mapping[str, str] | None = None,

@@ -1,0 +1,173 @@
+"""The boot card and the reboot time: templates/pxeboot/nic.sh and /init's failure path.
+
+nic.sh runs against directories laid out like sysfs (PXE_SYSFS): /sys/firmware/ipl names
+the device the s390 firmware booted from, /sys/class/net/*/device links lead to it.
+The whole /init then runs for real as PID 1 of private PID, mount and network namespaces
+(`unshare -rnmpf`): two veth cards, DHCP answered (busybox udhcpd, with option 211) on
+the second only, no configuration on the TFTP server, on_failure retry. The console must
+show DHCP tried on the first card, a lease on the second, the boot failing, the wait of
+option 211 and the second round.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from under_test import compose
+
+ROOT = Path(__file__).resolve().parents[2]
+BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
+IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+TFTP_SERVER = Path(__file__).resolve().parents[1] / "tftp_server.py"
+
+pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is not installed")
+
+
+def render(variables: dict[str, object], dest: Path) -> Path:
+    recipe = dest.parent / f"{dest.name}.yaml"
+    recipe.write_text(yaml.safe_dump({"extends": str(ROOT / "recipes/pxelinux.yaml"),
+                                      "variables": variables}))
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
+    return dest
+
+
+def fake_sysfs(root: Path, ipl: tuple[str, str] | None, cards: dict[str, str]) -> Path:
+    """ROOT laid out like /sys: IPL (type, device) and CARDS name -> CCW device."""
+    if ipl is not None:
+        (root / "firmware/ipl").mkdir(parents=True)
+        (root / "firmware/ipl/ipl_type").write_text(ipl[0] + "\n")
+        (root / "firmware/ipl/device").write_text(ipl[1] + "\n")
+    (root / "class/net/lo").mkdir(parents=True)
+    for n, (name, device) in enumerate(sorted(cards.items())):
+        # Subchannel numbers differ from device numbers, as they may on a real machine.
+        target = root / f"devices/css0/0.0.000{n}/{device}/virtio{n}"
+        target.mkdir(parents=True)
+        (root / "bus/ccw/devices").mkdir(parents=True, exist_ok=True)
+        (root / "bus/ccw/devices" / device).symlink_to(target.parent)
+        (root / "class/net" / name).mkdir()
+        (root / "class/net" / name / "device").symlink_to(target)
+    return root
+
+
+def candidates(tmp_path: Path, sysfs: Path, interface: str = "auto") -> list[str]:
+    script = (f". {ROOT}/templates/pxeboot/common.sh; . {ROOT}/templates/pxeboot/nic.sh; "
+              "nic_candidates")
+    done = subprocess.run([BUSYBOX, "sh", "-c", script], capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin", "PXE_SYSFS": str(sysfs),
+                                           "PXE_INTERFACE": interface, "PXE_TAG": "init",
+                                           "PXE_VERBOSITY": "1"}, cwd=tmp_path)
+    return done.stdout.split()
+
+
+CARDS = {"eth0": "0.0.0001", "eth1": "0.0.0000", "eth2": "0.0.0002"}
+
+
+def test_the_boot_card_comes_first_then_the_others_in_order(tmp_path: Path) -> None:
+    sysfs = fake_sysfs(tmp_path / "sys", ("ccw", "0.0.0000"), CARDS)
+    assert candidates(tmp_path, sysfs) == ["eth1", "eth0", "eth2"]
+
+
+def test_without_a_ccw_ipl_every_card_in_turn(tmp_path: Path) -> None:
+    sysfs = fake_sysfs(tmp_path / "sys", ("fcp", "0.0.1234"), CARDS)
+    assert candidates(tmp_path, sysfs) == ["eth0", "eth1", "eth2"]
+    sysfs = fake_sysfs(tmp_path / "sys2", None, CARDS)
+    assert candidates(tmp_path, sysfs) == ["eth0", "eth1", "eth2"]
+
+
+def test_a_named_interface_is_the_only_one(tmp_path: Path) -> None:
+    sysfs = fake_sysfs(tmp_path / "sys", ("ccw", "0.0.0000"), CARDS)
+    assert candidates(tmp_path, sysfs, "eth2") == ["eth2"]
+
+
+UDHCPD_CONF = """\
+start 10.0.2.15
+end 10.0.2.15
+interface srv0
+lease_file /mnt/work/leases
+pidfile /mnt/work/udhcpd.pid
+siaddr 10.0.2.2
+boot_file pxelinux.0
+opt subnet 255.255.255.0
+opt 211 00000002
+"""
+
+# PID 1 of fresh namespaces. /dev/console is a plain file (bound over the real one), so
+# init keeps this stdout; the test's directory is bound to /mnt, which init's tmpfs
+# mounts on /run and /tmp do not hide.
+PID1 = """\
+set -e
+mount --bind /mnt/work/console /dev/console
+{ip} link set lo up
+{ip} link add eth0 type veth peer name zz0
+{ip} link add eth1 type veth peer name srv0
+{ip} link set zz0 up
+{ip} link set srv0 up
+{ip} addr add 10.0.2.2/24 dev srv0
+: > /mnt/work/leases
+busybox udhcpd -f /mnt/work/udhcpd.conf >/mnt/work/udhcpd.log 2>&1 &
+{python} {tftp_server} /mnt/tftp 10.0.2.2 >/mnt/work/tftp.log 2>&1 </dev/null &
+sleep 0.5
+set +e
+export PATH=/mnt/applets:$PATH
+exec busybox sh /mnt/root/init
+"""
+
+
+@pytest.mark.skipif(IPROUTE is None, reason="iproute2's ip is needed for veth cards")
+def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -> None:
+    probe = subprocess.run(["unshare", "-rnmpf", "--mount-proc", "true"], capture_output=True,
+                           timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip("no private PID/network namespaces here")
+    work, tftp_root = tmp_path / "work", tmp_path / "tftp"
+    work.mkdir()
+    tftp_root.mkdir()
+    render({"modules": [], "on_failure": "retry", "dhcp_timeout": 1, "dhcp_retries": 2,
+            "tftp_retry_delay": 0, "interface_wait": 2}, tmp_path / "root")
+    applets = tmp_path / "applets"
+    applets.mkdir()
+    listing = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
+    for applet in listing.stdout.split():
+        (applets / applet).symlink_to(BUSYBOX)
+    (work / "udhcpd.conf").write_text(UDHCPD_CONF)
+    (work / "console").touch()
+    (work / "pid1.sh").write_text(PID1.format(ip=IPROUTE, python=sys.executable,
+                                              tftp_server=TFTP_SERVER))
+    env = {"PATH": f"{applets}:/usr/sbin:/usr/bin:/sbin:/bin", "PXE_VERBOSITY": "1"}
+    process = subprocess.Popen(["unshare", "-rnmpf", "--mount-proc", BUSYBOX, "sh", "-c",
+                                f"mount --bind {tmp_path} /mnt && exec {BUSYBOX} sh "
+                                "/mnt/work/pid1.sh"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    assert process.stdout is not None
+    console, deadline = "", time.monotonic() + 40
+    try:
+        while time.monotonic() < deadline and console.count("init: DHCP on eth0") < 2:
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if ready:
+                data = os.read(process.stdout.fileno(), 65536)
+                if not data:
+                    break
+                console += data.decode(errors="replace")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    first_round = console.split("init: starting over")[0]
+    assert first_round.index("init: DHCP on eth0") < first_round.index("init: DHCP on eth1"), \
+        console
+    assert "no DHCP lease on eth0" in first_round
+    assert "lease of 10.0.2.15 obtained" in first_round
+    assert "init: boot failed:" in first_round
+    assert "no configuration file on TFTP server 10.0.2.2" in first_round
+    assert "init: starting over in 2 s (DHCP option 211, reboot time)" in console
+    assert console.count("init: DHCP on eth0") == 2, console  # the second round began

@@ -1,0 +1,243 @@
+"""/init, the udhcpc event script and the boot script's guest mode, on the host.
+
+The scripts are what `compose render` writes for a recipe that extends
+recipes/pxelinux.yaml with the variables of a test: the static scripts, their library
+under lib/pxeboot/ and the rendered etc/pxeboot.conf, in one root directory. Syntax of
+every shell file is checked with `busybox sh -n`. The network part runs for real in a
+private network namespace (`unshare -rnm`): a veth pair, busybox udhcpd as the DHCP
+server, tests/tftp_server.py as the TFTP server, and `ROOT/init net`, the udhcpc event
+script and `ROOT/sbin/pxeboot` under busybox applets; only kexec is missing, so the boot
+stops with its error after every download.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from under_test import compose
+
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
+TFTP_SERVER = Path(__file__).resolve().parents[1] / "tftp_server.py"
+BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
+IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
+
+pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is not installed")
+
+VARIANTS: list[dict[str, object]] = [
+    {},
+    {"interface": "enc1", "modules": ["failover", "net_failover", "virtio_net"],
+     "on_failure": "poweroff", "verbosity": 2, "dhcp_timeout": 1, "dhcp_retries": 9,
+     "client_arch": "0x0020", "tftp_retries": 5, "tftp_blocksize": 0,
+     "state_dir": "/run/it's here", "resolv_conf": "/tmp/resolv $(x).conf"},
+]
+
+
+def render(variables: dict[str, object], dest: Path) -> Path:
+    """DEST as `compose render` writes it for recipes/pxelinux.yaml plus VARIABLES (new
+    ones, like state_dir, are declared by the variant as a user's recipe would)."""
+    recipe = dest.parent / f"{dest.name}.yaml"
+    recipe.write_text(yaml.safe_dump({"extends": str(RECIPE), "variables": variables}))
+    done = compose("render", recipe, dest)
+    assert done.returncode == 0, done.stderr
+    return dest
+
+
+SCRIPTS = ["init", "etc/udhcpc/default.script", "sbin/pxeboot", "etc/pxeboot.conf",
+           "lib/pxeboot/*.sh"]
+
+
+@pytest.mark.parametrize("variables", VARIANTS, ids=["defaults", "everything-set"])
+def test_rendered_scripts_are_valid_busybox_sh(tmp_path: Path,
+                                               variables: dict[str, object]) -> None:
+    root = render(variables, tmp_path / "root")
+    scripts = [path for pattern in SCRIPTS for path in sorted(root.glob(pattern))]
+    assert len(scripts) > len(SCRIPTS)
+    for script in scripts:
+        assert script.read_text().startswith(("#!/bin/sh\n# ", "# "))
+        result = subprocess.run([BUSYBOX, "sh", "-n", str(script)], capture_output=True,
+                                text=True, timeout=30, check=False)
+        assert result.returncode == 0, (script, result.stderr)
+    for entry in SCRIPTS[:3]:
+        assert (root / entry).stat().st_mode & 0o111, entry
+
+
+def test_rendered_values_reach_the_shell_unchanged(tmp_path: Path) -> None:
+    """A quote or a $() in a recipe variable is data in the rendered settings."""
+    root = render({"interface": "it's $(touch PWNED)", "interface_wait": 0}, tmp_path / "root")
+    result = subprocess.run([BUSYBOX, "sh", str(root / "init"), "net"], capture_output=True,
+                            text=True, timeout=30, check=False, cwd=tmp_path,
+                            env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 1
+    assert "network interface it's $(touch PWNED) did not appear within 0 s" in result.stderr
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_init_refuses_to_run_the_whole_boot_unless_pid_1(tmp_path: Path) -> None:
+    init = render({}, tmp_path / "root") / "init"
+    result = subprocess.run([BUSYBOX, "sh", str(init)], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 2
+    assert "only as PID 1" in result.stderr
+
+
+# --- the real network in a namespace -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PATH directory of busybox applet links, as the image has them."""
+    listing = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True)
+    directory = tmp_path_factory.mktemp("applets")
+    for applet in listing.stdout.split():
+        (directory / applet).symlink_to(BUSYBOX)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def namespace() -> list[str]:
+    if IPROUTE is None:
+        pytest.skip("iproute2's ip is needed to create a veth pair")
+    probe = subprocess.run(["unshare", "-rnm", "true"], capture_output=True, text=True,
+                           timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no private network namespace here: {probe.stderr.strip()}")
+    return ["unshare", "-rnm", BUSYBOX, "sh"]
+
+
+UDHCPD_CONF = """\
+start 10.0.2.15
+end 10.0.2.15
+interface srv0
+lease_file {work}/leases
+pidfile {work}/udhcpd.pid
+siaddr 10.0.2.9
+boot_file s390x/pxelinux.0
+opt subnet 255.255.255.0
+opt router 10.0.2.2
+opt dns 10.0.2.3
+opt domain example.test
+opt tftp 10.0.2.2
+opt pxeconffile {conffile}
+"""
+
+NETWORK = """\
+set -e
+mount -t sysfs sysfs /sys
+{ip} link set lo up
+{ip} link add eth0 type veth peer name srv0
+{ip} link set srv0 up
+{ip} addr add 10.0.2.2/24 dev srv0
+: > {work}/leases
+busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
+udhcpd=$!
+{python} {tftp_server} {tftp_root} 10.0.2.2 >{work}/tftp.log 2>&1 </dev/null &
+tftpd=$!
+trap 'kill $udhcpd $tftpd' EXIT
+sleep 0.5
+set +e
+busybox sh {init} net >{work}/init.out 2>&1
+echo "init=$?" >{work}/status
+ip -4 addr show dev eth0 >{work}/addr
+ip -4 route >{work}/route
+busybox sh -c '. {state}/dhcp.env; printf "%s\\n" "$pxeconffile" "$tftp" "$boot_file"' \
+    >{work}/sourced
+busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
+echo "pxeboot=$?" >>{work}/status
+"""
+
+
+def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
+                                                   namespace: list[str]) -> None:
+    work = tmp_path / "work"
+    state = tmp_path / "state"
+    tftp_root = tmp_path / "tftp"
+    for directory in (work, state, tftp_root / "s390x" / "pxelinux.cfg"):
+        directory.mkdir(parents=True)
+    hostile = "cfg'$(touch${IFS}PWNED)"
+    variables = {"state_dir": str(state), "dhcp_timeout": 1, "dhcp_retries": 3,
+                 "tftp_retry_delay": 0, "resolv_conf": str(work / "resolv.conf")}
+    root = render(variables, tmp_path / "root")
+    init, pxeboot = root / "init", root / "sbin" / "pxeboot"
+    (tftp_root / "s390x" / "pxelinux.cfg" / "default").write_text(
+        "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD a.img,b.img\n IPAPPEND 3\n")
+    (tftp_root / "s390x" / "vmlinuz").write_bytes(os.urandom(70_000))
+    (tftp_root / "s390x" / "a.img").write_bytes(b"a" * 100)
+    (tftp_root / "s390x" / "b.img").write_bytes(b"b" * 10)
+    (work / "udhcpd.conf").write_text(UDHCPD_CONF.format(work=work, conffile=hostile))
+    (work / "net.sh").write_text(NETWORK.format(
+        ip=IPROUTE, work=work, python=sys.executable, tftp_server=TFTP_SERVER,
+        tftp_root=tftp_root, init=init, pxeboot=pxeboot, state=shlex.quote(str(state))))
+
+    env = {"PATH": f"{applets}:/usr/bin:/bin", "PXE_VERBOSITY": "2"}
+    subprocess.run([*namespace, str(work / "net.sh")], env=env, cwd=work, timeout=120,
+                   check=True, capture_output=True)
+
+    init_out = (work / "init.out").read_text()
+    status = (work / "status").read_text().split()
+    assert status[0] == "init=0", init_out
+    assert "inet 10.0.2.15/24" in (work / "addr").read_text()
+    assert "default via 10.0.2.2 dev eth0" in (work / "route").read_text()
+    assert (work / "resolv.conf").read_text() == "search example.test\nnameserver 10.0.2.3\n"
+    assert (work / "sourced").read_text().splitlines() == [hostile, "10.0.2.2", "s390x/pxelinux.0"]
+    assert not list(tmp_path.rglob("PWNED"))
+
+    # The boot script fetched by TFTP in syslinux's order, negotiating the block size.
+    requests = [line.split()[1] for line in (work / "tftp.log").read_text().splitlines()
+                if line.startswith("RRQ")]
+    mac = _mac(state)
+    assert requests[:3] == [f"s390x/{hostile}", f"s390x/pxelinux.cfg/01-{mac}",
+                            "s390x/pxelinux.cfg/0A00020F"]
+    assert requests[-4:] == ["s390x/pxelinux.cfg/default", "s390x/vmlinuz", "s390x/a.img",
+                             "s390x/b.img"]
+    assert "blksize=1468" in (work / "tftp.log").read_text()
+    files = state / "files"
+    assert (files / "kernel").read_bytes() == (tftp_root / "s390x" / "vmlinuz").read_bytes()
+    assert (files / "initrd").read_bytes() == b"a" * 100 + bytes(3996) + b"b" * 10
+
+    # kexec is not on the host: the script stops there, after saying what it would boot.
+    out = (work / "pxeboot.out").read_text()
+    assert status[1] == "pxeboot=1", out
+    assert "booting label 'linux'" in out
+    assert f"command line: ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-{mac}" in out
+    assert "kexec -l failed to load kernel s390x/vmlinuz" in out
+
+
+def _mac(state: Path) -> str:
+    for line in (state / "dhcp.env").read_text().splitlines():
+        if line.startswith("mac="):
+            return line[len("mac="):].strip("'").replace(":", "-")
+    raise AssertionError("no mac in dhcp.env")
+
+
+# No interface is up in the fresh namespace: every TFTP request fails at once, as a
+# silent server would after busybox tftp's own timeout (about 13 s an attempt).
+TFTP_DOWN = """\
+busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
+echo $? >{work}/status
+"""
+
+
+def test_tftp_failure_is_retried_then_reported(tmp_path: Path, applets: Path,
+                                               namespace: list[str]) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.9'\n"
+                                    "boot_file='pxelinux.0'\nmac='02:00:00:00:00:01'\n")
+    root = render({"state_dir": str(state), "tftp_retries": 2, "tftp_retry_delay": 0},
+                  tmp_path / "root")
+    pxeboot = root / "sbin" / "pxeboot"
+    (tmp_path / "down.sh").write_text(TFTP_DOWN.format(pxeboot=pxeboot, work=tmp_path))
+    subprocess.run([*namespace, str(tmp_path / "down.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)
+    out = (tmp_path / "pxeboot.out").read_text()
+    assert (tmp_path / "status").read_text().strip() == "1", out
+    assert "cannot fetch config 'pxelinux.cfg/01-02-00-00-00-00-01' from TFTP server " \
+           "127.0.0.9 after 2 attempts" in out

@@ -1,0 +1,63 @@
+"""A build imports only what it uses: start-up is most of a small image's build time.
+
+What a plain build must not import: pydantic and jsonschema (only an invalid recipe
+needs them, to word its problems), the codecs it does not write, the QEMU boot
+machinery. Each is checked in a fresh interpreter running the real `compose` command.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from under_test import PYTHON, compose
+
+NOT_FOR_A_PLAIN_BUILD = ("pydantic", "jsonschema", "composer.boot", "subprocess", "zstandard",
+                         "lz4", "concurrent", "logging", "secrets", "importlib.resources")
+PROBE = """\
+import json, sys
+from composer.cli import main
+code = main(sys.argv[1:])
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def modules_after(args: list[str], cwd: Path) -> set[str]:
+    done = subprocess.run([PYTHON, "-c", PROBE, *args], cwd=cwd, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def imported(modules: set[str], name: str) -> bool:
+    return name in modules or any(m.startswith(name + ".") for m in modules)
+
+
+def test_a_build_without_templates_imports_no_validation_or_codec_libraries(
+        tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "compression: gzip\ndirectories: [{path: /etc}]\n"
+        "files: [{path: /etc/hostname, content: \"x\\n\"}]\n")
+    modules = modules_after(["r.yaml", "--initramfs", "out.img"], tmp_path)
+    assert (tmp_path / "out.img").stat().st_size > 0
+    assert [m for m in NOT_FOR_A_PLAIN_BUILD if imported(modules, m)] == []
+    assert "zlib" in modules
+
+
+def test_an_invalid_recipe_still_gets_every_problem_from_jsonschema(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("kernal: {}\nfiles: [{path: etc}]\n")
+    done = compose("r.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "r.yaml:1:1: kernal: unknown key" in done.stderr
+    assert "r.yaml:2:16: files[0].path: 'etc' is not an absolute path" in done.stderr
+
+
+def test_pxelinux_build_imports_no_validation_or_boot_machinery(sysroot: Path,
+                                                                tmp_path: Path) -> None:
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
+    modules = modules_after([str(recipe), "--sysroot", str(sysroot), "-o", "pxelinux.0"],
+                            tmp_path)
+    assert (tmp_path / "pxelinux.0").stat().st_size > 0
+    assert [m for m in NOT_FOR_A_PLAIN_BUILD if imported(modules, m)] == []
