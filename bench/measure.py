@@ -26,6 +26,7 @@ STAGE_LINE = re.compile(r"^\s+(\w+)\s+([\d.]+) ms$")
 class Sample:
     wall: float  # seconds
     rss_kib: int  # peak resident set of the command (the whole pipeline's largest process)
+    cpu: float = 0.0  # user + system seconds of the command and all it waited for
     stages: Mapping[str, float] = field(default_factory=dict)  # compose -v, seconds
 
 
@@ -38,6 +39,7 @@ class Command:
     cwd: Path
     env: Mapping[str, str] | None = None
     output: Path | None = None  # removed before each run, so every run writes a new file
+    before: Callable[[], None] | None = None  # run before each run, outside the timing
 
 
 class CommandFailed(RuntimeError):
@@ -48,8 +50,10 @@ def run(command: Command) -> Sample:
     """Run once; the wall time includes starting the process, as a user would see it."""
     if command.output is not None:
         command.output.unlink(missing_ok=True)
+    if command.before is not None:
+        command.before()
     with tempfile.NamedTemporaryFile("r", prefix="bench-time-") as report:
-        argv = [GNU_TIME, "-o", report.name, "-f", "%M", "sh", "-c", command.shell]
+        argv = [GNU_TIME, "-o", report.name, "-f", "%M %U %S", "sh", "-c", command.shell]
         env = {**os.environ, **(command.env or {})}
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=command.cwd, env=env, capture_output=True, text=True,
@@ -58,8 +62,9 @@ def run(command: Command) -> Sample:
         if done.returncode != 0:
             raise CommandFailed(f"{command.name}: `{command.shell}` exited "
                                 f"{done.returncode}:\n{done.stderr[-2000:]}")
-        rss = int(report.read().split()[-1])
-    return Sample(wall, rss, stage_times(done.stderr))
+        rss, user, system = report.read().split()[-3:]
+    return Sample(wall, int(rss), cpu=float(user) + float(system),
+                  stages=stage_times(done.stderr))
 
 
 def stage_times(stderr: str) -> dict[str, float]:
@@ -82,6 +87,10 @@ class Series:
     @property
     def wall(self) -> float:
         return statistics.median(s.wall for s in self.samples)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(s.cpu for s in self.samples)
 
     @property
     def rss_kib(self) -> int:

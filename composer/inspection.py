@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from composer.archive.detect import SegmentCodec, detect
+from composer.archive.codec import Codec, detect
 from composer.archive.reader import BINARY_MAGICS, InitramfsReader, Limits, Record, Segment
 from composer.errors import InputError
 from composer.image.s390 import (
@@ -245,7 +245,7 @@ def segment_line(segment: Segment, image: Image) -> str:
     where = f"offset {segment.offset}"
     if image.header is not None:
         where += f" (file offset {image.initramfs_offset + segment.offset})"
-    if segment.codec is SegmentCodec.NONE:
+    if segment.codec is Codec.NONE:
         body = f"uncompressed, {segment.size} bytes"
     else:
         body = f"{segment.codec}, {segment.stored_size} -> {segment.size} bytes"

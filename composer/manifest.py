@@ -71,13 +71,31 @@ def image_path(path: str, *, what: str = "destination") -> str:
     return normal
 
 
+# What each kind of entry holds besides path, mode and owner; anything else is refused,
+# so an entry that exists is one the archive can hold and the kernel can unpack.
+CONTENT_KINDS = frozenset({Kind.FILE})  # exactly one of source or data
+DEVICE_KINDS = frozenset({Kind.CHAR, Kind.BLOCK})  # major and minor
+MAX_ID = 0xFFFFFFFF  # uid and gid are 8 hex digits in a newc header
+MAX_MODE = 0o7777  # permission bits; the kind supplies the file-type bits
+# The kernel's dev_t splits 12 bits of major from 20 of minor (include/linux/kdev_t.h,
+# MINORBITS); larger numbers would name another device once unpacked.
+MAX_MAJOR = (1 << 12) - 1
+MAX_MINOR = (1 << 20) - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One archive member. `source` is streamed at archive time; `data` is held inline."""
+    """One archive member, valid by construction for its kind.
+
+    A file has exactly one of `source` (streamed at archive time) or `data` (held
+    inline); a symlink has a `target`; a char or block device has `major` and `minor`;
+    a directory or FIFO has none of these. Anything else raises InputError naming the
+    entry and where it came from (`origin`), so a bad entry never reaches the writer.
+    """
 
     path: str
     kind: Kind
-    mode: int = -1
+    mode: int = -1  # -1: the kind's default (DEFAULT_MODES)
     uid: int = 0
     gid: int = 0
     mtime: int | None = None
@@ -89,12 +107,25 @@ class Entry:
     origin: str = ""
 
     def __post_init__(self) -> None:
-        if self.mode < 0:
-            object.__setattr__(self, "mode", DEFAULT_MODES[self.kind])
-        if self.kind is Kind.FILE and (self.source is None) == (self.data is None):
-            raise ValueError(f"file entry {self.path} needs exactly one of source or data")
-        if self.kind is Kind.SYMLINK and not self.target:
-            raise ValueError(f"symlink entry {self.path} needs a target")
+        kind = self.kind
+        if type(kind) is not Kind:
+            kind = _kind(kind, self.path, self.origin)
+            object.__setattr__(self, "kind", kind)
+        mode = self.mode
+        if mode < 0:
+            object.__setattr__(self, "mode", DEFAULT_MODES[kind])
+        # The writer's hot path builds thousands of files: their test comes first, in one
+        # expression; every other case (and every error) is sorted out by _problem.
+        if (kind is Kind.FILE and (self.source is None) is not (self.data is None)
+                and self.target is None and not (self.major or self.minor)
+                and mode <= MAX_MODE and self.path[:1] == "/"
+                and 0 <= self.uid <= MAX_ID and 0 <= self.gid <= MAX_ID
+                and (self.mtime is None or self.mtime >= 0)):
+            return
+        problem = _problem(self)
+        if problem:
+            where = f" ({self.origin})" if self.origin else ""
+            raise InputError(f"{kind} entry {self.path}: {problem}{where}")
 
     @property
     def implied(self) -> bool:
@@ -127,6 +158,48 @@ class Entry:
 
     def describe(self) -> str:
         return f"{self.path} ({self.kind}{', from ' + self.origin if self.origin else ''})"
+
+
+def _kind(kind: object, path: str, origin: str) -> Kind:
+    try:
+        return Kind(str(kind))
+    except ValueError:
+        where = f" ({origin})" if origin else ""
+        raise InputError(f"entry {path}: {kind!r} is not a kind of entry; kinds: "
+                         f"{', '.join(Kind)}{where}") from None
+
+
+def _problem(entry: Entry) -> str:
+    """What makes `entry` impossible to archive, or "" (the common case, checked first)."""
+    kind = entry.kind
+    has_source, has_data = entry.source is not None, entry.data is not None
+    if kind in CONTENT_KINDS:
+        if has_source == has_data:
+            return "needs exactly one of a source file or inline data"
+    elif has_source or has_data:
+        return "only a file has a source file or inline data"
+    if kind is Kind.SYMLINK:
+        if not entry.target:
+            return "needs a target"
+    elif entry.target is not None:
+        return "only a symlink has a target"
+    if kind in DEVICE_KINDS:
+        if not 0 <= entry.major <= MAX_MAJOR:
+            return f"major {entry.major} is out of range (0..{MAX_MAJOR})"
+        if not 0 <= entry.minor <= MAX_MINOR:
+            return f"minor {entry.minor} is out of range (0..{MAX_MINOR})"
+    elif entry.major or entry.minor:
+        return (f"only a char or block device has device numbers (major {entry.major}, "
+                f"minor {entry.minor})")
+    if not entry.path.startswith("/"):
+        return "the path is not absolute inside the image"
+    if entry.mode > MAX_MODE:
+        return f"mode {entry.mode:o} is not a permission mode (0..{MAX_MODE:o} octal)"
+    if not (0 <= entry.uid <= MAX_ID and 0 <= entry.gid <= MAX_ID):
+        return f"owner {entry.uid}:{entry.gid} is out of range (0..{MAX_ID})"
+    if entry.mtime is not None and entry.mtime < 0:  # later ones are clamped to the epoch
+        return f"mtime {entry.mtime} is before 1970"
+    return ""
 
 
 def read_content(entry: Entry) -> bytes:

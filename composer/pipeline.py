@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
-from composer.archive.compress import Compression
+from composer.archive.codec import Compression
 from composer.errors import BuildError, InputError
 from composer.image.s390 import NETBOOT_LIMIT, patch_image, write_kernel
 from composer.kernelcopy import copy_range

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from composer.archive.compress import Compression, kernel_supports
+from composer.archive.codec import Compression, kernel_supports
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.kernel import Kernel, kernel_at, kernel_in

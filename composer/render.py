@@ -1,139 +1,35 @@
-"""Jinja2 templates and `{{ var }}` strings, rendered in a sandbox.
+"""Jinja2 templates and `{{ var }}` strings, rendered in a sandbox (composer/templating.py).
 
-Recipes come from many hands; a template must not reach Python internals
-(`''.__class__.__mro__`) or burn memory (`'x' * 10**10`), and a misspelt variable must
-be an error naming the template, line and variable, never an empty string in /init.
+Most renders of a build don't need Jinja itself, whose import with the sandbox and the
+compiling of a template are a fifth of a small image's build: a recipe string that is
+one `{{ name }}` of a plain variable is that variable's text, and a template rendered
+before with the same text, included files and variables is in the render cache
+(composer/rendercache.py). Everything else, and every error, goes through Jinja.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-
-import jinja2
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
-
-class _Loader(jinja2.FileSystemLoader):
-    """FileSystemLoader that reads only regular files, and at most MAX_RESULT bytes:
-    `{% include %}` of a FIFO would block, of /dev/zero never end."""
-
-    def __init__(self, search: list[str], read: list[Path] | None = None) -> None:
-        super().__init__(search)
-        self.read = read
-
-    def get_source(self, environment: jinja2.Environment, template: str
-                   ) -> tuple[str, str, Callable[[], bool]]:
-        _, filename, uptodate = super().get_source(environment, template)
-        if self.read is not None:
-            self.read.append(Path(filename))
-        try:
-            raw = read_regular_file(Path(filename), MAX_RESULT)
-        except UnreadableFile as error:
-            raise jinja2.exceptions.TemplateNotFound(
-                template, f"included template {template!r} {error.message}") from None
-        try:
-            return raw.decode("utf-8"), filename, uptodate
-        except UnicodeDecodeError:
-            raise jinja2.exceptions.TemplateNotFound(
-                template, f"included template {template!r} is not UTF-8 text") from None
-
-
-def shquote(value: object) -> str:
-    """VALUE as one single-quoted POSIX shell word (`{{ var | shquote }}`): whatever a
-    recipe variable holds, the rendered script treats it as data. A list becomes its
-    items joined by single spaces, the form a shell loop over words reads."""
-    if isinstance(value, list | tuple):
-        value = " ".join(str(item) for item in value)
-    return "'" + str(value).replace("'", "'\\''") + "'"
-
-
-def _environment(search: list[Path]) -> Sandbox:
-    return Sandbox(
-        extra_filters={"shquote": shquote},
-        loader=_Loader([str(p) for p in search]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-
-
-def _where(error: Exception, name: str, included: set[str]) -> str:
-    """template:line of the innermost template frame that raised `error` (Jinja maps
-    the frames of its generated code back to template lines)."""
-    lineno = getattr(error, "lineno", None)
-    if lineno and not isinstance(error, jinja2.exceptions.TemplateNotFound):
-        filename = getattr(error, "filename", None)
-        file = filename if filename in included else name
-        return f"{file}:{lineno}"
-    tb = error.__traceback__
-    where = name
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename in (name, "<template>") or filename in included:
-            file = name if filename == "<template>" else filename
-            where = f"{file}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return where
-
-
-def _explain(error: Exception, name: str, included: set[str]) -> InputError:
-    where = _where(error, name, included)
-    if isinstance(error, jinja2.exceptions.UndefinedError):
-        match = re.search(r"'([^']+)' is undefined", str(error))
-        what = f"undefined variable '{match.group(1)}'" if match else str(error)
-        return InputError(f"template {where}: {what}",
-                          hint="define it under 'variables:' or pass --set NAME=VALUE")
-    if isinstance(error, jinja2.exceptions.SecurityError):
-        return InputError(f"template {where}: blocked by the sandbox: {error}")
-    if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
-        return InputError(f"template {where}: syntax error: {error.message}")
-    if isinstance(error, jinja2.exceptions.TemplateNotFound):
-        reason = error.message if (error.message or "").startswith("included template") \
-            else f"included template {error.name!r} not found"
-        return InputError(f"template {where}: {reason}")
-    if isinstance(error, MemoryError):
-        return InputError(f"template {where}: blocked by the sandbox: it needs more than "
-                          f"{MAX_MEMORY >> 20} MB of memory")
-    if isinstance(error, RecursionError):
-        return InputError(f"template {where}: recursion too deep (a macro calling itself?)")
-    detail = f": {error}" if str(error) else ""
-    return InputError(f"template {where}: {type(error).__name__}{detail}")
-
-
-def _bounded(chunks: Iterator[str]) -> str:
-    """Join a template's output, stopping at MAX_RESULT: loops can multiply text as
-    surely as '*' can (`{% for i in range(99999) %}{{ big }}{% endfor %}`)."""
-    parts: list[str] = []
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_RESULT:
-            raise jinja2.exceptions.SecurityError(
-                f"output longer than {MAX_RESULT:,} characters")
-        parts.append(chunk)
-    return "".join(parts)
+MAX_RESULT = 16 << 20  # composer.sandbox.MAX_RESULT, without importing Jinja for it
+# `{{ name }}` alone. Jinja reads true/false/none (any case) as constants, not names.
+_LONE_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
+_LONE_LIMIT = 1 << 20  # longer values go through the sandbox, which charges for them
 
 
 def render_text(text: str, variables: Mapping[str, object], name: str,
                 search: list[Path] | None = None, included: list[Path] | None = None) -> str:
     """Render template text; `name` is what errors call it (a path, or a recipe key);
     the files `{% include %}` read are added to `included`."""
-    env = _environment(search or [])
-    if included is not None:
-        env.loader = _Loader([str(p) for p in search or []], included)
-    try:
-        with memory_cap():
-            template = env.from_string(text)
-            template.filename = name
-            return _bounded(template.generate(dict(variables)))
-    except Exception as error:  # whatever a template raises is the template's error
-        names = {t.filename for t in (env.cache or {}).values() if t.filename}
-        raise _explain(error, name, names) from None
+    from composer import templating  # Jinja2: only for renders that need it
+
+    return templating.render_text(text, variables, name, search, included)
 
 
 def render_file(path: Path, variables: Mapping[str, object], name: str | None = None,
@@ -144,13 +40,57 @@ def render_file(path: Path, variables: Mapping[str, object], name: str | None = 
         raise InputError(f"template {path} {error.message}") from None
     except UnicodeDecodeError:
         raise InputError(f"template {path} is not UTF-8 text") from None
-    return render_text(text, variables, name or str(path), [path.parent], included)
+    name = name or str(path)
+    search = [path.parent]
+    from composer.rendercache import RenderCache
+
+    cache = RenderCache.open()
+    key = None if cache is None else cache.key(name, text, search, variables)
+    if cache is None or key is None:
+        return render_text(text, variables, name, search, included)
+    hit = cache.get(key, MAX_RESULT)
+    if hit is not None:
+        if included is not None:
+            included += hit[1]
+        return hit[0]
+    from composer import templating
+
+    probes: list[templating.Probe] = []
+    read: list[Path] = []
+    rendered = templating.render_text(text, variables, name, search, read, probes)
+    if included is not None:
+        included += read
+    cache.put(key, rendered, probes)
+    return rendered
 
 
 def has_expression(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+def _lone_variable(text: str, variables: Mapping[str, object]) -> str | None:
+    """The text Jinja would make of `{{ name }}` alone, for a plain scalar variable
+    (str() of it, as Jinja prints); None when Jinja must decide (anything else, an
+    undefined name, text that is not UTF-8 and so an error)."""
+    match = _LONE_NAME.fullmatch(text)
+    if match is None or match.group(1) in _CONSTANTS:
+        return None
+    value = variables.get(match.group(1))
+    if type(value) not in (str, int, float, bool):
+        return None
+    out = str(value)
+    if len(out) > _LONE_LIMIT:
+        return None
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return out
+
+
 def expand(text: str, variables: Mapping[str, object], name: str) -> str:
     """Expand `{{ var }}` in a recipe string; strings without expressions are kept as is."""
-    return render_text(text, variables, name) if has_expression(text) else text
+    if not has_expression(text):
+        return text
+    lone = _lone_variable(text, variables)
+    return lone if lone is not None else render_text(text, variables, name)

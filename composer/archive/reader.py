@@ -2,7 +2,7 @@
 
 It reads what the kernel reads (init/initramfs.c, unpack_to_rootfs): newc (070701) and
 crc (070702) archives, concatenated; NUL padding between them; each segment plain or
-compressed, the compression recognised by its magic (see `detect`). An uncompressed
+compressed, the compression recognised by its magic (see `codec.detect`). An uncompressed
 archive must start at a 4-byte aligned offset; inside a compressed stream several
 archives may follow each other, and the stream must end between two of them.
 
@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from composer.archive.codec import MAGIC_LEN, Codec, detect, kernel_caveat
 from composer.archive.cursor import Cursor, read_exact
-from composer.archive.detect import MAGIC_LEN, DecodedStream, SegmentCodec, detect, kernel_caveat
+from composer.archive.decode import DecodedStream
 from composer.archive.records import (
     BINARY_MAGICS,
     Member,
@@ -67,7 +68,7 @@ class Segment:
 
     index: int
     offset: int
-    codec: SegmentCodec
+    codec: Codec
     stored_size: int = 0
     size: int = 0
     archives: int = 0
@@ -85,7 +86,7 @@ class _Open:
 
     index: int
     offset: int
-    codec: SegmentCodec
+    codec: Codec
     caveat: str | None = None
     archives: int = 0
     entries: int = 0
@@ -165,7 +166,7 @@ class InitramfsReader:
             head = raw.peek(MAGIC_LEN)
             if not head:
                 return
-            seg = _Open(len(self.segments), raw.pos, SegmentCodec.NONE)
+            seg = _Open(len(self.segments), raw.pos, Codec.NONE)
             if head[:1] == b"0":
                 if raw.pos % ALIGN:
                     raise InputError(
@@ -185,7 +186,7 @@ class InitramfsReader:
                     f"{head.hex(' ')}): neither a cpio archive nor a compressed stream "
                     "the kernel knows"
                 )
-            if codec is SegmentCodec.LZO:
+            if codec is Codec.LZO:
                 raise InputError(f"{self.name}: segment {seg.index} at offset {raw.pos} "
                                  "is LZO-compressed, which composer cannot read")
             seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))

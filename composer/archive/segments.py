@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from composer.archive.compress import BackgroundWriter, Codec, Compression, open_compressor
+from composer.archive.codec import Codec, Compression
+from composer.archive.compress import BackgroundWriter, open_compressor
 from composer.archive.newc import ArchiveStats, write_all, write_archive
 from composer.cpio import padding
 from composer.manifest import Entry, Kind

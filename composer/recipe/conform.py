@@ -22,6 +22,7 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
     "integer": (int,), "number": (int, float), "null": (type(None),),
 }
+EXACT = (str, bool, type(None))  # enum and const values compared here; numbers are not
 
 
 class _Unsure(Exception):
@@ -63,9 +64,10 @@ def _valid(schema: Mapping[str, Any] | bool, value: Any, root: Mapping[str, Any]
                 return False
         elif key == "enum" or key == "const":
             choices = expected if key == "enum" else [expected]
-            if not all(type(c) is str for c in choices):
-                raise _Unsure  # JSON equality across types (1 vs 1.0 vs true) is subtle
-            if kind is not str or value not in choices:
+            if not all(type(c) in EXACT for c in choices):
+                raise _Unsure  # JSON equality of numbers (1 vs 1.0) is subtle
+            # A string, true, false or null equals only itself (true is not 1).
+            if not any(type(c) is kind and c == value for c in choices):
                 return False
         elif key in ("minimum", "maximum", "minLength", "pattern"):
             if not _bound(key, expected, value):

@@ -15,12 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
-from composer.archive.compress import Codec, Compression
+from composer.archive.codec import Codec, Compression
+from composer.errors import InputError
 
 VariableValue = str | int | float | bool | list[str | int | float | bool]
 SCALARS = (str, int, float, bool)
 
 T = TypeVar("T")
+
+# Fields the loader fills in, which a recipe cannot write: where an entry was written
+# (file:line:col) and the recipe's name (its file's stem). Every other field is a key
+# of the schema, and every key of the schema is a field (tests/unit/test_recipe_shape.py).
+SET_BY_LOADER = {"set_by": "loader"}
 
 
 def parse_mode(value: str | int | None) -> int | None:
@@ -35,7 +41,7 @@ def parse_mode(value: str | int | None) -> int | None:
 @dataclass(frozen=True)
 class Owned:
     path: str
-    at: str = ""
+    at: str = field(default="", metadata=SET_BY_LOADER)
     mode: int | None = None
     uid: int = 0
     gid: int = 0
@@ -56,7 +62,7 @@ class File(Owned):
 @dataclass(frozen=True)
 class Symlink:
     path: str
-    at: str = ""
+    at: str = field(default="", metadata=SET_BY_LOADER)
     target: str = ""
     remove: bool = False
 
@@ -76,7 +82,7 @@ class Template(Owned):
 @dataclass(frozen=True)
 class Binary:
     name: str
-    at: str = ""
+    at: str = field(default="", metadata=SET_BY_LOADER)
     path: str | None = None
     applets: Literal["all"] | list[str] | None = None
     remove: bool = False
@@ -84,7 +90,7 @@ class Binary:
 
 @dataclass(frozen=True)
 class Module:
-    at: str = ""
+    at: str = field(default="", metadata=SET_BY_LOADER)
     name: str | None = None
     pattern: str | None = None
     remove: bool = False
@@ -124,7 +130,7 @@ class Output:
 class Recipe:
     """A whole recipe after extends were merged; `name` is the file's stem."""
 
-    name: str = "recipe"
+    name: str = field(default="recipe", metadata=SET_BY_LOADER)
     description: str = ""
     variables: dict[str, VariableValue] = field(default_factory=dict)
     arch: str | None = None
@@ -182,13 +188,29 @@ _FIELD_NAMES: dict[type, frozenset[str]] = {}
 
 
 def build(kind: type[T], values: Mapping[str, Any]) -> T:
-    """`kind` from the keys it has fields for; the rest (`x-` notes) is ignored. The
-    schema's integers may be written 3.0; they are kept as ints."""
+    """`kind` from its fields' keys. Keys starting with x- are notes and are dropped; any
+    other key refuses, as the schema does (data reaches here schema-valid, so one would
+    mean the two had drifted apart). The schema's integers may be written 3.0; they are
+    kept as ints."""
     names = _FIELD_NAMES.get(kind)
     if names is None:
         names = _FIELD_NAMES[kind] = frozenset(f.name for f in fields(kind))  # type: ignore[arg-type]
+    unknown = [k for k in values if k not in names and not str(k).startswith("x-")]
+    if unknown:
+        raise UnknownKeys(kind, unknown)
     return kind(**{k: int(v) if k in INTEGERS and isinstance(v, float) else v
                    for k, v in values.items() if k in names})
+
+
+class UnknownKeys(InputError):
+    """Keys the recipe model has no field for."""
+
+    def __init__(self, kind: type, keys: list[Any]) -> None:
+        self.keys = keys
+        known = sorted(f.name for f in fields(kind) if not f.metadata)
+        super().__init__(f"unknown key{'s' if len(keys) > 1 else ''} "
+                         f"{', '.join(repr(k) for k in keys)} in {kind.__name__}",
+                         hint="known keys: " + ", ".join(known))
 
 
 class VariableError(ValueError):

@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import Location, Problem, RecipeError
 from composer.inputfile import UnreadableFile, read_regular_file
+
+if TYPE_CHECKING:
+    import yaml
 
 KeyPath = tuple[str | int, ...]
 
@@ -281,8 +282,17 @@ def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Pro
                         "or remove it" if code < 0x100 else "remove it")
 
 
+def _import_yaml() -> None:
+    """PyYAML, imported by the first parse: a recipe from the parse cache needs none,
+    and its import is a tenth of a small build. Every use of `yaml` below is reached
+    through parse_document."""
+    global yaml
+    import yaml
+
+
 def parse_document(text: str, file: str) -> Document:
     """Parse YAML text; every problem is a RecipeError with a location."""
+    _import_yaml()
     if len(text) > MAX_RECIPE_BYTES:
         raise RecipeError([Problem(f"file is {len(text):,} characters; a recipe is at most "
                                    f"{MAX_RECIPE_BYTES:,}", Location(file))])
@@ -330,4 +340,20 @@ def load_document(path: Path, what: str = "recipe") -> Document:
         raise RecipeError([Problem(
             f"not UTF-8 text (byte {raw[error.start]:#04x})", Location(str(path), line, column),
             hint="save the file as UTF-8")]) from None
-    return parse_document(text, str(path))
+    return _parse_cached(text, str(path))
+
+
+def _parse_cached(text: str, file: str) -> Document:
+    """parse_document, or the same Document from the parse cache."""
+    from composer.recipe.parsecache import ParseCache
+
+    cache = ParseCache.open()
+    if cache is None:
+        return parse_document(text, file)
+    key = cache.key(file, text)
+    hit = cache.get(key, file)
+    if hit is not None:
+        return Document(hit[0], file, hit[1], hit[2])
+    doc = parse_document(text, file)
+    cache.put(key, file, doc.data, doc.values, doc.keys)
+    return doc

@@ -34,11 +34,18 @@ FORMAT = 1  # of the cache files themselves
 Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
 
-def directory() -> Path | None:
+def cache_home() -> Path | None:
+    """$XDG_CACHE_HOME/composer (default ~/.cache/composer), or None when
+    `COMPOSER_CACHE=off`: every cache of the composer lives under it."""
     if os.environ.get("COMPOSER_CACHE", "").lower() in ("off", "0", "no", "false"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "composer" / "index"
+    return Path(base) / "composer"
+
+
+def directory() -> Path | None:
+    home = cache_home()
+    return None if home is None else home / "index"
 
 
 def code_version(*sources: str) -> int | None:

@@ -8,6 +8,7 @@ machinery. Each is checked in a fresh interpreter running the real `compose` com
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -61,3 +62,27 @@ def test_pxelinux_build_imports_no_validation_or_boot_machinery(sysroot: Path,
                             tmp_path)
     assert (tmp_path / "pxelinux.0").stat().st_size > 0
     assert [m for m in NOT_FOR_A_PLAIN_BUILD if imported(modules, m)] == []
+
+
+def test_a_warm_build_imports_no_jinja_or_yaml_and_writes_the_same_image(
+        sysroot: Path, tmp_path: Path) -> None:
+    """The stock pxelinux recipe (one template, lone-variable strings), built with the
+    caches empty, then warm, then off: the same bytes, and the warm build imports
+    neither Jinja2 nor PyYAML."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("COMPOSER_CACHE", None)
+    runs = []
+    for name, extra in (("cold", {}), ("warm", {}), ("off", {"COMPOSER_CACHE": "off"})):
+        argv = [PYTHON, "-c", PROBE, "pxelinux", "--sysroot", str(sysroot), "-o", f"{name}.0",
+                "-q"]
+        runs.append(subprocess.run(argv, cwd=tmp_path, env={**env, **extra},
+                                   capture_output=True, text=True, check=False))
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[-1].stderr
+    cold, warm, _ = (set(json.loads(r.stderr.splitlines()[-1])) for r in runs)
+    assert "jinja2" in cold and "yaml" in cold
+    assert not {m for m in warm if m.split(".")[0] in ("jinja2", "markupsafe", "yaml")}
+    assert "composer.templating" not in warm
+    images = {(tmp_path / f"{name}.0").read_bytes() for name in ("cold", "warm", "off")}
+    assert len(images) == 1
+    assert {p.name for p in (tmp_path / "cache" / "composer").iterdir()} >= \
+        {"deflate", "render", "parse"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.archive.compress import Codec
+from composer.archive.codec import Codec
 from composer.errors import InputError, KernelError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.plan import Plan, arch_of, plan
