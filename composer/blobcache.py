@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from importlib.machinery import PathFinder
 from pathlib import Path
 
 try:  # hashlib would load OpenSSL (~30 ms of a cold start) for one BLAKE2 it also has
@@ -126,3 +127,17 @@ def digest(data: bytes) -> bytes:
 
 def _check(key: bytes, payload: bytes) -> bytes:
     return blake2b(payload, digest_size=CHECK_SIZE, key=key[:16]).digest()
+
+
+def library_identity(name: str) -> str | None:
+    """Where a library is installed and its file's identity (an upgrade rewrites it),
+    found the way `import` would, without importing it; None when it can't be found.
+    Part of the key of a cache whose answers that library computed."""
+    spec = PathFinder.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        st = os.stat(spec.origin)
+    except OSError:
+        return None
+    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"

@@ -21,10 +21,9 @@ import marshal
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from importlib.machinery import PathFinder
 from pathlib import Path
 
-from composer.blobcache import BlobCache, digest
+from composer.blobcache import BlobCache, digest, library_identity
 from composer.inputfile import UnreadableFile, read_regular_file
 from composer.resolve.cache import code_version
 
@@ -52,19 +51,6 @@ def _plain(value: object, depth: int = 0) -> bool:
     return False
 
 
-def _library_identity(name: str) -> str | None:
-    """Where a library is installed and its file's identity (an upgrade rewrites it),
-    found the way `import` would, without importing it; None when it can't be found."""
-    spec = PathFinder.find_spec(name)
-    if spec is None or spec.origin is None:
-        return None
-    try:
-        st = os.stat(spec.origin)
-    except OSError:
-        return None
-    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-
-
 class RenderCache:
     def __init__(self, store: BlobCache, salt: bytes) -> None:
         self.store = store
@@ -78,7 +64,7 @@ class RenderCache:
             return None
         here = Path(__file__).parent
         code = code_version(*(str(here / name) for name in RENDERING_CODE))
-        libraries = [_library_identity(name) for name in LIBRARIES]
+        libraries = [library_identity(name) for name in LIBRARIES]
         if code is None or None in libraries:
             return None
         salt = repr((FORMAT, code, sys.version, libraries)).encode()

@@ -23,8 +23,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+import budget  # noqa: F401  (registers the ci and quick profiles)
 import under_test
+
+# The quick loop by default; scripts/test passes --hypothesis-profile=ci (tests/budget.py).
+settings.load_profile("quick")
 
 TESTS = Path(__file__).resolve().parent
 UNIT = TESTS / "unit"

@@ -12,6 +12,8 @@ and nothing of the host (owner, device, inode) leaks into a header.
 from __future__ import annotations
 
 import os
+import struct
+from binascii import hexlify
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -28,8 +30,10 @@ BUFFER_LIMIT = 1 << 20
 DIRECT_THRESHOLD = 256 << 10
 CHUNK = 1 << 20
 IOV_MAX = 1024  # POSIX's minimum for writev, Linux's value
-# One formatting operation per header: the magic and 13 eight-digit hex fields.
-HEADER_FORMAT = NEWC_MAGIC + b"%08X" * 13
+# The 13 fields as big-endian 32-bit words: their hex digits, most significant first,
+# are the header's eight-digit fields. Packing checks the range (0..2**32-1), and
+# hexlify and upper run in C: no number is formatted one field at a time.
+HEADER_FIELDS = struct.Struct(">13I")
 U32 = 0xFFFFFFFF
 
 
@@ -48,19 +52,29 @@ def write_all(sink: Sink, data: bytes) -> None:
 
 
 PADDING = (b"", b"\0", b"\0\0", b"\0\0\0")
+# The name's NUL and the padding that ends the header on a multiple of 4, by the
+# name's length modulo 4: 110 + len(name) + 1 + pad is a multiple of 4.
+NAME_END = tuple(b"\0" * (1 + padding(HEADER_LEN + 1 + n)) for n in range(ALIGN))
 
 
 def header(*, ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, size: int,
            rmajor: int = 0, rminor: int = 0, name: bytes) -> bytes:
     """One newc header with its name and the padding that follows the name."""
+    return _header(ino, mode, uid, gid, nlink, mtime, size, rmajor, rminor, name)
+
+
+def _header(ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, size: int,
+            rmajor: int, rminor: int, name: bytes) -> bytes:
     fields = (ino, mode, uid, gid, nlink, mtime, size, 0, 0, rmajor, rminor, len(name) + 1, 0)
-    if min(fields) < 0 or max(fields) > U32:
+    try:
+        packed = HEADER_FIELDS.pack(*fields)
+    except struct.error:
         value = next(v for v in fields if not 0 <= v <= U32)
         raise ValueError(f"{name.decode(errors='replace')}: header field {value} "
-                         "does not fit newc's 32 bits")
-    # 110 header bytes + name + NUL, padded to 4: the padding after the NUL is
-    # (-(111 + len(name)) % 4) NULs, i.e. 1 + that many NULs in total.
-    return HEADER_FORMAT % fields + name + b"\0" * (1 + padding(HEADER_LEN + 1 + len(name)))
+                         "does not fit newc's 32 bits") from None
+    # 110 header bytes + name + NUL, padded to 4: the NUL and the padding after it
+    # are NAME_END[len(name) % 4].
+    return NEWC_MAGIC + hexlify(packed).upper() + name + NAME_END[len(name) % ALIGN]
 
 
 @dataclass
@@ -177,6 +191,16 @@ def _open_source(source: os.PathLike[str], path: str) -> int:
                          "or changed meanwhile?") from None
 
 
+def _inline_content(entry: Entry) -> bytes:
+    """What the archive holds for an entry without a source file (Entry.size() bytes):
+    a file's data, a symlink's target, nothing for the other kinds."""
+    if entry.kind is Kind.FILE:
+        return entry.data or b""
+    if entry.kind is Kind.SYMLINK:
+        return (entry.target or "").encode(errors="surrogateescape")
+    return b""
+
+
 def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int = 0,
                   zero_copy: bool = False, first_ino: int = 1) -> ArchiveStats:
     """Write entries (already sorted, parents first) as one newc archive.
@@ -190,11 +214,12 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
         if flush is not None:
             flush()  # anything the sink buffered goes before what we write to its fd
     writer = _Writer(sink, out_fd)
+    add = writer.add
     stats = ArchiveStats()
     for ino, entry in enumerate(entries, start=first_ino):
         name = entry.path.lstrip("/").encode(errors="surrogateescape")
         kind = entry.kind
-        nlink = 2 if kind is Kind.DIR else 1
+        mode = KIND_BITS[kind] | entry.mode
         mtime = epoch if entry.mtime is None else min(entry.mtime, epoch)
         if kind is Kind.FILE and entry.source is not None:
             # The size comes from the open file, so the header and the data it
@@ -202,22 +227,20 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             fd = _open_source(entry.source, entry.path)
             try:
                 size = os.fstat(fd).st_size
-                writer.add(header(ino=ino, mode=KIND_BITS[kind] | entry.mode, uid=entry.uid,
-                                  gid=entry.gid, nlink=nlink, mtime=mtime, size=size,
-                                  rmajor=entry.major, rminor=entry.minor, name=name))
+                add(_header(ino, mode, entry.uid, entry.gid, 1, mtime, size, entry.major,
+                            entry.minor, name))
                 writer.add_file(fd, entry.source, size)
             finally:
                 os.close(fd)
         else:
-            size = entry.size()
-            writer.add(header(ino=ino, mode=KIND_BITS[kind] | entry.mode, uid=entry.uid,
-                              gid=entry.gid, nlink=nlink, mtime=mtime, size=size,
-                              rmajor=entry.major, rminor=entry.minor, name=name))
+            content = _inline_content(entry)
+            size = len(content)
+            add(_header(ino, mode, entry.uid, entry.gid, 2 if kind is Kind.DIR else 1, mtime,
+                        size, entry.major, entry.minor, name))
             if size:
-                writer.add(entry.data if entry.data is not None
-                           else (entry.target or "").encode(errors="surrogateescape"))
+                add(content)
         if size % ALIGN:
-            writer.add(PADDING[padding(size)])
+            add(PADDING[padding(size)])
         stats.entries += 1
         stats.data_bytes += size
     writer.add(header(ino=0, mode=0, uid=0, gid=0, nlink=1, mtime=0, size=0,

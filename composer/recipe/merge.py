@@ -5,7 +5,8 @@ The rules (also in the README):
 - entry lists merge by identity, later replaces earlier in place, new ones append:
   files, directories, symlinks, devices and templates by destination `path` (across
   all five lists, so a variant can turn a file into a template), binaries by `name`,
-  modules by `name` or `pattern`; paths are compared as the image sees them
+  modules by `name` (`-` and `_` alike, as kmod has it) or `pattern`; paths are
+  compared as the image sees them
   (`/etc//motd` and `/etc/motd/` are `/etc/motd`);
 - an entry with `remove: true` deletes the earlier entry of the same identity;
 - within one file nothing is replaced: two entries for one destination must agree
@@ -37,11 +38,15 @@ def image_identity(path: Any) -> str:
 def identity(list_key: str, item: Any) -> str:
     if list_key in PATH_LISTS:
         return f"path:{image_identity(item.get('path'))}"
-    if isinstance(item, str):
-        return "pattern:**" if list_key == "modules" and item == "all" else f"name:{item}"
-    if list_key == "modules" and "pattern" in item:
+    name = item if isinstance(item, str) else item.get("name")
+    if list_key != "modules":
+        return f"name:{name}"
+    if name == "all":
+        return "pattern:**"
+    if isinstance(item, dict) and "pattern" in item:
         return f"pattern:{item['pattern']}"
-    return f"name:{item.get('name')}"
+    # A module's name as kmod compares it: `-` and `_` are the same character.
+    return f"name:{str(name).replace('-', '_')}"
 
 
 def _removes(item: Any) -> bool:

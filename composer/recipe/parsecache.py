@@ -17,13 +17,11 @@ check and everything after it run on the stored parse as on a fresh one.
 from __future__ import annotations
 
 import marshal
-import os
 import sys
-from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
-from composer.blobcache import BlobCache
+from composer.blobcache import BlobCache, library_identity
 from composer.errors import Location
 from composer.resolve.cache import code_version
 
@@ -35,17 +33,6 @@ PARSING_CODE = ("yamldoc.py", "parsecache.py")
 KeyPath = tuple[str | int, ...]
 Places = dict[KeyPath, Location]
 Parsed = tuple[Any, Places, Places]  # data, where each value is, where each key is
-
-
-def _yaml_identity() -> str | None:
-    spec = PathFinder.find_spec("yaml")
-    if spec is None or spec.origin is None:
-        return None
-    try:
-        st = os.stat(spec.origin)
-    except OSError:
-        return None
-    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
 class ParseCache:
@@ -61,7 +48,7 @@ class ParseCache:
             return None
         here = Path(__file__).parent
         code = code_version(*(str(here / name) for name in PARSING_CODE))
-        library = _yaml_identity()
+        library = library_identity("yaml")
         if code is None or library is None:
             return None
         return cls(store, repr((FORMAT, code, sys.version, library)).encode())

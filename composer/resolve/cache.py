@@ -30,6 +30,7 @@ from typing import Any, TypeGuard
 
 SETTLED = 2.0  # seconds a file's ctime must lie in the past before an answer is stored
 FORMAT = 1  # of the cache files themselves
+READ_SIZE = 1 << 16  # takes a whole cache file (KiB); 1 MiB would be an mmap per read
 
 Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
@@ -65,24 +66,26 @@ class FileCache:
     """Answers about the files under one directory, each valid while its file is unchanged.
 
     `kind` names the question (one cache file per kind and directory), `version` is the
-    `code_version` of the code that answers it.
+    `code_version` of the code that answers it. `base` is the cache directory when the
+    caller has already looked it up (`CacheDirectory`): a module index opens hundreds of
+    these, one per directory of modules.
     """
 
-    def __init__(self, kind: str, scope: str, version: int | None) -> None:
+    def __init__(self, kind: str, scope: str, version: int | None,
+                 base: CacheDirectory | None = None) -> None:
         self.version = version
         self.scope = scope
         self.entries: dict[str, tuple[Identity, Any]] = {}
         self.added = 0
-        base = directory() if version is not None else None
-        self.path = None if base is None else base / f"{kind}-{zlib.crc32(scope.encode()):08x}"
+        where = None if version is None else (base or CacheDirectory()).path
+        self.path = None if where is None else f"{where}/{kind}-{zlib.crc32(scope.encode()):08x}"
         if self.path is not None:
             self.entries = self._read(self.path)
 
-    def _read(self, path: Path) -> dict[str, tuple[Identity, Any]]:
+    def _read(self, path: str) -> dict[str, tuple[Identity, Any]]:
         """The stored answers; a file that is not whole (its CRC-32 says) gives none."""
         try:
-            with open(path, "rb") as f:
-                data = f.read()  # marshal.load(f) would read it in small pieces
+            data = _read_file(path)
             if len(data) < 4 or zlib.crc32(data[4:]) != int.from_bytes(data[:4], "little"):
                 return {}
             stored = marshal.loads(memoryview(data)[4:])
@@ -114,9 +117,10 @@ class FileCache:
         the same time each read a whole file."""
         if self.path is None or not self.added:
             return
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        parent, name = os.path.split(self.path)
+        temporary = Path(parent, f".{name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             data = marshal.dumps((self.version, self.scope, self.entries))
             with open(temporary, "wb") as f:
                 f.write(zlib.crc32(data).to_bytes(4, "little") + data)
@@ -127,11 +131,42 @@ class FileCache:
                 temporary.unlink(missing_ok=True)
 
 
+class CacheDirectory:
+    """Where the cache files are (None: the cache is off), looked up once per index."""
+
+    def __init__(self) -> None:
+        found = directory()
+        self.path = None if found is None else str(found)
+
+
+def _read_file(path: str) -> bytes:
+    """The whole file in as few system calls as a file allows (open, read, close):
+    `open(path, "rb").read()` adds an fstat, an ioctl and lseeks, hundreds of times
+    over for a module index. A read that stops short is taken for the end of the file;
+    if it wasn't, the CRC-32 says so and the answers are only a miss."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, READ_SIZE)
+        if len(data) < READ_SIZE:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, READ_SIZE):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def identity(st: os.stat_result) -> Identity:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+_JUST_STR = frozenset({str})
+
+
 def is_strings(value: object) -> TypeGuard[tuple[str, ...]]:
     """For checking the shape of what a cache file gave back (its CRC-32 vouches for
-    the bytes, this for the code that wrote them): a tuple of strings."""
-    return isinstance(value, tuple) and all(isinstance(item, str) for item in value)
+    the bytes, this for the code that wrote them): a tuple of strings. (marshal gives
+    exact types, never subclasses; the types are compared in C, not by a generator,
+    since a module index checks tens of thousands of them.)"""
+    return type(value) is tuple and _JUST_STR.issuperset(map(type, value))

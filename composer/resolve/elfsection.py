@@ -2,9 +2,9 @@
 
 Kernel modules are relocatable objects (ET_REL): what they declare sits in sections
 (`.modinfo`), not in the program headers `composer.resolve.elf` reads for programs.
-Only the ELF header, the section header table and the wanted section are touched, so a
-mapped file costs a few pages. The layout is the System V gABI's, for either class and
-byte order, so an s390x module is read on any host.
+Only the ELF header, the section header table, the section names and the wanted
+section are touched, so a mapped file costs a few pages. The layout is the System V
+gABI's, for either class and byte order, so an s390x module is read on any host.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ def split_module_name(filename: str) -> tuple[str, str] | None:
     `-` and `_` are the same character in module names (the kernel and kmod compare
     them as equal), so names are kept in the underscore form depmod uses.
     """
+    if filename.endswith(".ko"):  # what most trees hold: decided by one test
+        return (canonical_name(filename[:-3]), "") if len(filename) > 3 else None
     for suffix, compression in MODULE_SUFFIXES:
         if filename.endswith(suffix) and len(filename) > len(suffix):
             return canonical_name(filename[: -len(suffix)]), compression

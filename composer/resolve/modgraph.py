@@ -162,7 +162,8 @@ def transitive(order: Sequence[str], hard: Mapping[str, Sequence[str]]) -> dict[
     """Every module's dependencies, direct or not; `order` must have deps first."""
     closure: dict[str, set[str]] = {}
     for name in order:
-        closure[name] = set()
+        reached = closure[name] = set()
         for dep in hard.get(name, ()):
-            closure[name] |= {dep} | closure[dep]
+            reached.add(dep)
+            reached |= closure[dep]
     return closure

@@ -41,7 +41,7 @@ from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.resolve import elfsection, modfile
 from composer.resolve import modinfo as modinfo_format
-from composer.resolve.cache import FileCache, code_version, identity
+from composer.resolve.cache import CacheDirectory, FileCache, code_version, identity
 from composer.resolve.depmod import (
     is_pattern,
     parse_builtin,
@@ -94,6 +94,7 @@ class ModuleIndex:
         # reads three small files, not the answers for the whole tree.
         self._caches: dict[str, FileCache] = {}
         self._code = code_version(modinfo_format.__file__, elfsection.__file__, modfile.__file__)
+        self._cache_directory = CacheDirectory()
 
     @classmethod
     def load(cls, sysroot: Sysroot | Path, release: str | None = None) -> ModuleIndex:
@@ -155,10 +156,11 @@ class ModuleIndex:
             key = identity(os.stat(module.host))
         except OSError:
             return read_modinfo(module.source, module.compression)  # which says what is wrong
-        scope = os.path.dirname(module.host)
+        scope = module.host.rpartition("/")[0]  # its directory (host paths are absolute)
         cache = self._caches.get(scope)
         if cache is None:
-            cache = self._caches[scope] = FileCache("modinfo", scope, self._code)
+            cache = self._caches[scope] = FileCache("modinfo", scope, self._code,
+                                                     self._cache_directory)
         info = ModInfo.from_tuple(cache.get(module.host, key))
         if info is None:
             info = read_modinfo(module.source, module.compression)
@@ -184,10 +186,10 @@ class ModuleIndex:
 
     def match(self, pattern: str) -> list[Module]:
         """Modules whose path matches `pattern` (see glob_regex), sorted by path."""
-        regex = glob_regex(pattern.strip("/"))
+        fullmatch = glob_regex(pattern.strip("/")).fullmatch
         found = [
             m for m in self.modules.values()
-            if any(regex.fullmatch(p) for p in (m.tree_path, m.tree_path[:-3], m.relpath))
+            if fullmatch(tree := m.tree_path) or fullmatch(tree[:-3]) or fullmatch(m.relpath)
         ]
         if not found:
             raise self.pattern_error(pattern)
@@ -303,7 +305,8 @@ class ModuleSelection:
         by_name = {m.name: m for m in self.modules}
         lines = []
         for module in sorted(self.modules, key=lambda m: m.relpath):
-            deps = sorted(closure[module.name], key=lambda n: -position[n])
+            # positions are distinct: reversed order, the one loaded first last
+            deps = sorted(closure[module.name], key=position.__getitem__, reverse=True)
             lines.append((module, [by_name[d] for d in deps]))
         return lines
 

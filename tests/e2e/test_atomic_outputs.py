@@ -243,6 +243,7 @@ def test_a_filesystem_without_new_names_is_a_clear_error(tmp_path: Path) -> None
         in done.stderr
 
 
+@pytest.mark.slow
 def test_two_builds_racing_for_one_output_leave_one_whole_image(tmp_path: Path) -> None:
     """Two different images written to the same path at the same time: the result is
     exactly one of them, never a mix, and nothing else is left in the directory.

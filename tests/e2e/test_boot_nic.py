@@ -124,6 +124,7 @@ exec busybox sh /mnt/root/init
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(IPROUTE is None, reason="iproute2's ip is needed for veth cards")
 def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -> None:
     probe = subprocess.run(["unshare", "-rnmpf", "--mount-proc", "true"], capture_output=True,

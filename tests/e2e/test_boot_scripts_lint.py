@@ -22,6 +22,9 @@ import pytest
 
 from under_test import compose
 
+# shellcheck takes seconds on each recipe's scripts.
+pytestmark = pytest.mark.slow
+
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("pxelinux*.yaml"))
 SOURCE_DIRECTIVE = re.compile(r"^\s*# shellcheck source=(\S+)")
 DOT = re.compile(r"^\s*\.\s")

@@ -113,6 +113,7 @@ def test_missing_apt_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_network_failure_is_one_clear_line(tmp_path: Path) -> None:
     # A proxy on a closed loopback port makes every download fail at once.
     result = run_isolated(tmp_path, http_proxy="http://127.0.0.1:9")

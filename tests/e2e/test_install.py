@@ -59,6 +59,7 @@ def test_a_stock_recipe_validates_by_name_from_an_empty_directory(tmp_path: Path
         "pxelinux.yaml: ok", "pxelinux-minimal.yaml: ok", "pxelinux-debug.yaml: ok"]
 
 
+@pytest.mark.slow
 @pytest.mark.sysroot
 def test_a_stock_recipe_by_name_builds_what_the_checkout_recipe_builds(
         sysroot: Path, tmp_path: Path) -> None:
@@ -208,6 +209,7 @@ def test_help_piped_into_head_prints_one_line_and_nothing_else() -> None:
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_compose_sysroot_into_an_empty_cache(tmp_path: Path) -> None:
     """Downloads from deb.debian.org (the only network a sysroot needs) into a cache and a
     sysroot of its own; the tree is what a build needs, and a second run is instant."""
@@ -232,6 +234,7 @@ def test_compose_sysroot_into_an_empty_cache(tmp_path: Path) -> None:
     assert json.loads(built.stdout)["release"] == kernels[0].name.removeprefix("vmlinuz-")
 
 
+@pytest.mark.slow
 def test_compose_sysroot_reports_a_network_failure_in_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "http_proxy": "http://127.0.0.1:9"}

@@ -19,6 +19,9 @@ import pytest
 
 from under_test import PYTHON, compose
 
+# Every test composes hundreds of megabytes (the content fixture writes ~470 MB).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 PEAK_LIMIT_KIB = 150 * 1024  # issue 8: under 150 MB for a 500 MB image

@@ -132,6 +132,7 @@ def _terminate_after(proc: subprocess.Popen[bytes], seconds: float) -> int:
     return proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_parallel_build_and_its_workers(work: Path) -> None:
     for name in ("a.yaml", "b.yaml"):
         _slow_recipe(work, name)
@@ -147,6 +148,7 @@ def test_sigterm_ends_a_parallel_build_and_its_workers(work: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_sigterm_during_extract_leaves_no_partial_file(work: Path) -> None:
     _slow_recipe(work, "r.yaml", 300 << 20)
     (work / "r.yaml").write_text(SLOW.replace("gzip, level: 9", "none"))
@@ -165,6 +167,7 @@ def test_sigterm_during_extract_leaves_no_partial_file(work: Path) -> None:
     assert not (dest / "big").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_recipe_diff_leaves_no_temporary_directory(work: Path) -> None:
     _slow_recipe(work, "r.yaml")
     tmp = work / "tmp"

@@ -26,6 +26,9 @@ from composer.archive.reader import InitramfsReader
 from composer.image.s390 import INITRD_SIZE, read_header
 from under_test import COMPOSE
 
+# Every test builds the real stock image more than once.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ("kernel/drivers/net/virtio_net.ko", "kernel/drivers/net/net_failover.ko",
            "kernel/net/core/failover.ko")

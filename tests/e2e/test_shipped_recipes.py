@@ -21,6 +21,7 @@ def test_the_schema_command_prints_the_shipped_schema() -> None:
                                                  .read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.sysroot
 @pytest.mark.parametrize("recipe", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_each_shipped_recipe_builds_against_the_real_sysroot(recipe: Path, sysroot: Path,

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from composer.errors import ResolveError
 from composer.resolve.sysroot import Link, Sysroot
 
@@ -73,7 +74,7 @@ query_strategy = st.one_of(
 
 
 @pytest.mark.slow
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     links=st.dictionaries(st.sampled_from(LINK_PATHS),
                           st.tuples(st.booleans(), path_strategy), max_size=4),

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from budget import examples
 from composer.errors import RecipeError
 from composer.recipe.conform import conforms
 from composer.recipe.schema import recipe_schema, validate
@@ -108,14 +109,15 @@ def test_agrees_with_jsonschema_on_random_mutations() -> None:
     rng = random.Random(17)
     valid = [data for _, data in CORPUS if agree(data)[1]]
     seen = {True: 0, False: 0}
-    for _ in range(3000):
+    for _ in range(examples(3000)):
         data = rng.choice(valid)
         for _ in range(rng.randrange(1, 4)):
             data = _mutate(data, rng)
         quick, full = agree(data)
         assert quick == full, data
         seen[full] += 1
-    assert seen[True] > 300 and seen[False] > 1000  # both answers were exercised
+    # both answers were exercised
+    assert seen[True] > examples(300) and seen[False] > examples(1000)
 
 
 def test_unsure_means_no_and_jsonschema_has_the_last_word(tmp_path: Path) -> None:

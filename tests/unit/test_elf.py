@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from composer.errors import InputError, ResolveError
 from composer.resolve.elf import Arch, ElfError, is_elf, read_elf
 from elffactory import (
@@ -111,7 +112,7 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
         read_elf(path)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(cut=st.integers(min_value=0, max_value=400), flip=st.integers(min_value=0, max_value=399))
 def test_damaged_files_never_crash(tmp_path_factory: pytest.TempPathFactory, cut: int,
                                    flip: int) -> None:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from composer.errors import InputError, ResolveError
 from composer.manifest import Kind, Manifest
 from composer.resolve.elfsection import elf_section
@@ -49,7 +50,7 @@ def test_modinfo_agrees_with_readelf_and_pyelftools(tmp_path: Path, elf_class: i
     assert info.release == "6.1.0-99-s390x"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(cut=st.integers(0, 400), flips=st.lists(st.tuples(st.integers(0, 400), st.integers(1, 255)),
                                                 max_size=4))
 def test_damaged_modules_are_a_resolve_error_never_a_crash(cut: int,
@@ -343,7 +344,7 @@ def test_merged_usr_sysroot(tmp_path: Path) -> None:
     assert ModuleIndex.load(tmp_path).select(names=["dummy"]).load_order() == ["dummy"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(2, 12).flatmap(lambda n: st.tuples(
     st.just(n), st.sets(st.tuples(st.integers(1, n - 1), st.integers(0, n - 2))))))
 def test_modules_dep_lines_load_right_to_left(dag: tuple[int, set[tuple[int, int]]]) -> None:

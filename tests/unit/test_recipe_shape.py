@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from budget import examples
 from composer.manifest import Entry, Kind
 from composer.recipe.conform import conforms
 from composer.recipe.model import (
@@ -313,7 +314,8 @@ def has_integral_float(value: Any) -> bool:
 def test_the_quick_check_agrees_with_jsonschema_and_the_model_takes_what_is_valid() -> None:
     verdicts = {True: 0, False: 0}
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=examples(150), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
     @given(RECIPES)
     def check(data: Any) -> None:
         valid = JSONSCHEMA.is_valid(data)
@@ -326,10 +328,11 @@ def test_the_quick_check_agrees_with_jsonschema_and_the_model_takes_what_is_vali
             model(data)  # every recipe the schema takes, the model takes
 
     check()
-    assert verdicts[True] >= 15 and verdicts[False] >= 15, verdicts  # both were exercised
+    each = examples(150) // 10  # both were exercised
+    assert verdicts[True] >= each and verdicts[False] >= each, verdicts
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.one_of(st.from_regex(resolve({"$ref": "#/$defs/mode"})["pattern"], fullmatch=True),
                  st.text(alphabet="0123456789o", max_size=6)))
 def test_a_mode_the_schema_takes_is_one_the_model_and_the_entry_take(text: str) -> None:
