@@ -140,7 +140,7 @@ def pxelinux(bench: Bench) -> list[Table]:
     codec = load_recipe(recipe).recipe.compression.compression()
     the_plan = planned(recipe, bench.s390x)
     assert the_plan.kernel is not None, "recipes/pxelinux.yaml names a kernel"
-    staged = stage(the_plan.manifest.entries(), bench.work / "stage-pxelinux")
+    staged = stage(the_plan.entries, bench.work / "stage-pxelinux")
     warm_home, cold_home = bench.work / "cache-warm", bench.work / "cache-cold"
 
     def empty_cold_caches() -> None:

@@ -37,12 +37,12 @@ class Staged:
 
 def planned(recipe: Path, sysroot: Path) -> Plan:
     """The plan of `compose RECIPE --sysroot SYSROOT`: its entries and its kernel."""
-    return plan(load_recipe(recipe).recipe, sysroot=sysroot)
+    return plan(load_recipe(recipe), sysroot=sysroot)
 
 
 def planned_entries(recipe: Path, sysroot: Path) -> list[Entry]:
     """What `compose RECIPE --sysroot SYSROOT` archives, in archive order."""
-    return planned(recipe, sysroot).manifest.entries()
+    return list(planned(recipe, sysroot).entries)
 
 
 def stage(entries: Sequence[Entry], root: Path) -> Staged:

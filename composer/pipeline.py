@@ -7,21 +7,20 @@ together, times them, and owns the outputs (written atomically, never half-done)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
-from composer.archive.codec import Compression, kernel_supports
-from composer.errors import BuildError, InputError, KernelError
-from composer.image.s390 import NETBOOT_LIMIT, encode_cmdline, patch_image, write_kernel
+from composer.archive.codec import Compression
+from composer.errors import BuildError, InputError
+from composer.image.s390 import NETBOOT_LIMIT, patch_image, write_kernel
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
-from composer.plan import Plan, plan
+from composer.plan import NetbootLimit, Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
-from composer.render import expand
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
 
@@ -35,11 +34,11 @@ class BuildRequest:
     kernel: Path | None = None
     overrides: tuple[tuple[str, str], ...] = ()
     vars_files: tuple[Path, ...] = ()
-    netboot_limit: str | None = None
+    netboot_limit: NetbootLimit | None = None  # overrides the recipe's output.netboot_limit
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildResult:
     recipe: str
     image: Path | None
@@ -51,7 +50,16 @@ class BuildResult:
     initramfs_size: int
     image_size: int | None
     compression: Compression
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the write stages measured."""
+
+    entries: int
+    initramfs_size: int  # alone, or as appended to the kernel
+    image_size: int | None
 
 
 def source_date_epoch() -> int:
@@ -78,13 +86,22 @@ def _outputs(request: BuildRequest, loaded: LoadedRecipe) -> tuple[Path | None, 
     return image, initramfs
 
 
-def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
-                      loaded: LoadedRecipe) -> None:
+def check_outputs(the_plan: Plan, image: Path | None, initramfs: Path | None,
+                  recipe: Path) -> None:
+    """Outputs the plan cannot fill, or whose writing would destroy one of its inputs."""
+    if image is not None and the_plan.kernel is None:
+        raise InputError(f"recipe {recipe} names no kernel, so no boot image can be made",
+                         hint="set kernel.image, pass --kernel PATH, or write only the "
+                              "initramfs with --initramfs PATH")
+    _check_not_inputs((image, initramfs), the_plan.inputs)
+
+
+def _check_not_inputs(outputs: Sequence[Path | None], inputs: Iterable[Path]) -> None:
     """An output that is also an input would be destroyed by the build that reads it.
 
     Files are compared by identity (device, inode), which also catches hard links; an
     output that doesn't exist yet can't be an input (they all exist), which spares an
-    all-modules build thousands of path resolutions.
+    all-modules build thousands of stat calls.
     """
     named = [o.resolve() for o in outputs if o is not None]
     if len(set(named)) < len(named):
@@ -96,11 +113,6 @@ def _check_not_inputs(outputs: Sequence[Path | None], the_plan: Plan,
             existing[(st.st_dev, st.st_ino)] = output
     if not existing:
         return
-    inputs = [*loaded.files, *(Path(t.source) for t in loaded.recipe.templates),
-              *the_plan.included,
-              *(e.source for e in the_plan.manifest.declared() if e.source is not None)]
-    if the_plan.kernel is not None:
-        inputs.append(the_plan.kernel.path)
     for source in inputs:
         st = _stat(source)
         output = existing.get((st.st_dev, st.st_ino)) if st is not None else None
@@ -117,24 +129,10 @@ def _stat(path: Path) -> os.stat_result | None:
         return None
 
 
-def _check_compression(the_plan: Plan, compression: Compression, sysroot: Path) -> None:
-    compression.check()
-    if the_plan.release is None:
-        return
-    config = sysroot / "boot" / f"config-{the_plan.release}"
-    if config.is_file():
-        supported = kernel_supports(config.read_text(errors="replace"), compression.codec)
-        if supported is False:
-            raise InputError(f"kernel {the_plan.release} cannot unpack a {compression.codec} "
-                             f"initramfs ({config} does not enable it)",
-                             hint="pick another compression")
-
-
-def _write_initramfs(the_plan: Plan, loaded: LoadedRecipe, out: BinaryIO,
-                     epoch: int) -> InitramfsStats:
-    spec = loaded.recipe.compression
-    return write_initramfs(the_plan.manifest.entries(), spec.compression(), out, epoch=epoch,
-                           precompressed_segment=spec.precompressed_segment)
+def _write_initramfs(the_plan: Plan, out: BinaryIO) -> InitramfsStats:
+    return write_initramfs(the_plan.entries, the_plan.compression, out,
+                           epoch=the_plan.epoch,
+                           precompressed_segment=the_plan.precompressed_segment)
 
 
 def _copy_into(out: BinaryIO, source: BinaryIO) -> None:
@@ -166,79 +164,82 @@ def _writing(path: Path) -> Iterator[BinaryIO]:
 
 
 def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult:
+    """load -> plan -> check the outputs -> write them; nothing is decided while writing."""
     timed: StageTimer = stage or (lambda name: nullcontext())
     with timed("recipe"):
         loaded = load_recipe(request.recipe, overrides=request.overrides,
                              vars_files=request.vars_files)
     with timed("plan"):
-        try:
-            the_plan = plan(loaded.recipe, sysroot=request.sysroot,
-                            kernel_override=request.kernel)
-        except PermissionError as error:  # wherever the plan reads: sysroot, sources
-            raise InputError(f"cannot read {error.filename}: {error.strerror}",
-                             hint="compose needs read permission on every input, the "
-                                  "sysroot's binaries and modules included") from None
+        the_plan = _plan(request, loaded)
     image, initramfs = _outputs(request, loaded)
-    kernel = the_plan.kernel
-    if image is not None and kernel is None:
-        raise InputError(f"recipe {request.recipe} names no kernel, so no boot image can be "
-                         "made", hint="set kernel.image, pass --kernel PATH, or write only "
-                         "the initramfs with --initramfs PATH")
-    cmdline = loaded.recipe.kernel.cmdline
-    if request.cmdline is not None:
-        cmdline, at = request.cmdline, "--cmdline"
-    else:
-        at = loaded.origins.get("kernel.cmdline", "")  # file:line:col, for messages
-    if cmdline is not None and kernel is not None:
-        # An empty line (say, an unset variable) keeps the kernel's built-in one.
-        cmdline = expand(cmdline, the_plan.variables,
-                         f"{at} kernel.cmdline".lstrip()).strip() or None
-        if cmdline is not None:
-            try:
-                encode_cmdline(cmdline, kernel.header.max_cmdline)
-            except KernelError as error:
-                raise KernelError(f"{at}: kernel.cmdline: {error.message}" if at
-                                  else error.message, hint=error.hint) from None
-    compression = loaded.recipe.compression.compression()
-    _check_compression(the_plan, compression, request.sysroot)
-    _check_not_inputs((image, initramfs), the_plan, loaded)
-    epoch = source_date_epoch()
-    limit = request.netboot_limit or loaded.recipe.output.netboot_limit
-    result = BuildResult(loaded.recipe.name, image, initramfs,
-                         kernel.header.kernel_version if kernel else None, the_plan.release,
-                         the_plan.arch, 0, 0, None, compression, list(the_plan.warnings))
+    check_outputs(the_plan, image, initramfs, request.recipe)
     with ExitStack() as outputs:  # every output is committed only if all of them are whole
-        written: BinaryIO | None = None
-        if initramfs is not None:
-            written = outputs.enter_context(_writing(initramfs))
-            with timed("archive"):
-                stats = _write_initramfs(the_plan, loaded, written, epoch)
-            result.entries, result.initramfs_size = stats.entries, stats.size
-        if image is None or kernel is None:
-            return result
-        out = outputs.enter_context(_writing(image))
-        with timed("kernel"), open(kernel.path, "rb") as k:
-            offset = write_kernel(out, k)
+        written = _write(the_plan, outputs, image, initramfs, timed)
+        warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
+    kernel = the_plan.kernel
+    return BuildResult(
+        recipe=the_plan.name,
+        image=image,
+        initramfs=initramfs,
+        kernel_version=kernel.header.kernel_version if kernel is not None else None,
+        release=the_plan.release,
+        arch=the_plan.arch,
+        entries=written.entries,
+        initramfs_size=written.initramfs_size,
+        image_size=written.image_size,
+        compression=the_plan.compression,
+        warnings=(*the_plan.warnings, *warnings),
+    )
+
+
+def _plan(request: BuildRequest, loaded: LoadedRecipe) -> Plan:
+    try:
+        return plan(loaded, sysroot=request.sysroot, kernel_override=request.kernel,
+                    cmdline_override=request.cmdline, netboot_limit=request.netboot_limit,
+                    epoch=source_date_epoch())
+    except PermissionError as error:  # wherever the plan reads: sysroot, sources
+        raise InputError(f"cannot read {error.filename}: {error.strerror}",
+                         hint="compose needs read permission on every input, the "
+                              "sysroot's binaries and modules included") from None
+
+
+def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Path | None,
+           timed: StageTimer) -> Written:
+    """Write the initramfs, the image, or both (the image then copies the initramfs
+    rather than archiving twice); each output joins `outputs`, to be committed with
+    the others."""
+    archive: BinaryIO | None = None
+    entries = 0
+    if initramfs is not None:
+        archive = outputs.enter_context(_writing(initramfs))
         with timed("archive"):
-            if written is not None:
-                _copy_into(out, written)
-            else:
-                stats = _write_initramfs(the_plan, loaded, out, epoch)
-                result.entries = stats.entries
-        size = out.tell() - offset
-        with timed("image"):
-            patch_image(out, kernel.header, offset=offset, size=size, cmdline=cmdline)
-        result.initramfs_size, result.image_size = size, out.tell()
-        _check_netboot(result, limit)
-    return result
+            stats = _write_initramfs(the_plan, archive)
+        if image is None:
+            return Written(entries=stats.entries, initramfs_size=stats.size, image_size=None)
+        entries = stats.entries
+    kernel = the_plan.kernel
+    assert image is not None and kernel is not None, "check_outputs: an image has a kernel"
+    out = outputs.enter_context(_writing(image))
+    with timed("kernel"), open(kernel.path, "rb") as k:
+        offset = write_kernel(out, k)
+    with timed("archive"):
+        if archive is not None:
+            _copy_into(out, archive)
+        else:
+            entries = _write_initramfs(the_plan, out).entries
+    size = out.tell() - offset
+    with timed("image"):
+        patch_image(out, kernel.header, offset=offset, size=size, cmdline=the_plan.cmdline)
+    return Written(entries=entries, initramfs_size=size, image_size=out.tell())
 
 
-def _check_netboot(result: BuildResult, limit: str) -> None:
-    size = result.image_size or 0
+def netboot_warnings(image_size: int | None, limit: NetbootLimit) -> tuple[str, ...]:
+    """The netboot-size policy, applied to the written image before it is committed."""
+    size = image_size or 0
     if size <= NETBOOT_LIMIT or limit == "ignore":
-        return
+        return ()
     message = (f"the image is {size:,} bytes, over the s390 firmware's network-boot limit of "
                f"{NETBOOT_LIMIT:,} bytes: a guest cannot load it by TFTP")
     if limit == "error":
         raise BuildError(message, hint="drop modules or use stronger compression")
-    result.warnings.append(message)
+    return (message,)

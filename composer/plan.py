@@ -1,21 +1,26 @@
-"""The plan stage: a recipe becomes a manifest of entries and a chosen kernel.
+"""The plan stage: a recipe becomes everything the build will write, decided up front.
 
-Everything the image will hold is decided here — templates rendered, `{{ var }}`
-strings expanded, binaries and modules resolved from the sysroot — so that the archive
-stage only streams bytes and the same plan always gives the same archive.
+Templates rendered, `{{ var }}` strings expanded, binaries and modules resolved from the
+sysroot, the command line encoded for the kernel, the codec checked against the kernel's
+config: all of it here, once, into a frozen `Plan`. The write stages only stream bytes,
+so the same plan always gives the same image, and a refusal never leaves a half-written
+output behind.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+from composer.archive.codec import Compression, kernel_supports
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
-from composer.image.s390 import BootHeader, read_kernel, release_of
+from composer.image.kernel import Kernel, kernel_at, kernel_in
+from composer.image.s390 import encode_cmdline
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
 from composer.render import expand, render_file
@@ -24,30 +29,32 @@ from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
+if TYPE_CHECKING:
+    from composer.recipe import LoadedRecipe
+
 DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, major=5, minor=1,
                     origin="default (the first process needs a console)")
 
+# What an image over the firmware's network-boot limit does: known now, measured later.
+NetbootLimit = Literal["error", "warn", "ignore"]
+
 
 @dataclass(frozen=True)
-class Kernel:
-    path: Path
-    header: BootHeader
-    note: str = ""  # how it was chosen, when that was not obvious from the recipe
-
-    @property
-    def release(self) -> str | None:
-        return release_of(self.header.kernel_version)
-
-
-@dataclass
 class Plan:
-    manifest: Manifest
+    """Everything decided before any byte is written; the write stages only carry it out."""
+
+    name: str  # the recipe's
+    entries: tuple[Entry, ...]  # in archive order, every parent directory implied
     kernel: Kernel | None
-    release: str | None
+    cmdline: bytes | None  # encoded for the kernel's area; None keeps its built-in line
+    release: str | None  # the kernel's `uname -r`: modules and the codec check use it
     arch: str | None
-    variables: dict[str, object]
-    warnings: list[str] = field(default_factory=list)
-    included: list[Path] = field(default_factory=list)  # templates read by {% include %}
+    compression: Compression  # checked, and known to be unpackable by the kernel
+    precompressed_segment: bool
+    netboot_limit: NetbootLimit
+    epoch: int  # every entry's mtime (SOURCE_DATE_EPOCH)
+    inputs: tuple[Path, ...]  # every file the build reads, so no output can be one of them
+    warnings: tuple[str, ...] = ()
 
 
 def _where(at: str) -> str:
@@ -142,62 +149,11 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
 def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
                 variables: Mapping[str, object]) -> Kernel | None:
     """The kernel from --kernel (a host path) or the recipe's image (in the sysroot)."""
-    note = ""
     if override is not None:
-        host = override
-    elif recipe.kernel.image:
-        pattern = expand(recipe.kernel.image, variables, "kernel.image")
-        host, note = _sysroot_match(sysroot, pattern)
-    else:
-        return None
-    header = read_kernel(host)
-    return Kernel(host, header, note)
-
-
-def _sysroot_match(sysroot: Path, pattern: str) -> tuple[Path, str]:
-    """The one kernel `pattern` names, looked up chroot-like: an absolute symlink in the
-    sysroot (/boot/vmlinuz -> /boot/vmlinuz-6.1.0) stays in the sysroot, a loop is an
-    error, and the host's own /boot is never reached."""
-    if not pattern.startswith("/"):
-        raise KernelError(f"kernel.image {pattern!r} must be an absolute path in the sysroot")
-    root = Sysroot(sysroot)
-    matches = root.glob(pattern)
-    if not matches:
-        if not any(c in pattern for c in "*?["):
-            root.lookup(pattern)  # raises, naming the missing part and the links followed
-        raise KernelError(f"no kernel matches {pattern} in sysroot {sysroot}",
-                          hint="check --sysroot, or pass --kernel PATH")
-    if len(matches) == 1:
-        return root.host(matches[0]), ""
-    running = _running_kernel(sysroot, matches)
-    if running is not None:
-        return root.host(running), (
-            f"kernel.image {pattern} matches {len(matches)} kernels; using the running one "
-            f"(uname -r), {running}; pass --kernel PATH for another")
-    host_note = (f"; the running kernel, vmlinuz-{os.uname().release}, is not one of them"
-                 if _is_host_root(sysroot) else "")
-    raise KernelError(f"kernel.image {pattern} matches {len(matches)} files in the "
-                      f"sysroot ({', '.join(matches)}){host_note}; name one",
-                      hint="or pass --kernel PATH")
-
-
-def _running_kernel(sysroot: Path, matches: list[str]) -> str | None:
-    """On the host itself (sysroot /), the kernel it runs, as the seed's Makefile takes
-    `uname -r`: after an update /boot holds several, and the running one is the one whose
-    modules are known to load. Debian and Fedora both name it vmlinuz-RELEASE."""
-    if not _is_host_root(sysroot):
-        return None
-    release = os.uname().release
-    running = [m for m in matches if m.rsplit("/", 1)[-1] == f"vmlinuz-{release}"]
-    return running[0] if len(running) == 1 else None
-
-
-def _is_host_root(sysroot: Path) -> bool:
-    try:
-        here, root = os.stat(sysroot), os.stat("/")
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (root.st_dev, root.st_ino)
+        return kernel_at(override)
+    if recipe.kernel.image:
+        return kernel_in(sysroot, expand(recipe.kernel.image, variables, "kernel.image"))
+    return None
 
 
 def build_context(variables: Mapping[str, object], *, release: str | None = None,
@@ -229,38 +185,111 @@ def select_modules(recipe: Recipe, sysroot: Path, release: str | None,
     return index.select(names=names, patterns=patterns)
 
 
-def plan(recipe: Recipe, *, sysroot: Path, kernel_override: Path | None = None) -> Plan:
+def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = None,
+         cmdline_override: str | None = None, netboot_limit: NetbootLimit | None = None,
+         epoch: int = 0) -> Plan:
+    """The plan of a loaded recipe; the overrides are the command line's (--kernel,
+    --cmdline, --netboot-limit), None where the recipe decides."""
+    recipe = loaded.recipe
     variables: dict[str, object] = dict(recipe.variables)
     kernel = find_kernel(recipe, sysroot, kernel_override, variables)
-    release = (expand(recipe.kernel.release, variables, "kernel.release")
-               if recipe.kernel.release else kernel.release if kernel else None)
-    arch = recipe.arch or ("s390x" if kernel is not None else None)
-    selection = select_modules(recipe, sysroot, release, variables)
-    manifest = Manifest()
-    manifest.add(DEV_CONSOLE)
-    warnings: list[str] = [kernel.note] if kernel is not None and kernel.note else []
-    if selection is not None:
-        release = selection.index.release
-        for entry in selection.entries(with_firmware=recipe.kernel.firmware):
-            manifest.add(entry)
-        warnings += _module_warnings(selection, recipe.kernel.firmware)
-    context = build_context(variables, release=release, arch=arch,
+    wanted = (expand(recipe.kernel.release, variables, "kernel.release")
+              if recipe.kernel.release else kernel.release if kernel else None)
+    selection = select_modules(recipe, sysroot, wanted, variables)
+    release = selection.index.release if selection is not None else wanted
+    declared_arch = recipe.arch or ("s390x" if kernel is not None else None)
+    context = build_context(variables, release=release, arch=declared_arch,
                             modules=selection.load_order() if selection else [])
     included: list[Path] = []
-    for entry in simple_entries(recipe, context, included):
+    recipe_entries = simple_entries(recipe, context, included)
+    binaries = binary_entries(recipe, sysroot, context, declared_arch)
+    arch = declared_arch or arch_of(binaries)
+    modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []
+    manifest = assemble(modules, recipe_entries, binaries)
+    check_architecture(manifest.declared(), arch)
+    compression = recipe.compression.compression()
+    check_codec(compression, release, sysroot)
+    entries = tuple(manifest.entries())
+    return Plan(
+        name=recipe.name,
+        entries=entries,
+        kernel=kernel,
+        cmdline=command_line(loaded, cmdline_override, kernel, context),
+        release=release,
+        arch=arch,
+        compression=compression,
+        precompressed_segment=recipe.compression.precompressed_segment,
+        netboot_limit=netboot_limit or recipe.output.netboot_limit,
+        epoch=epoch,
+        inputs=build_inputs(loaded, included, entries, kernel),
+        warnings=_warnings(kernel, selection, recipe.kernel.firmware),
+    )
+
+
+def assemble(modules: Iterable[Entry], recipe_entries: Iterable[Entry],
+             binaries: Iterable[Entry]) -> Manifest:
+    """The image's entries, conflicts caught: a recipe's own /dev/console replaces the
+    default one, any other path wanted twice with different content is an error."""
+    manifest = Manifest([DEV_CONSOLE, *modules])
+    for entry in recipe_entries:
         if entry.path == DEV_CONSOLE.path:
             manifest.replace(entry)
         else:
             manifest.add(entry)
-    result = Plan(manifest, kernel, release, arch, context, warnings, included)
-    if recipe.binaries:
-        add_binaries(result, recipe, sysroot)
-    check_architecture(manifest, result.arch)
-    return result
+    for entry in binaries:
+        manifest.add(entry)
+    return manifest
 
 
-def _module_warnings(selection: ModuleSelection, firmware: bool) -> list[str]:
-    out = []
+def command_line(loaded: LoadedRecipe, override: str | None, kernel: Kernel | None,
+                 variables: Mapping[str, object]) -> bytes | None:
+    """The command line as the kernel will read it, expanded and encoded once; None keeps
+    the kernel's built-in one (no line, or one that expands to nothing, say an unset
+    variable). Without a kernel there is no image to carry it."""
+    raw = override if override is not None else loaded.recipe.kernel.cmdline
+    at = "--cmdline" if override is not None else loaded.origins.get("kernel.cmdline", "")
+    if raw is None or kernel is None:
+        return None
+    text = expand(raw, variables, f"{at} kernel.cmdline".lstrip()).strip()
+    if not text:
+        return None
+    try:
+        return encode_cmdline(text, kernel.header.max_cmdline)
+    except KernelError as error:
+        raise KernelError(f"{at}: kernel.cmdline: {error.message}" if at else error.message,
+                          hint=error.hint) from None
+
+
+def check_codec(compression: Compression, release: str | None, sysroot: Path) -> None:
+    """The codec's own options, then whether the kernel can unpack it: its config in the
+    sysroot (/boot/config-RELEASE), where there is one, must enable the decoder."""
+    compression.check()
+    if release is None:
+        return
+    config = sysroot / "boot" / f"config-{release}"
+    if not config.is_file():
+        return
+    if kernel_supports(config.read_text(errors="replace"), compression.codec) is False:
+        raise InputError(f"kernel {release} cannot unpack a {compression.codec} initramfs "
+                         f"({config} does not enable it)", hint="pick another compression")
+
+
+def build_inputs(loaded: LoadedRecipe, included: Sequence[Path], entries: Iterable[Entry],
+                 kernel: Kernel | None) -> tuple[Path, ...]:
+    """Every file the build reads: the recipe and its layers and vars files, templates
+    and what they include, each entry's source, the kernel."""
+    return (*loaded.files, *(Path(t.source) for t in loaded.recipe.templates), *included,
+            *(e.source for e in entries if e.source is not None),
+            *((kernel.path,) if kernel is not None else ()))
+
+
+def _warnings(kernel: Kernel | None, selection: ModuleSelection | None,
+              firmware: bool) -> tuple[str, ...]:
+    """What the user should know about the choices made: how the kernel was picked, what
+    the modules asked for and the sysroot lacks."""
+    out = [kernel.note] if kernel is not None and kernel.note else []
+    if selection is None:
+        return tuple(out)
     if selection.softdeps_missing:
         names = ", ".join(sorted(u.name for u in selection.softdeps_missing))
         out.append(f"optional soft dependencies not found: {names}")
@@ -270,36 +299,40 @@ def _module_warnings(selection: ModuleSelection, firmware: bool) -> list[str]:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         out.append(f"{len(missing)} firmware file(s) that modules ask for are not in the "
                    f"sysroot ({sample}{more}); set kernel.firmware: false to stop looking")
-    return out
+    return tuple(out)
 
 
-def add_binaries(result: Plan, recipe: Recipe, sysroot: Path) -> None:
+def binary_entries(recipe: Recipe, sysroot: Path, variables: Mapping[str, object],
+                   arch: str | None) -> list[Entry]:
+    """The recipe's binaries and their libraries, for `arch` when it is known."""
+    if not recipe.binaries:
+        return []
     requests = []
     for binary in recipe.binaries:
-        applets = binary.applets
-        dest = _path(binary.path, result.variables, binary.at) if binary.path else None
-        for name in _words(binary.name, result.variables, binary.at):
-            requests.append(BinaryRequest(name, dest=dest, applets=applets))
-    target = Arch.from_name(result.arch) if result.arch else None
-    entries = resolve_binaries(Sysroot(sysroot), requests, target=target)
-    if result.arch is None:
-        found = next((arch for e in entries if e.kind is Kind.FILE
-                      and (arch := identify(_head(e.source))) is not None), None)
-        result.arch = found.name if found else None
-    for entry in entries:
-        result.manifest.add(entry)
+        dest = _path(binary.path, variables, binary.at) if binary.path else None
+        for name in _words(binary.name, variables, binary.at):
+            requests.append(BinaryRequest(name, dest=dest, applets=binary.applets))
+    target = Arch.from_name(arch) if arch else None
+    return resolve_binaries(Sysroot(sysroot), requests, target=target)
 
 
-def check_architecture(manifest: Manifest, arch: str | None) -> None:
+def arch_of(entries: Iterable[Entry]) -> str | None:
+    """The architecture of the first ELF file among `entries`: a recipe with neither a
+    kernel nor `arch` is for whatever its binaries were built for."""
+    found = next((arch for e in entries if e.kind is Kind.FILE
+                  and (arch := identify(_head(e))) is not None), None)
+    return found.name if found else None
+
+
+def check_architecture(entries: Iterable[Entry], arch: str | None) -> None:
     """Every ELF in the image must run on the target: a wrong busybox is a build error."""
     if arch is None:
         return
     target = Arch.from_name(arch)
-    for entry in manifest.declared():
+    for entry in entries:
         if entry.kind is not Kind.FILE:
             continue
-        head = entry.data[:20] if entry.data is not None else _head(entry.source)
-        found = identify(head)
+        found = identify(_head(entry))
         if found is not None and found != target:
             where = entry.origin or (str(entry.source) if entry.source else "")
             raise ResolveError(
@@ -308,11 +341,14 @@ def check_architecture(manifest: Manifest, arch: str | None) -> None:
                 hint="take it from a sysroot of the target architecture")
 
 
-def _head(source: Path | None) -> bytes:
-    if source is None:
+def _head(entry: Entry) -> bytes:
+    """The first bytes of a file entry: enough for its ELF identification."""
+    if entry.data is not None:
+        return entry.data[:20]
+    if entry.source is None:
         return b""
     try:
-        with open(source, "rb") as f:
+        with open(entry.source, "rb") as f:
             return f.read(20)
     except OSError as error:
-        raise InputError(f"cannot read {source}: {error.strerror}") from None
+        raise InputError(f"cannot read {entry.source}: {error.strerror}") from None

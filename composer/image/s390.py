@@ -201,16 +201,16 @@ def write_kernel(out: BinaryIO, kernel: BinaryIO) -> int:
 
 
 def patch_image(out: BinaryIO, header: BootHeader, *, offset: int, size: int,
-                cmdline: str | None) -> None:
+                cmdline: bytes | None) -> None:
     """Write the initrd location and the command line into a written image, in place.
 
-    `header` comes from `read_kernel`, which has checked that the command line area fits.
+    `header` comes from `read_kernel`, which has checked that the command line area fits;
+    `cmdline` from `encode_cmdline`, which has checked that it fits the area with its NUL.
+    None leaves the kernel's built-in line alone.
     """
     fd = out.fileno()
     os.pwrite(fd, struct.pack(">QQ", offset, size), INITRD_START)
     if cmdline is None:
         return
-    data = encode_cmdline(cmdline, header.max_cmdline)
-    area = bytearray(header.max_cmdline)
-    area[: len(data)] = data
-    os.pwrite(fd, bytes(area), COMMAND_LINE)
+    assert len(cmdline) < header.max_cmdline, "encode_cmdline checked the length"
+    os.pwrite(fd, cmdline.ljust(header.max_cmdline, b"\0"), COMMAND_LINE)
