@@ -113,7 +113,7 @@ def test_module_tree_from_the_real_sysroot(sysroot: Path, tmp_path: Path) -> Non
     the plan generates them, and the directories implied above them."""
     recipe = tmp_path / "fs.yaml"
     recipe.write_text("kernel: {firmware: false}\nmodules:\n  - pattern: 'fs/**'\n")
-    entries = owned_by_us(plan(load_recipe(recipe).recipe, sysroot=sysroot).manifest.entries())
+    entries = owned_by_us(plan(load_recipe(recipe), sysroot=sysroot).entries)
     files = [e for e in entries if e.kind is Kind.FILE]
     assert len(files) > 100 and any(e.source is None for e in files)  # generated ones too
     assert any(e.source is not None and e.source.stat().st_size >= 256 << 10 for e in files)
