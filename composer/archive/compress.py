@@ -10,12 +10,7 @@ import queue
 import threading
 from typing import Protocol
 
-from composer.archive.codec import Codec, Compression, Encoder, kernel_supports
-
-# Defined in archive.codec; still importable from here, where they were before the codec
-# table (code on branches started before it imports them from this module).
-__all__ = ["BackgroundWriter", "Codec", "CompressingWriter", "Compression", "Writable",
-           "kernel_supports", "open_compressor"]
+from composer.archive.codec import Compression, Encoder
 
 
 class Writable(Protocol):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from composer.archive import write_initramfs
-from composer.archive.compress import Compression
+from composer.archive.codec import Compression
 from composer.cpio import ALIGN, HEADER_LEN, TRAILER, Kind
 from composer.manifest import Entry, Manifest
 from composer.plan import plan

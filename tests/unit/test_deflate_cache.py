@@ -18,7 +18,8 @@ import pytest
 
 from composer import blobcache
 from composer.archive import deflatecache, pigz
-from composer.archive.compress import Codec, Compression, open_compressor
+from composer.archive.codec import Codec, Compression
+from composer.archive.compress import open_compressor
 
 BLOCK = pigz.ParallelGzip.BLOCK
 
