@@ -65,8 +65,7 @@ def _gzip_encoder(level: int, threads: int) -> Encoder:
         from composer.archive.deflatecache import DeflateCache
         from composer.archive.pigz import ParallelGzip
 
-        cache = DeflateCache.open((level, -15, 9, zlib.Z_DEFAULT_STRATEGY, ParallelGzip.BLOCK,
-                                   ParallelGzip.WINDOW, zlib.Z_SYNC_FLUSH))
+        cache = DeflateCache.open(ParallelGzip.block_parameters(level))
         return ParallelGzip(level, threads, cache)
     # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
     return zlib.compressobj(level, zlib.DEFLATED, 31, 9)

@@ -27,6 +27,9 @@ class ParallelGzip:
 
     BLOCK = 128 << 10
     WINDOW = 32 << 10
+    WBITS = -15  # raw deflate: the gzip header and trailer are ours
+    MEMLEVEL = 9
+    STRATEGY = zlib.Z_DEFAULT_STRATEGY
     # mtime 0, no name, XFL 0, OS 3 (Unix): nothing of the build host or time.
     HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 
@@ -48,6 +51,13 @@ class ParallelGzip:
         self.size = 0
         self.started = False
 
+    @classmethod
+    def block_parameters(cls, level: int) -> tuple[int, ...]:
+        """Everything besides zlib, the primer and the block that a block's deflate
+        depends on: the deflate cache's key covers it, so it can't serve other bytes."""
+        return (level, cls.WBITS, cls.MEMLEVEL, cls.STRATEGY, cls.BLOCK, cls.WINDOW,
+                zlib.Z_SYNC_FLUSH)
+
     def _work(self) -> None:
         while (block := self.jobs.get()) is not None:
             try:
@@ -58,10 +68,11 @@ class ParallelGzip:
 
     def _deflate(self, block: bytes, primer: bytes) -> bytes:
         if primer:
-            z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
-                                 primer)
+            z = zlib.compressobj(self.level, zlib.DEFLATED, self.WBITS, self.MEMLEVEL,
+                                 self.STRATEGY, primer)
         else:
-            z = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9)
+            z = zlib.compressobj(self.level, zlib.DEFLATED, self.WBITS, self.MEMLEVEL,
+                                 self.STRATEGY)
         return z.compress(block) + z.flush(zlib.Z_SYNC_FLUSH)
 
     def _cached_deflate(self, block: bytes, primer: bytes) -> bytes:
@@ -110,7 +121,8 @@ class ParallelGzip:
             self.close()
         if self.cache is not None:
             self.cache.tidy()
-        final = zlib.compressobj(self.level, zlib.DEFLATED, -15, 9).flush(zlib.Z_FINISH)
+        final = zlib.compressobj(self.level, zlib.DEFLATED, self.WBITS,
+                                 self.MEMLEVEL).flush(zlib.Z_FINISH)
         return body + final + struct.pack("<II", self.crc, self.size & 0xFFFFFFFF)
 
     def close(self) -> None:
