@@ -27,6 +27,8 @@ StageTimer = Callable[[str], AbstractContextManager[object]]
 
 @dataclass(frozen=True)
 class BuildRequest:
+    """What to build: a recipe, where its inputs come from, and the command line's overrides."""
+
     recipe: Path
     sysroot: Path = Path("/")
     image: Path | None = None
@@ -40,6 +42,8 @@ class BuildRequest:
 
 @dataclass(frozen=True)
 class BuildResult:
+    """What a build wrote, for the report and for --json."""
+
     recipe: str
     image: Path | None
     initramfs: Path | None

@@ -17,6 +17,8 @@ from composer.resolve.sysroot import Sysroot
 
 @dataclass(frozen=True)
 class Kernel:
+    """The kernel a build boots: its host file and its boot header."""
+
     path: Path
     header: BootHeader
     note: str = ""  # how it was chosen, when that was not obvious from the recipe

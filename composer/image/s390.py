@@ -42,6 +42,8 @@ VERSION_STRING_MAX = 256
 
 @dataclass(frozen=True)
 class BootHeader:
+    """The parm area and version string of an s390 kernel image, as read from its file."""
+
     kernel_version: str | None
     initrd_offset: int
     initrd_size: int

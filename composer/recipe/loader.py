@@ -28,6 +28,8 @@ ENTRY_LISTS = (*PATH_LISTS, *NAME_LISTS)
 
 @dataclass(frozen=True)
 class LoadedRecipe:
+    """A recipe as loaded: the model, and what the build reports and checks about its files."""
+
     recipe: Recipe
     path: Path
     files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"

@@ -40,6 +40,8 @@ def parse_mode(value: str | int | None) -> int | None:
 
 @dataclass(frozen=True)
 class Owned:
+    """An entry that has a path, a mode and an owner (directories, files, devices, templates)."""
+
     path: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     mode: int | None = None
@@ -50,17 +52,21 @@ class Owned:
 
 @dataclass(frozen=True)
 class Directory(Owned):
-    pass
+    """A directory of the image (`directories:`)."""
 
 
 @dataclass(frozen=True)
 class File(Owned):
+    """A file copied from SOURCE or written from CONTENT (`files:`)."""
+
     source: str | None = None
     content: str | None = None
 
 
 @dataclass(frozen=True)
 class Symlink:
+    """A symbolic link to TARGET (`symlinks:`)."""
+
     path: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     target: str = ""
@@ -69,6 +75,8 @@ class Symlink:
 
 @dataclass(frozen=True)
 class Device(Owned):
+    """A character or block device node, or a FIFO (`devices:`)."""
+
     type: Literal["char", "block", "fifo"] = "char"
     major: int = 0
     minor: int = 0
@@ -76,11 +84,15 @@ class Device(Owned):
 
 @dataclass(frozen=True)
 class Template(Owned):
+    """A file rendered by Jinja from SOURCE with the recipe's variables (`templates:`)."""
+
     source: str = ""
 
 
 @dataclass(frozen=True)
 class Binary:
+    """A program from the sysroot, with its libraries and, for busybox, applets."""
+
     name: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     path: str | None = None
@@ -90,6 +102,8 @@ class Binary:
 
 @dataclass(frozen=True)
 class Module:
+    """A kernel module by NAME, or every module matching PATTERN, with dependencies."""
+
     at: str = field(default="", metadata=SET_BY_LOADER)
     name: str | None = None
     pattern: str | None = None
@@ -102,6 +116,8 @@ class Module:
 
 @dataclass(frozen=True)
 class Kernel:
+    """Which kernel of the sysroot boots the image, and its command line."""
+
     image: str | None = None
     release: str | None = None
     cmdline: str | None = None
@@ -110,6 +126,8 @@ class Kernel:
 
 @dataclass(frozen=True)
 class CompressionSpec:
+    """How the initramfs is compressed, as the recipe writes it."""
+
     codec: Codec = Codec.NONE
     level: int | None = None
     threads: int = 0
@@ -121,6 +139,8 @@ class CompressionSpec:
 
 @dataclass(frozen=True)
 class Output:
+    """Where the build writes, and what an image over the netboot limit does."""
+
     image: str | None = None
     initramfs: str | None = None
     netboot_limit: Literal["error", "warn", "ignore"] = "warn"

@@ -107,6 +107,8 @@ class _Object:
 
 @dataclass
 class _Plan:
+    """One resolution's state: the entries found so far and the ELF files already read."""
+
     sysroot: Sysroot
     target: Arch | None
     target_from: str = ""

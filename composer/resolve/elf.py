@@ -200,6 +200,8 @@ def read_elf(path: Path, *, name: str | None = None) -> ElfInfo:
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
+    """A program header's fields that the dynamic section and interpreter lookups need."""
+
     type: int
     offset: int
     vaddr: int

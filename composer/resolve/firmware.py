@@ -25,6 +25,8 @@ FIRMWARE_SUFFIXES = ("", ".zst", ".xz")  # the kernel's order (firmware_loader/m
 
 @dataclass(frozen=True, slots=True)
 class Firmware:
+    """A firmware file some modules ask for, where it was found."""
+
     name: str  # as the module names it in firmware=
     path: str  # image path of the file found (may carry .xz/.zst)
     source: Path

@@ -23,6 +23,8 @@ MODULES_DIR = "/lib/modules"
 
 @dataclass(frozen=True, slots=True)
 class Module:
+    """A kernel module file of the sysroot's tree."""
+
     name: str  # canonical: underscores
     relpath: str  # under /lib/modules/<release>, as modules.dep writes it
     host: str  # host path of the file (a str: thousands are listed, few are used)
