@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from composer import __version__
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
+from composer.value import Value
 
 
-@dataclass(frozen=True)
-class Command:
+@dataclass(frozen=True, eq=False, repr=False)
+class Command(Value):
     """A subcommand: its name, the module that implements it, its line in --help."""
 
     name: str
