@@ -61,6 +61,13 @@ XZ_CHECKS = {0: "none", 1: "CRC32", 4: "CRC64", 10: "SHA-256"}
 
 
 def _gzip_encoder(level: int, threads: int) -> Encoder:
+    from composer.archive.libdeflate import load
+
+    library = load()
+    if library is not None:  # members, each compressed whole: see archive/members.py
+        from composer.archive.members import GzipMembers, MemberCache
+
+        return GzipMembers(library, level, threads, MemberCache.open(library, level))
     if threads:
         from composer.archive.deflatecache import DeflateCache
         from composer.archive.pigz import ParallelGzip
