@@ -78,6 +78,13 @@ def _gzip_encoder(level: int, threads: int) -> Encoder:
     return zlib.compressobj(level, zlib.DEFLATED, 31, 9)
 
 
+def gzip_engine() -> str:
+    """Which deflate writes gzip here: the bytes of a gzip image depend on it."""
+    from composer.archive.libdeflate import load
+
+    return "zlib" if load() is None else "libdeflate"
+
+
 def _xz_encoder(level: int, threads: int) -> Encoder:
     import lzma
 
