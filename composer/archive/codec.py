@@ -278,6 +278,8 @@ class Compression:
         if self.level is not None and not low <= self.level <= high and self.codec != Codec.NONE:
             raise InputError(f"compression level {self.level} is out of range for "
                              f"{self.codec} ({low}..{high})")
+        if self.codec is Codec.GZIP:
+            gzip_engine()  # a bad COMPOSER_DEFLATE is refused before anything is written
         if self.threads and not self.format.threads:
             raise InputError(f"compression threads are supported for "
                              f"{' and '.join(c for c, f in FORMATS.items() if f.threads)}, "

@@ -8,7 +8,8 @@ It is Debian's `libdeflate0`, on every architecture; composer loads it from the 
 rather than bundling a build, so nothing is compiled at install time.
 
 Where the library is missing, or `COMPOSER_DEFLATE=zlib` asks for it, gzip falls back to
-zlib (archive/pigz.py): still gzip, other bytes. ctypes releases the GIL for the call,
+zlib (archive/pigz.py): still gzip, other bytes; `compose --json` says which one wrote
+an image (compression.engine). ctypes releases the GIL for the call,
 so several threads really compress at once; a compressor object belongs to one thread.
 """
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 import ctypes
 import os
 from functools import cache
+
+from composer.errors import InputError
 
 NAMES = ("libdeflate.so.0", "libdeflate.so")
 LEVELS = (1, 12)  # libdeflate's own range; recipes use gzip's 1..9 of it
@@ -83,10 +86,25 @@ class Compressor:
 
 
 def load() -> Library | None:
-    """The system's libdeflate, or None (not installed, or COMPOSER_DEFLATE=zlib)."""
-    if os.environ.get("COMPOSER_DEFLATE", "").lower() == "zlib":
+    """The system's libdeflate, or None: not installed, or COMPOSER_DEFLATE=zlib.
+
+    COMPOSER_DEFLATE is `auto` (the default), `libdeflate` (an error without it: for a
+    build that must give the same bytes as another machine's) or `zlib`."""
+    raw = os.environ.get("COMPOSER_DEFLATE", "")
+    choice = raw.strip().lower()
+    if choice == "zlib":
         return None
-    return _library()
+    if choice not in ("", "auto", "libdeflate"):
+        raise InputError(f"COMPOSER_DEFLATE={raw!r} names no gzip engine",
+                         hint="auto (the default: libdeflate where installed, else zlib), "
+                         "libdeflate or zlib")
+    library = _library()
+    if library is None and choice == "libdeflate":
+        raise InputError("COMPOSER_DEFLATE=libdeflate, but this system has no libdeflate "
+                         f"({' or '.join(NAMES)})",
+                         hint="install it (Debian, Ubuntu: apt-get install libdeflate0), or "
+                         "leave COMPOSER_DEFLATE unset to write gzip with zlib")
+    return library
 
 
 @cache

@@ -207,3 +207,32 @@ def test_levels_are_libdeflates_and_higher_is_not_larger(level: int) -> None:
         stronger = library().compressor(9)
         assert len(stronger.gzip(data)) <= len(member)
         stronger.close()
+
+
+@pytest.mark.parametrize("value", ["zlib-ng", "on", "libdeflate2"])
+def test_an_unknown_engine_is_refused_before_anything_is_written(
+        value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPOSER_DEFLATE", value)
+    with pytest.raises(InputError, match="COMPOSER_DEFLATE"):
+        Compression(Codec.GZIP, 6, 2).check()
+    Compression(Codec.ZSTD, 3, 2).check()  # only gzip asks
+
+
+def test_asking_for_libdeflate_where_there_is_none_is_an_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(libdeflate, "_library", lambda: None)
+    monkeypatch.setenv("COMPOSER_DEFLATE", "libdeflate")
+    with pytest.raises(InputError, match="apt-get install libdeflate0"):
+        libdeflate.load()
+    monkeypatch.setenv("COMPOSER_DEFLATE", "auto")
+    assert libdeflate.load() is None
+
+
+def test_another_libdeflate_misses_the_member_cache(own_cache: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    items = entries(count=20)
+    first = build(items, threads=1)
+    stored = set(own_cache.iterdir())
+    monkeypatch.setattr(libdeflate.Library, "identity", property(lambda self: "other:1"))
+    assert build(items, threads=1) == first
+    assert set(own_cache.iterdir()) > stored
