@@ -96,8 +96,8 @@ def load() -> Library | None:
         return None
     if choice not in ("", "auto", "libdeflate"):
         raise InputError(f"COMPOSER_DEFLATE={raw!r} names no gzip engine",
-                         hint="auto (the default: libdeflate where installed, else zlib), "
-                         "libdeflate or zlib")
+                         hint="set it to auto, libdeflate or zlib, or leave it unset: "
+                         "libdeflate where installed, else zlib")
     library = _library()
     if library is None and choice == "libdeflate":
         raise InputError("COMPOSER_DEFLATE=libdeflate, but this system has no libdeflate "
