@@ -24,7 +24,7 @@ import threading
 from collections import deque
 
 from composer.archive.libdeflate import Compressor, Library
-from composer.archive.pigz import ParallelGzip
+from composer.archive.pigz import Block, ParallelGzip, stop_workers
 from composer.blobcache import BlobCache
 
 MEMBER = 1 << 20  # input bytes after which the next entry boundary ends a member
@@ -73,9 +73,9 @@ class GzipMembers:
         self.buffered = 0
         self.stream: ParallelGzip | None = None  # the member being streamed by zlib
         self.members = 0
-        self.pending: deque[Job] = deque()
+        self.pending: deque[Block] = deque()
         self.limit = 2 * max(threads, 1)  # members in flight: memory stays bounded
-        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Block | None] = queue.SimpleQueue()
         self.workers = [threading.Thread(target=self._work, name="gzip", daemon=True)
                         for _ in range(threads)]
         for worker in self.workers:
@@ -92,7 +92,7 @@ class GzipMembers:
         try:
             while (job := self.jobs.get()) is not None:
                 try:
-                    job.member = self._compress(compressor, job.data)
+                    job.deflated = self._compress(compressor, job.data)
                 except BaseException as error:  # re-raised by the thread that writes
                     job.error = error
                 job.done.set()
@@ -135,10 +135,7 @@ class GzipMembers:
 
     def close(self) -> None:
         """Stop the workers (after the members already queued)."""
-        for _ in self.workers:
-            self.jobs.put(None)
-        for worker in self.workers:
-            worker.join()
+        stop_workers(self.jobs, self.workers)
         self.workers = []
         if self.inline is not None:
             self.inline.close()
@@ -155,9 +152,9 @@ class GzipMembers:
 
     def _submit(self, data: bytes) -> None:
         self.members += 1
-        job = Job(data)
+        job = Block(data, b"")
         if self.inline is not None:
-            job.member = self._compress(self.inline, data)
+            job.deflated = self._compress(self.inline, data)
             job.done.set()
         else:
             self.jobs.put(job)
@@ -170,19 +167,3 @@ class GzipMembers:
             out.append(self.pending.popleft().result())
         return b"".join(out)
 
-
-class Job:
-    """One member's input on its way through a worker, and what became of it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.done = threading.Event()
-        self.member = b""
-        self.error: BaseException | None = None
-
-    def result(self) -> bytes:
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-        self.data = b""
-        return self.member
