@@ -152,7 +152,7 @@ def pxelinux(bench: Bench) -> list[Table]:
     warm_home, cold_home = bench.work / "cache-warm", bench.work / "cache-cold"
 
     def empty_cold_caches() -> None:
-        for kind in ("deflate", "render", "parse"):
+        for kind in ("deflate", "members", "render", "parse"):
             shutil.rmtree(cold_home / "composer" / kind, ignore_errors=True)
 
     # On disk, as a user would write it: the composer fsyncs its outputs.
@@ -272,7 +272,8 @@ def compressed(bench: Bench) -> list[Table]:
     home = bench.work / "cache-compressed"
 
     def empty_deflate_cache() -> None:
-        shutil.rmtree(home / "composer" / "deflate", ignore_errors=True)
+        for kind in ("deflate", "members"):  # zlib's blocks, libdeflate's members
+            shutil.rmtree(home / "composer" / kind, ignore_errors=True)
 
     tables = []
     for codec, peer, label in (("zstd", "zstd -3 -T0 -q", "zstd -3, 2 threads"),
@@ -325,7 +326,8 @@ def memory(bench: Bench) -> list[Table]:
     home = bench.work / "cache-memory"
 
     def empty_deflate_cache() -> None:
-        shutil.rmtree(home / "composer" / "deflate", ignore_errors=True)
+        for kind in ("deflate", "members"):  # zlib's blocks, libdeflate's members
+            shutil.rmtree(home / "composer" / kind, ignore_errors=True)
 
     commands = [bench.compose(name, recipe, root, bench.out(f"mem-{i}"),
                               env={"XDG_CACHE_HOME": str(home)}, before=empty_deflate_cache)

@@ -28,7 +28,7 @@ from composer.resolve.cache import cache_home
 MAGIC = b"composer-blob\x01"
 KEY_SIZE = 32
 CHECK_SIZE = 16
-MAX_ENTRY = 1 << 20  # larger is damage: no store here keeps blobs near this size
+MAX_ENTRY = 1 << 20  # larger is damage: a store keeps blobs of at most half its limit
 
 
 
@@ -36,18 +36,21 @@ class BlobCache:
     """One store (`kind`: a directory of the cache home). Safe to share between
     threads: each call touches only its own entry file."""
 
-    def __init__(self, root: Path, budget: int, add_limit: int) -> None:
+    def __init__(self, root: Path, budget: int, add_limit: int,
+                 max_entry: int = MAX_ENTRY) -> None:
         self.root = root
         self.budget = budget
         self.add_limit = add_limit
+        self.max_entry = max_entry
         self.added = 0
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, kind: str, budget: int, add_limit: int) -> BlobCache | None:
+    def open(cls, kind: str, budget: int, add_limit: int,
+             max_entry: int = MAX_ENTRY) -> BlobCache | None:
         """The store, or None when caching is off."""
         home = cache_home()
-        return None if home is None else cls(home / kind, budget, add_limit)
+        return None if home is None else cls(home / kind, budget, add_limit, max_entry)
 
     @staticmethod
     def hasher(salt: bytes) -> blake2b:
@@ -61,12 +64,12 @@ class BlobCache:
         """The stored blob for `key`, or None when absent or not whole."""
         try:
             with open(self._path(key), "rb") as f:
-                data = f.read(MAX_ENTRY + 1)
+                data = f.read(self.max_entry + 1)
         except OSError:
             return None
         head = len(MAGIC) + KEY_SIZE + CHECK_SIZE
         payload = data[head:]
-        if (len(data) > MAX_ENTRY or data[:len(MAGIC)] != MAGIC
+        if (len(data) > self.max_entry or data[:len(MAGIC)] != MAGIC
                 or data[len(MAGIC):len(MAGIC) + KEY_SIZE] != key
                 or data[len(MAGIC) + KEY_SIZE:head] != _check(key, payload)):
             return None
@@ -76,7 +79,7 @@ class BlobCache:
         """Store a blob, atomically (a reader sees a whole entry or none), within this
         build's add_limit."""
         with self._lock:
-            if self.added + len(blob) > self.add_limit or len(blob) > MAX_ENTRY // 2:
+            if self.added + len(blob) > self.add_limit or len(blob) > self.max_entry // 2:
                 return
             self.added += len(blob)
         path = self._path(key)

@@ -167,6 +167,7 @@ def segment_json(segment: Segment, image: Image) -> dict[str, Any]:
         "stored_size": segment.stored_size,
         "size": segment.size,
         "archives": segment.archives,
+        "members": segment.members,
         "entries": segment.entries,
         "kernel_caveat": segment.caveat,
     }
@@ -248,7 +249,8 @@ def segment_line(segment: Segment, image: Image) -> str:
     if segment.codec is Codec.NONE:
         body = f"uncompressed, {segment.size} bytes"
     else:
-        body = f"{segment.codec}, {segment.stored_size} -> {segment.size} bytes"
+        members = f" ({segment.members} members)" if segment.members > 1 else ""
+        body = f"{segment.codec}{members}, {segment.stored_size} -> {segment.size} bytes"
     count = "1 entry" if segment.entries == 1 else f"{segment.entries} entries"
     if segment.archives > 1:
         count = f"{segment.archives} archives, {count}"

@@ -61,6 +61,13 @@ XZ_CHECKS = {0: "none", 1: "CRC32", 4: "CRC64", 10: "SHA-256"}
 
 
 def _gzip_encoder(level: int, threads: int) -> Encoder:
+    from composer.archive.libdeflate import load
+
+    library = load()
+    if library is not None:  # members, each compressed whole: see archive/members.py
+        from composer.archive.members import GzipMembers, MemberCache
+
+        return GzipMembers(library, level, threads, MemberCache.open(library, level))
     if threads:
         from composer.archive.deflatecache import DeflateCache
         from composer.archive.pigz import ParallelGzip
@@ -69,6 +76,13 @@ def _gzip_encoder(level: int, threads: int) -> Encoder:
         return ParallelGzip(level, threads, cache)
     # wbits 31: a gzip wrapper whose header zlib fills with mtime 0 and no name.
     return zlib.compressobj(level, zlib.DEFLATED, 31, 9)
+
+
+def gzip_engine() -> str:
+    """Which deflate writes gzip here: the bytes of a gzip image depend on it."""
+    from composer.archive.libdeflate import load
+
+    return "zlib" if load() is None else "libdeflate"
 
 
 def _xz_encoder(level: int, threads: int) -> Encoder:
@@ -264,6 +278,8 @@ class Compression:
         if self.level is not None and not low <= self.level <= high and self.codec != Codec.NONE:
             raise InputError(f"compression level {self.level} is out of range for "
                              f"{self.codec} ({low}..{high})")
+        if self.codec is Codec.GZIP:
+            gzip_engine()  # a bad COMPOSER_DEFLATE is refused before anything is written
         if self.threads and not self.format.threads:
             raise InputError(f"compression threads are supported for "
                              f"{' and '.join(c for c, f in FORMATS.items() if f.threads)}, "

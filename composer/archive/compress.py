@@ -30,6 +30,18 @@ class CompressingWriter:
             self.out.write(chunk)
         return len(data)
 
+    @property
+    def member_size(self) -> int | None:
+        """For an encoder that ends members where entries end (`cut`): how much input
+        a member gets before the next entry's end closes it; None for the others."""
+        return getattr(self._encoder, "member_size", None)
+
+    def cut(self) -> None:
+        """An entry of the archive ends here (only called when member_size is set)."""
+        chunk = self._encoder.cut()  # type: ignore[attr-defined]
+        if chunk:
+            self.out.write(chunk)
+
     def close(self) -> None:
         tail = self._encoder.flush()
         if tail:
@@ -46,9 +58,11 @@ class BackgroundWriter:
     """
 
     DEPTH = 4
+    CUT = memoryview(b"")  # queued for cut(), told apart by identity
 
     def __init__(self, inner: CompressingWriter) -> None:
         self.inner = inner
+        self.member_size = inner.member_size
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(self.DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="compress", daemon=True)
@@ -58,7 +72,10 @@ class BackgroundWriter:
         while (data := self._queue.get()) is not None:
             if self._error is None:  # after a failure, keep taking chunks: never block
                 try:
-                    self.inner.write(data)  # type: ignore[arg-type]
+                    if data is self.CUT:
+                        self.inner.cut()
+                    else:
+                        self.inner.write(data)  # type: ignore[arg-type]
                 except BaseException as error:  # re-raised in the writing thread
                     self._error = error
 
@@ -68,6 +85,12 @@ class BackgroundWriter:
             raise self._error
         self._queue.put(data)
         return len(data)
+
+    def cut(self) -> None:
+        """An entry ends here; passed on in order with the data."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(self.CUT)
 
     def close(self) -> None:
         """Wait for the compressor, raise what it raised, end the stream."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import struct
 from binascii import hexlify
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -98,6 +98,7 @@ class _Writer:
         self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.written = 0
+        self.since_cut = 0  # bytes of whole entries since the sink was last told one ended
         self.copy_range = True
 
     def add(self, data: bytes) -> None:
@@ -105,6 +106,12 @@ class _Writer:
         self.pending_bytes += len(data)
         if self.pending_bytes >= BUFFER_LIMIT:
             self.flush()
+
+    def cut(self, cut: Callable[[], None]) -> None:
+        """Everything so far goes to the sink, then `cut` tells it an entry ends there."""
+        self.flush()
+        cut()
+        self.since_cut = 0
 
     def flush(self) -> None:
         if self.pending:
@@ -202,11 +209,14 @@ def _inline_content(entry: Entry) -> bytes:
 
 
 def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int = 0,
-                  zero_copy: bool = False, first_ino: int = 1) -> ArchiveStats:
+                  zero_copy: bool = False, first_ino: int = 1,
+                  member_size: int | None = None) -> ArchiveStats:
     """Write entries (already sorted, parents first) as one newc archive.
 
     With `zero_copy`, `sink` must be a real file opened for writing at its current end;
-    big files then move kernel-side with copy_file_range/sendfile.
+    big files then move kernel-side with copy_file_range/sendfile. With `member_size`,
+    the sink has a `cut()` (archive/members.py), called where an entry ends once
+    `member_size` bytes went by since the last: a compressed member may end there.
     """
     out_fd = sink.fileno() if zero_copy else None  # type: ignore[union-attr]
     if out_fd is not None:
@@ -215,6 +225,7 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             flush()  # anything the sink buffered goes before what we write to its fd
     writer = _Writer(sink, out_fd)
     add = writer.add
+    cut = getattr(sink, "cut") if member_size is not None else None  # noqa: B009
     stats = ArchiveStats()
     for ino, entry in enumerate(entries, start=first_ino):
         name = entry.path.lstrip("/").encode(errors="surrogateescape")
@@ -243,6 +254,10 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             add(PADDING[padding(size)])
         stats.entries += 1
         stats.data_bytes += size
+        if cut is not None:
+            writer.since_cut += HEADER_LEN + len(name) + size
+            if writer.since_cut >= member_size:  # type: ignore[operator]
+                writer.cut(cut)
     writer.add(header(ino=0, mode=0, uid=0, gid=0, nlink=1, mtime=0, size=0,
                       name=TRAILER.encode()))
     writer.flush()

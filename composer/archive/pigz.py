@@ -127,15 +127,22 @@ class ParallelGzip:
 
     def close(self) -> None:
         """Stop the workers (they finish the blocks already queued first)."""
-        for _ in self.workers:
-            self.jobs.put(None)
-        for worker in self.workers:
-            worker.join()
+        stop_workers(self.jobs, self.workers)
         self.workers = []
 
 
+def stop_workers(jobs: queue.SimpleQueue[Block | None], workers: list[threading.Thread]
+                 ) -> None:
+    """Each worker takes one None, after the jobs queued before it, and ends."""
+    for _ in workers:
+        jobs.put(None)
+    for worker in workers:
+        worker.join()
+
+
 class Block:
-    """One block of input on its way through a worker, and what became of it."""
+    """One block of input on its way through a worker, and what became of it (a
+    deflated block here, a whole gzip member in archive/members.py)."""
 
     def __init__(self, data: bytes, primer: bytes) -> None:
         self.data = data
@@ -148,4 +155,5 @@ class Block:
         self.done.wait()
         if self.error is not None:
             raise self.error
+        self.data = self.primer = b""  # written out: the input need not stay in memory
         return self.deflated

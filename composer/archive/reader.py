@@ -60,8 +60,6 @@ class Limits:
     ratio_floor: int = 64 << 20
 
 
-
-
 @dataclass(frozen=True)
 class Segment:
     """One run of plain archives, or one compressed stream, of the initramfs."""
@@ -74,10 +72,7 @@ class Segment:
     archives: int = 0
     entries: int = 0
     caveat: str | None = None
-
-
-
-
+    members: int = 1  # compressed streams back to back, one archive running through them
 
 
 @dataclass
@@ -91,12 +86,18 @@ class _Open:
     archives: int = 0
     entries: int = 0
     open: bool = False  # entries seen since the last trailer
+    members: int = 1
+    stored: int = 0
+    size: int = 0
+    end: int = 0  # where its last member ended in the input
 
-
-
-
-
-
+    def continued_by(self, codec: Codec, offset: int) -> bool:
+        """Whether a compressed stream of `codec` starting at `offset` is its next
+        member: right after it, the same codec, its archive not yet ended. RFC 1952
+        makes such a series one gzip file; the kernel unpacks it member by member, each
+        ending between two entries, its cpio state carried into the next."""
+        return self.codec is codec and codec is not Codec.NONE and self.open \
+            and self.end == offset
 
 
 class InitramfsReader:
@@ -161,12 +162,14 @@ class InitramfsReader:
 
     def __iter__(self) -> Iterator[Member]:
         raw = self._raw
+        last: _Open | None = None
         while True:
             raw.skip_zeros()
             head = raw.peek(MAGIC_LEN)
             if not head:
                 return
             seg = _Open(len(self.segments), raw.pos, Codec.NONE)
+            last, previous = seg, last
             if head[:1] == b"0":
                 if raw.pos % ALIGN:
                     raise InputError(
@@ -175,7 +178,7 @@ class InitramfsReader:
                         "archive')"
                     )
                 yield from self._entries(raw, seg, nested=False)
-                self._close(seg, raw.pos - seg.offset, raw.pos - seg.offset)
+                self._close(seg, raw.pos - seg.offset, raw.pos - seg.offset, raw.pos)
                 continue
             codec = detect(head)
             if codec is None and head[:2] in BINARY_MAGICS:
@@ -189,12 +192,16 @@ class InitramfsReader:
             if codec is Codec.LZO:
                 raise InputError(f"{self.name}: segment {seg.index} at offset {raw.pos} "
                                  "is LZO-compressed, which composer cannot read")
-            seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))
-            where = f"{self.name}: segment {seg.index} ({codec}) at offset {seg.offset}"
+            if previous is not None and previous.continued_by(codec, raw.pos):
+                seg = last = previous
+                seg.members += 1
+            else:
+                seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))
+            where = f"{self.name}: segment {seg.index} ({codec}) at offset {raw.pos}"
             stream = DecodedStream(codec, raw, self._guard(seg), where)
             yield from self._entries(Cursor(stream.read), seg, nested=True)
             self._decoded_total += stream.produced
-            self._close(seg, stream.consumed, stream.produced)
+            self._close(seg, stream.consumed, stream.produced, raw.pos)
 
     def _guard(self, seg: _Open) -> Callable[[int, int], None]:
         limits, before = self.limits, self._decoded_total
@@ -215,14 +222,23 @@ class InitramfsReader:
                 )
         return check
 
-    def _close(self, seg: _Open, stored: int, size: int) -> None:
+    def _close(self, seg: _Open, stored: int, size: int, end: int) -> None:
+        """Record the segment, or update it when this was its next member."""
+        seg.stored += stored
+        seg.size += size
+        seg.end = end
         caveat = seg.caveat
+        archives = seg.archives
         if seg.open:
-            seg.archives += 1
+            archives += 1
             caveat = caveat or (f"the last archive has no {TRAILER} entry: the kernel "
                                 "accepts that, but the file may be truncated")
-        self.segments.append(Segment(seg.index, seg.offset, seg.codec, stored, size,
-                                     seg.archives, seg.entries, caveat))
+        done = Segment(seg.index, seg.offset, seg.codec, seg.stored, seg.size, archives,
+                       seg.entries, caveat, seg.members)
+        if self.segments and self.segments[-1].index == seg.index:
+            self.segments[-1] = done
+        else:
+            self.segments.append(done)
 
     def _entries(self, cursor: Cursor, seg: _Open, *, nested: bool) -> Iterator[Member]:
         """Entries as the kernel's state machine takes them: NUL runs may separate any

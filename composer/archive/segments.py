@@ -76,7 +76,8 @@ def write_initramfs(entries: Sequence[Entry], compression: Compression, out: Bin
             writer = BackgroundWriter(open_compressor(segment.compression, sink))
             try:
                 archive = write_archive(segment.entries, writer, epoch=epoch,
-                                        first_ino=first_ino)
+                                        first_ino=first_ino,
+                                        member_size=writer.member_size)
             except BaseException:
                 writer.abort()
                 raise

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from composer.archive.codec import Codec, gzip_engine
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
 from composer.cli.options import (
@@ -129,6 +130,8 @@ def _as_json(result: BuildResult) -> dict[str, Any]:
     data["compression"] = {"codec": str(result.compression.codec),
                            "level": result.compression.effective_level,
                            "threads": result.compression.threads}
+    if result.compression.codec is Codec.GZIP:
+        data["compression"]["engine"] = gzip_engine()
     return data
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ResolveError
+from composer.resolve import cache
 from composer.resolve.modfile import split_module_name
 from composer.resolve.sysroot import Sysroot
 from composer.value import Value
@@ -42,14 +45,70 @@ class Module(Value):
         return path[: path.rindex(".ko") + 3]
 
 
-def scan(directory: Path) -> list[tuple[str, str, str, str, bool]]:
+ScanRow = tuple[str, str, str, str, bool]  # relpath, host path, name, compression, link
+DirIdentity = tuple[str, int, int, int, int]  # relpath, st_dev, st_ino, mtime_ns, ctime_ns
+
+
+def scan(directory: Path) -> list[ScanRow]:
     """(relpath, host path, name, compression, is a symlink) of every module file below
     `directory`. Symlinked directories (`build`, `source`) are not followed; a symlinked
     module file (RHEL's weak-updates) is listed with its own path, for the caller to
     resolve inside the sysroot, since the host would follow an absolute link out of it."""
+    return _scan(directory, None)
+
+
+def scan_cached(directory: Path) -> list[ScanRow]:
+    """`scan`, from the index cache while no directory of the tree has changed.
+
+    A file added, removed or renamed changes its directory's mtime and ctime, so the
+    listing is valid while every directory's identity is what it was: a stat of each
+    (a few hundred) instead of reading them all. Only a tree whose directories had all
+    settled (ctime over SETTLED seconds old) is stored, as for every answer of the cache.
+    """
+    listing = cache.FileCache("tree", str(directory), cache.code_version(__file__))
+    stored = listing.get(TREE_KEY, TREE_IDENTITY)
+    if (type(stored) is tuple and len(stored) == 2 and type(stored[1]) is list
+            and _still(directory, stored[0])):
+        rows: list[ScanRow] = stored[1]
+        return rows
+    dirs: list[DirIdentity] = []
+    rows = _scan(directory, dirs)
+    now = time.time()
+    if all(now - d[4] / 1e9 > cache.SETTLED for d in dirs):
+        listing.put(TREE_KEY, TREE_IDENTITY, (tuple(dirs), rows))
+        listing.save()
+    return rows
+
+
+# The listing is one answer about the whole tree, valid while `_still` finds every
+# directory's identity unchanged: the entry's own key and identity are fixed.
+TREE_KEY = "."
+TREE_IDENTITY = (0, 0, 0, 0, 0)
+
+
+def _still(directory: Path, dirs: object) -> bool:
+    """Whether every directory of a stored listing is unchanged (and well-formed)."""
+    if type(dirs) is not tuple or not dirs:
+        return False
+    base = str(directory)
+    try:
+        for rel, dev, ino, mtime, ctime in dirs:
+            st = os.stat(f"{base}/{rel}" if rel else base, follow_symlinks=False)
+            if (st.st_ino != ino or st.st_mtime_ns != mtime or st.st_ctime_ns != ctime
+                    or st.st_dev != dev or not stat.S_ISDIR(st.st_mode)):
+                return False
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _scan(directory: Path, dirs: list[DirIdentity] | None) -> list[ScanRow]:
     found = []
     stack = [""]
     base = str(directory)
+    if dirs is not None:
+        st = os.stat(base)
+        dirs.append(("", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
     while stack:
         rel = stack.pop()
         with os.scandir(f"{base}/{rel}" if rel else base) as entries:
@@ -57,6 +116,10 @@ def scan(directory: Path) -> list[tuple[str, str, str, str, bool]]:
                 relpath = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(relpath)
+                    if dirs is not None:
+                        st = entry.stat(follow_symlinks=False)
+                        dirs.append((relpath, st.st_dev, st.st_ino, st.st_mtime_ns,
+                                     st.st_ctime_ns))
                     continue
                 if ".ko" not in entry.name:
                     continue  # most names in a tree: the suffix check is the slow part

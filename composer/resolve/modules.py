@@ -61,7 +61,7 @@ from composer.resolve.modtree import (
     names_of,
     only_release,
     releases,
-    scan,
+    scan_cached,
 )
 from composer.resolve.sysroot import Sysroot
 
@@ -125,7 +125,7 @@ class ModuleIndex:
         aliases = parse_builtin_aliases(info_file.read_bytes()) if info_file.is_file() else {}
         files = [
             (relpath, source, name, compression)
-            for relpath, path, name, compression, link in scan(directory)
+            for relpath, path, name, compression, link in scan_cached(directory)
             if (source := path if not link else
                 in_sysroot(sysroot, f"{found.canonical}/{relpath}"))
         ]

@@ -29,6 +29,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "cache-home"
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.delenv("COMPOSER_CACHE", raising=False)
+    monkeypatch.setenv("COMPOSER_DEFLATE", "zlib")  # this cache serves the zlib writer
     return home / "composer" / "deflate"
 
 

@@ -69,11 +69,43 @@ def test_a_second_resolution_reads_no_module_and_agrees(tmp_path: Path, cache_ho
     read = no_reading(monkeypatch)
     first = select(tmp_path / "root")
     assert sorted(read) == ["failover.ko", "net_failover.ko", "virtio_net.ko"]
-    # one file per directory of modules: kernel/net/core and kernel/drivers/net
-    assert sorted(p.name.split("-")[0] for p in cache_home.iterdir()) == ["modinfo"] * 2
+    # one file per directory of modules (kernel/net/core, kernel/drivers/net), and the
+    # tree's listing
+    assert sorted(p.name.split("-")[0] for p in cache_home.iterdir()) == \
+        ["modinfo", "modinfo", "tree"]
     read.clear()
     assert select(tmp_path / "root") == first
     assert read == []
+
+
+def test_the_tree_is_listed_from_the_cache_until_one_of_its_directories_changes(
+        tmp_path: Path, cache_home: Path, settled_now: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    t = tree(tmp_path / "root")
+    assert sorted(ModuleIndex.load(tmp_path / "root").modules) == \
+        ["failover", "net_failover", "virtio_net"]
+    listed: list[str] = []
+    original = os.scandir
+
+    def counting(path: str) -> object:
+        listed.append(str(path))
+        return original(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    assert sorted(ModuleIndex.load(tmp_path / "root").modules) == \
+        ["failover", "net_failover", "virtio_net"]
+    assert listed == []
+    time.sleep(0.05)  # past the timestamp granularity
+    t.module("virtio_blk", "kernel/drivers/block")  # a new directory, deep down
+    assert "virtio_blk" in ModuleIndex.load(tmp_path / "root")
+    assert listed, "a changed tree is listed again"
+    time.sleep(0.05)
+    (t.directory / "kernel/net/core/failover.ko").unlink()
+    assert "failover" not in ModuleIndex.load(tmp_path / "root")
+    time.sleep(0.05)
+    os.rename(t.directory / "kernel/drivers/block", t.directory / "kernel/drivers/blk")
+    assert ModuleIndex.load(tmp_path / "root").modules["virtio_blk"].relpath == \
+        "kernel/drivers/blk/virtio_blk.ko"
 
 
 def test_a_changed_module_is_read_again(tmp_path: Path, cache_home: Path, settled_now: None,
