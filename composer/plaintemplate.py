@@ -113,12 +113,10 @@ def _filtered(name: str, argument: str, value: object) -> object:
     if _too_big(value):
         raise _NotPlain
     if name in ("default", "d"):
-        if value is not _UNDEFINED:
-            return value
         fallback = _literal(argument) if argument else ""
         if _too_big(fallback):
             raise _NotPlain
-        return fallback
+        return fallback if value is _UNDEFINED else value
     if name == "shquote" and not argument and value is not _UNDEFINED:
         if isinstance(value, list | tuple):
             if not all(isinstance(item, _PLAIN) for item in value):
