@@ -2,9 +2,10 @@
 
 Most renders of a build don't need Jinja itself, whose import with the sandbox and the
 compiling of a template are a fifth of a small image's build: a recipe string that is
-one `{{ name }}` of a plain variable is that variable's text, and a template rendered
-before with the same text, included files and variables is in the render cache
-(composer/rendercache.py). Everything else, and every error, goes through Jinja.
+one `{{ name }}` of a plain variable is that variable's text, a template that only
+substitutes variables is rendered by composer/plaintemplate.py, and a template
+rendered before with the same text, included files and variables is in the render
+cache (composer/rendercache.py). Everything else, and every error, goes through Jinja.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from composer import plaintemplate
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
 
-MAX_RESULT = 16 << 20  # composer.sandbox.MAX_RESULT, without importing Jinja for it
+MAX_RESULT = plaintemplate.MAX_RESULT
 # `{{ name }}` alone. Jinja reads true/false/none (any case) as constants, not names.
 _LONE_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
@@ -27,6 +29,9 @@ def render_text(text: str, variables: Mapping[str, object], name: str,
                 search: list[Path] | None = None, included: list[Path] | None = None) -> str:
     """Render template text; `name` is what errors call it (a path, or a recipe key);
     the files `{% include %}` read are added to `included`."""
+    plain = plaintemplate.render(text, variables)
+    if plain is not None:
+        return plain
     from composer import templating  # Jinja2: only for renders that need it
 
     return templating.render_text(text, variables, name, search, included)
@@ -41,6 +46,9 @@ def render_file(path: Path, variables: Mapping[str, object], name: str | None = 
     except UnicodeDecodeError:
         raise InputError(f"template {path} is not UTF-8 text") from None
     name = name or str(path)
+    plain = plaintemplate.render(text, variables)
+    if plain is not None:  # no include, nothing to remember
+        return plain
     search = [path.parent]
     from composer.rendercache import RenderCache
 

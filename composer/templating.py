@@ -17,6 +17,7 @@ import jinja2
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
+from composer.plaintemplate import shquote
 from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
 # A file a render looked for, and what it held (None: there was no file), so that a
@@ -59,15 +60,6 @@ class _Loader(jinja2.FileSystemLoader):
         except UnicodeDecodeError:
             raise jinja2.exceptions.TemplateNotFound(
                 template, f"included template {template!r} is not UTF-8 text") from None
-
-
-def shquote(value: object) -> str:
-    """VALUE as one single-quoted POSIX shell word (`{{ var | shquote }}`): whatever a
-    recipe variable holds, the rendered script treats it as data. A list becomes its
-    items joined by single spaces, the form a shell loop over words reads."""
-    if isinstance(value, list | tuple):
-        value = " ".join(str(item) for item in value)
-    return "'" + str(value).replace("'", "'\\''") + "'"
 
 
 def _environment(search: list[Path]) -> Sandbox:
