@@ -29,6 +29,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import sections  # noqa: E402
+from bench.install import install_wheel  # noqa: E402
 from bench.report import document, splice, targets_table  # noqa: E402
 from bench.sections import Bench  # noqa: E402
 from bench.trees import REPO  # noqa: E402
@@ -69,7 +70,7 @@ def first_line(argv: Sequence[str]) -> str:
         else "not installed"
 
 
-def header(argv: Sequence[str], work: Path) -> str:
+def header(argv: Sequence[str], work: Path, installed: bool) -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
@@ -92,6 +93,10 @@ def header(argv: Sequence[str], work: Path) -> str:
         "",
         "Tools: " + "; ".join(tools) + ".",
         "",
+        "composer: " + ("our wheel (scripts/build-wheel) installed into a fresh venv, run as "
+                        "its `compose` script" if installed else
+                        "`python -m composer` from the checkout (--checkout)") + ".",
+        "",
     ])
 
 
@@ -107,6 +112,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--amd64", type=Path, help="amd64 sysroot (default: the fetched one)")
     parser.add_argument("--work-dir", type=Path,
                         help="where staged trees and outputs go (default: tmpfs /dev/shm)")
+    parser.add_argument("--checkout", action="store_true",
+                        help="run `python -m composer` from the checkout instead of the "
+                             "wheel installed into a fresh venv (bench/install.py)")
     parser.add_argument("--write", type=Path, metavar="FILE",
                         help="splice the tables into FILE (BENCHMARKS.md)")
     args = parser.parse_args(argv)
@@ -124,12 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bench = Bench(runs=args.runs, dracut_runs=args.dracut_runs, work=work,
                       s390x=sysroot(args.s390x, "s390x"),
-                      amd64=sysroot(args.amd64, "amd64") if needs_amd64 else None)
+                      amd64=sysroot(args.amd64, "amd64") if needs_amd64 else None,
+                      installed=None if args.checkout else install_wheel(work))
         for name in chosen:
             print(f"== {name}", file=sys.stderr, flush=True)
             bench.tables += sections.RUN[name](bench)
         tables = [*bench.tables, targets_table(bench.targets)]
-        text = document(header(_without_write(argv), work), tables)
+        text = document(header(_without_write(argv), work, bench.installed is not None),
+                        tables)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(text)

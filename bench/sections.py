@@ -1,6 +1,8 @@
 """The five measurements of issues 8 and 17, each a function from the bench to its tables.
 
-The composer runs as `python -m composer ... -v`: a cold process whose wall time
+The composer runs as `compose ... -v`, from our wheel installed into a virtual
+environment of its own (bench/install.py; `--checkout`: `python -m composer` from the
+checkout): a cold process whose wall time
 includes interpreter start, imports and the plan (module resolution), which the peers
 don't do at all; its `-v` stage lines give the archive stage alone, shown as its own
 row. Peers get the composer's own file list, staged once.
@@ -49,6 +51,7 @@ class Bench:
     tables: list[Table] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     staged: dict[str, tuple[Staged, Path]] = field(default_factory=dict)
+    installed: Path | None = None  # the wheel's `compose` script; None: the checkout
 
     def out(self, name: str) -> Path:
         return self.work / "out" / name
@@ -56,12 +59,17 @@ class Bench:
     def compose(self, name: str, recipe: Path, sysroot: Path, output: Path,
                 flag: str = "--initramfs", env: dict[str, str] | None = None,
                 before: Callable[[], None] | None = None) -> Command:
-        argv = [sys.executable, "-m", "composer", str(recipe), "--sysroot", str(sysroot),
-                flag, str(output), "-v"]
-        # Bytecode cached as for installed software (here: outside the repository), even
-        # where PYTHONDONTWRITEBYTECODE is set; the warm-up run writes it.
-        env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(self.work / "pyc"),
-               **(env or {})}
+        args = [str(recipe), "--sysroot", str(sysroot), flag, str(output), "-v"]
+        if self.installed is not None:  # the wheel, as users run it (bench/install.py)
+            argv = [str(self.installed), *args]
+            env = {"PYTHONDONTWRITEBYTECODE": "", **(env or {})}
+        else:
+            # --checkout: bytecode cached as for installed software (here: outside the
+            # repository), even where PYTHONDONTWRITEBYTECODE is set; the warm-up run
+            # writes it.
+            argv = [sys.executable, "-m", "composer", *args]
+            env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(self.work / "pyc"),
+                   **(env or {})}
         return Command(name, shlex.join(argv), REPO, env=env, output=output, before=before)
 
     def stage_s390x(self) -> tuple[Staged, Path]:

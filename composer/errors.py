@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from composer.value import Value
 
-@dataclass(frozen=True)
-class Location:
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Location(Value):
     """Where in an input file a problem sits (1-based line and column)."""
 
     file: str
@@ -26,8 +28,8 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class Problem:
+@dataclass(frozen=True, eq=False, repr=False)
+class Problem(Value):
     """One finding about an input; a recipe error carries every one found."""
 
     message: str

@@ -21,12 +21,15 @@ from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 from composer.plan import NetbootLimit, Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
+from composer.value import Value
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
 
 
-@dataclass(frozen=True)
-class BuildRequest:
+@dataclass(frozen=True, eq=False, repr=False)
+class BuildRequest(Value):
+    """What to build: a recipe, where its inputs come from, and the command line's overrides."""
+
     recipe: Path
     sysroot: Path = Path("/")
     image: Path | None = None
@@ -38,8 +41,10 @@ class BuildRequest:
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
 
 
-@dataclass(frozen=True)
-class BuildResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class BuildResult(Value):
+    """What a build wrote, for the report and for --json."""
+
     recipe: str
     image: Path | None
     initramfs: Path | None
@@ -53,8 +58,8 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Written:
+@dataclass(frozen=True, eq=False, repr=False)
+class Written(Value):
     """What the write stages measured."""
 
     entries: int

@@ -20,14 +20,17 @@ from composer.recipe.model import Recipe, VariableError, VariableValue
 from composer.recipe.schema import validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 from composer.recipe.yamldoc import Document, format_key_path, load_document
+from composer.value import Value
 
 __all__ = ["LoadedRecipe", "Recipe", "load_recipe", "parse_assignment"]
 
 ENTRY_LISTS = (*PATH_LISTS, *NAME_LISTS)
 
 
-@dataclass(frozen=True)
-class LoadedRecipe:
+@dataclass(frozen=True, eq=False, repr=False)
+class LoadedRecipe(Value):
+    """A recipe as loaded: the model, and what the build reports and checks about its files."""
+
     recipe: Recipe
     path: Path
     files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"

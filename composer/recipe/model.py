@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from composer.archive.codec import Codec, Compression
 from composer.errors import InputError
+from composer.value import Value
 
 VariableValue = str | int | float | bool | list[str | int | float | bool]
 SCALARS = (str, int, float, bool)
@@ -38,8 +39,10 @@ def parse_mode(value: str | int | None) -> int | None:
     return int(text, 8)
 
 
-@dataclass(frozen=True)
-class Owned:
+@dataclass(frozen=True, eq=False, repr=False)
+class Owned(Value):
+    """An entry that has a path, a mode and an owner (directories, files, devices, templates)."""
+
     path: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     mode: int | None = None
@@ -48,39 +51,49 @@ class Owned:
     remove: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Directory(Owned):
-    pass
+    """A directory of the image (`directories:`)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class File(Owned):
+    """A file copied from SOURCE or written from CONTENT (`files:`)."""
+
     source: str | None = None
     content: str | None = None
 
 
-@dataclass(frozen=True)
-class Symlink:
+@dataclass(frozen=True, eq=False, repr=False)
+class Symlink(Value):
+    """A symbolic link to TARGET (`symlinks:`)."""
+
     path: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     target: str = ""
     remove: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Device(Owned):
+    """A character or block device node, or a FIFO (`devices:`)."""
+
     type: Literal["char", "block", "fifo"] = "char"
     major: int = 0
     minor: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Template(Owned):
+    """A file rendered by Jinja from SOURCE with the recipe's variables (`templates:`)."""
+
     source: str = ""
 
 
-@dataclass(frozen=True)
-class Binary:
+@dataclass(frozen=True, eq=False, repr=False)
+class Binary(Value):
+    """A program from the sysroot, with its libraries and, for busybox, applets."""
+
     name: str
     at: str = field(default="", metadata=SET_BY_LOADER)
     path: str | None = None
@@ -88,8 +101,10 @@ class Binary:
     remove: bool = False
 
 
-@dataclass(frozen=True)
-class Module:
+@dataclass(frozen=True, eq=False, repr=False)
+class Module(Value):
+    """A kernel module by NAME, or every module matching PATTERN, with dependencies."""
+
     at: str = field(default="", metadata=SET_BY_LOADER)
     name: str | None = None
     pattern: str | None = None
@@ -100,16 +115,20 @@ class Module:
         return f"name:{self.name}" if self.name is not None else f"pattern:{self.pattern}"
 
 
-@dataclass(frozen=True)
-class Kernel:
+@dataclass(frozen=True, eq=False, repr=False)
+class Kernel(Value):
+    """Which kernel of the sysroot boots the image, and its command line."""
+
     image: str | None = None
     release: str | None = None
     cmdline: str | None = None
     firmware: bool = True
 
 
-@dataclass(frozen=True)
-class CompressionSpec:
+@dataclass(frozen=True, eq=False, repr=False)
+class CompressionSpec(Value):
+    """How the initramfs is compressed, as the recipe writes it."""
+
     codec: Codec = Codec.NONE
     level: int | None = None
     threads: int = 0
@@ -119,15 +138,17 @@ class CompressionSpec:
         return Compression(self.codec, self.level, self.threads)
 
 
-@dataclass(frozen=True)
-class Output:
+@dataclass(frozen=True, eq=False, repr=False)
+class Output(Value):
+    """Where the build writes, and what an image over the netboot limit does."""
+
     image: str | None = None
     initramfs: str | None = None
     netboot_limit: Literal["error", "warn", "ignore"] = "warn"
 
 
-@dataclass(frozen=True)
-class Recipe:
+@dataclass(frozen=True, eq=False, repr=False)
+class Recipe(Value):
     """A whole recipe after extends were merged; `name` is the file's stem."""
 
     name: str = field(default="recipe", metadata=SET_BY_LOADER)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from composer.errors import InputError, ResolveError
+from composer.value import Value
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -90,8 +91,8 @@ _ALIASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Arch:
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class Arch(Value):
     """What the loader compares before it maps a library: ELF class, byte order, machine."""
 
     elf_class: int
@@ -131,8 +132,8 @@ class ElfError(ResolveError):
     """A file is not an ELF object, or its headers are cut short or inconsistent."""
 
 
-@dataclass(frozen=True, slots=True)
-class ElfInfo:
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class ElfInfo(Value):
     """The parts of an ELF object that decide what the loader needs alongside it."""
 
     arch: Arch
@@ -198,8 +199,10 @@ def read_elf(path: Path, *, name: str | None = None) -> ElfInfo:
         return _Reader(f, shown).info()
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class _Segment(Value):
+    """A program header's fields that the dynamic section and interpreter lookups need."""
+
     type: int
     offset: int
     vaddr: int

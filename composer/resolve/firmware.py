@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.resolve.sysroot import Sysroot
+from composer.value import Value
 
 FIRMWARE_DIRS = (
     "/lib/firmware/updates/{release}",
@@ -23,8 +24,10 @@ FIRMWARE_DIRS = (
 FIRMWARE_SUFFIXES = ("", ".zst", ".xz")  # the kernel's order (firmware_loader/main.c)
 
 
-@dataclass(frozen=True, slots=True)
-class Firmware:
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class Firmware(Value):
+    """A firmware file some modules ask for, where it was found."""
+
     name: str  # as the module names it in firmware=
     path: str  # image path of the file found (may carry .xz/.zst)
     source: Path

@@ -20,12 +20,15 @@ from composer.errors import ResolveError
 from composer.resolve import cache
 from composer.resolve.modfile import split_module_name
 from composer.resolve.sysroot import Sysroot
+from composer.value import Value
 
 MODULES_DIR = "/lib/modules"
 
 
-@dataclass(frozen=True, slots=True)
-class Module:
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
+class Module(Value):
+    """A kernel module file of the sysroot's tree."""
+
     name: str  # canonical: underscores
     relpath: str  # under /lib/modules/<release>, as modules.dep writes it
     host: str  # host path of the file (a str: thousands are listed, few are used)

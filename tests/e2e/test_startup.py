@@ -88,3 +88,30 @@ def test_a_warm_build_imports_no_jinja_or_yaml_and_writes_the_same_image(
     assert len(images) == 1
     assert {p.name for p in (tmp_path / "cache" / "composer").iterdir()} >= \
         {"members", "parse"}  # members: libdeflate's gzip (scripts/setup has it)
+
+
+GC_PROBE = """\
+import gc, json, sys
+from composer.cli import main
+collections = []
+gc.callbacks.append(lambda phase, info: collections.append(phase) if phase == "start" else None)
+was = gc.isenabled()
+code = main(sys.argv[1:])
+print(json.dumps([was, gc.isenabled(), len(collections)]), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_a_build_runs_without_garbage_collections_and_gives_the_collector_back(
+        sysroot: Path, tmp_path: Path) -> None:
+    """The stock pxelinux build, caches empty: the cyclic collector never runs during the
+    command (main's build ran 41 collections), and an in-process caller gets it
+    back as it was."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("COMPOSER_CACHE", None)
+    done = subprocess.run([PYTHON, "-c", GC_PROBE, "pxelinux", "--sysroot", str(sysroot),
+                           "-o", "pxelinux.0", "-q"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stderr.splitlines()[-1]) == [True, True, 0]
+    assert (tmp_path / "pxelinux.0").stat().st_size > 0
