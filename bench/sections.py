@@ -132,7 +132,7 @@ def pxelinux(bench: Bench) -> list[Table]:
 
     The composer runs three ways, each with a cache home of its own in the work
     directory: warm (every cache filled by the runs before: the build after the first),
-    cold (the parse, render and deflate caches emptied before every run, the index
+    cold (the parse, render and gzip (members, deflate) caches emptied before every run, the index
     cache kept: a build after a change of every block, as the figures before those
     caches were measured) and with COMPOSER_CACHE=off (nothing remembered at all).
     """
@@ -179,8 +179,8 @@ def pxelinux(bench: Bench) -> list[Table]:
     base = series["seed"]
     level = f"gzip {codec.effective_level}" + (f", {codec.threads} threads"
                                                if codec.threads else "")
-    caches = {"warm": "warm (index, parse, render, deflate)",
-              "cold": "parse, render, deflate emptied; index warm",
+    caches = {"warm": "warm (index, parse, render, gzip members)",
+              "cold": "parse, render, gzip members emptied; index warm",
               "off": "`COMPOSER_CACHE=off`"}
     for name in ("warm", "cold", "off"):
         s = series[name]
@@ -198,7 +198,8 @@ def pxelinux(bench: Bench) -> list[Table]:
         "resolution, archive, image and fsync included; the page cache is warm; the four "
         "commands run round-robin; both images are written to " + fs,
         "caches: warm is the build after the first (the warm-up round fills its cache "
-        "home); cold empties the parse, render and deflate caches before each run (outside "
+        "home); cold empties the parse, render and gzip (members, deflate) caches before "
+        "each run (outside "
         "the timing) but keeps the index cache (.modinfo, busybox's applet table), as every "
         "figure before those caches was measured; off reads and computes everything",
         f"the three composer images are the same bytes: {same}",
@@ -214,7 +215,7 @@ def pxelinux(bench: Bench) -> list[Table]:
         Target("pxelinux: whole `compose` process / the seed's pipeline (warm caches)",
                series["warm"].wall / base.wall, 1.0, "x"),
         Target("pxelinux: whole `compose` process / the seed's pipeline (parse, render "
-               "and deflate caches cold)", series["cold"].wall / base.wall, 1.0, "x"),
+               "and gzip caches cold)", series["cold"].wall / base.wall, 1.0, "x"),
     ]
     return [table]
 
@@ -302,8 +303,9 @@ def compressed(bench: Bench) -> list[Table]:
              megabytes(file_size(theirs))],
         ]
         table.notes.append(stages_note(s))
-        table.notes.append("the deflate cache is emptied before every composer run (outside "
-                           "the timing): the compressor does all its work, as on new content")
+        table.notes.append("the gzip caches (members, deflate) are emptied before every "
+                           "composer run (outside the timing): the compressor does all "
+                           "its work, as on new content")
         tables.append(table)
         bench.targets.append(Target(f"{codec}: whole `compose` process / cpio | {peer}",
                                     s.wall / base.wall, 1.0, "x"))
