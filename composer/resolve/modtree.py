@@ -49,14 +49,6 @@ ScanRow = tuple[str, str, str, str, bool]  # relpath, host path, name, compressi
 DirIdentity = tuple[str, int, int, int, int]  # relpath, st_dev, st_ino, mtime_ns, ctime_ns
 
 
-def scan(directory: Path) -> list[ScanRow]:
-    """(relpath, host path, name, compression, is a symlink) of every module file below
-    `directory`. Symlinked directories (`build`, `source`) are not followed; a symlinked
-    module file (RHEL's weak-updates) is listed with its own path, for the caller to
-    resolve inside the sysroot, since the host would follow an absolute link out of it."""
-    return _scan(directory, None)
-
-
 def scan_cached(directory: Path) -> list[ScanRow]:
     """`scan`, from the index cache while no directory of the tree has changed.
 
@@ -71,8 +63,7 @@ def scan_cached(directory: Path) -> list[ScanRow]:
             and _still(directory, stored[0])):
         rows: list[ScanRow] = stored[1]
         return rows
-    dirs: list[DirIdentity] = []
-    rows = _scan(directory, dirs)
+    rows, dirs = scan(directory)
     now = time.time()
     if all(now - d[4] / 1e9 > cache.SETTLED for d in dirs):
         listing.put(TREE_KEY, TREE_IDENTITY, (tuple(dirs), rows))
@@ -92,23 +83,30 @@ def _still(directory: Path, dirs: object) -> bool:
         return False
     base = str(directory)
     try:
-        for rel, dev, ino, mtime, ctime in dirs:
+        for identity in dirs:
+            rel = identity[0]
             st = os.stat(f"{base}/{rel}" if rel else base, follow_symlinks=False)
-            if (st.st_ino != ino or st.st_mtime_ns != mtime or st.st_ctime_ns != ctime
-                    or st.st_dev != dev or not stat.S_ISDIR(st.st_mode)):
+            if not stat.S_ISDIR(st.st_mode) or _identity(rel, st) != identity:
                 return False
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, IndexError, KeyError):
         return False
     return True
 
 
-def _scan(directory: Path, dirs: list[DirIdentity] | None) -> list[ScanRow]:
+def _identity(rel: str, st: os.stat_result) -> DirIdentity:
+    return (rel, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def scan(directory: Path) -> tuple[list[ScanRow], list[DirIdentity]]:
+    """(relpath, host path, name, compression, is a symlink) of every module file below
+    `directory`, and the identity of every directory listed. Symlinked directories
+    (`build`, `source`) are not followed; a symlinked module file (RHEL's weak-updates)
+    is listed with its own path, for the caller to resolve inside the sysroot, since
+    the host would follow an absolute link out of it."""
     found = []
     stack = [""]
     base = str(directory)
-    if dirs is not None:
-        st = os.stat(base)
-        dirs.append(("", st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    dirs = [_identity("", os.stat(base, follow_symlinks=False))]
     while stack:
         rel = stack.pop()
         with os.scandir(f"{base}/{rel}" if rel else base) as entries:
@@ -116,10 +114,7 @@ def _scan(directory: Path, dirs: list[DirIdentity] | None) -> list[ScanRow]:
                 relpath = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(relpath)
-                    if dirs is not None:
-                        st = entry.stat(follow_symlinks=False)
-                        dirs.append((relpath, st.st_dev, st.st_ino, st.st_mtime_ns,
-                                     st.st_ctime_ns))
+                    dirs.append(_identity(relpath, entry.stat(follow_symlinks=False)))
                     continue
                 if ".ko" not in entry.name:
                     continue  # most names in a tree: the suffix check is the slow part
@@ -129,7 +124,7 @@ def _scan(directory: Path, dirs: list[DirIdentity] | None) -> list[ScanRow]:
                 link = entry.is_symlink()
                 if link or entry.is_file():
                     found.append((relpath, entry.path, split[0], split[1], link))
-    return sorted(found)
+    return sorted(found), dirs
 
 
 def choose(
