@@ -162,14 +162,13 @@ class InitramfsReader:
 
     def __iter__(self) -> Iterator[Member]:
         raw = self._raw
-        last: _Open | None = None
+        previous: _Open | None = None  # the segment read last, which a member may continue
         while True:
             raw.skip_zeros()
             head = raw.peek(MAGIC_LEN)
             if not head:
                 return
             seg = _Open(len(self.segments), raw.pos, Codec.NONE)
-            last, previous = seg, last
             if head[:1] == b"0":
                 if raw.pos % ALIGN:
                     raise InputError(
@@ -179,6 +178,7 @@ class InitramfsReader:
                     )
                 yield from self._entries(raw, seg, nested=False)
                 self._close(seg, raw.pos - seg.offset, raw.pos - seg.offset, raw.pos)
+                previous = seg
                 continue
             codec = detect(head)
             if codec is None and head[:2] in BINARY_MAGICS:
@@ -193,7 +193,7 @@ class InitramfsReader:
                 raise InputError(f"{self.name}: segment {seg.index} at offset {raw.pos} "
                                  "is LZO-compressed, which composer cannot read")
             if previous is not None and previous.continued_by(codec, raw.pos):
-                seg = last = previous
+                seg = previous
                 seg.members += 1
             else:
                 seg.codec, seg.caveat = codec, kernel_caveat(codec, raw.peek(16))
@@ -202,6 +202,7 @@ class InitramfsReader:
             yield from self._entries(Cursor(stream.read), seg, nested=True)
             self._decoded_total += stream.produced
             self._close(seg, stream.consumed, stream.produced, raw.pos)
+            previous = seg
 
     def _guard(self, seg: _Open) -> Callable[[int, int], None]:
         limits, before = self.limits, self._decoded_total
