@@ -55,7 +55,9 @@ def render_file(path: Path, variables: Mapping[str, object], name: str | None = 
     cache = RenderCache.open()
     key = None if cache is None else cache.key(name, text, search, variables)
     if cache is None or key is None:
-        return render_text(text, variables, name, search, included)
+        from composer import templating  # plaintemplate declined it above: Jinja's
+
+        return templating.render_text(text, variables, name, search, included)
     hit = cache.get(key, MAX_RESULT)
     if hit is not None:
         if included is not None:
