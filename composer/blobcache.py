@@ -139,8 +139,14 @@ def library_identity(name: str) -> str | None:
     spec = PathFinder.find_spec(name)
     if spec is None or spec.origin is None:
         return None
+    return file_identity(spec.origin)
+
+
+def file_identity(path: str) -> str | None:
+    """A file's path and what an upgrade that rewrites it changes (size, mtime, inode),
+    as one string for a cache key; None when it can't be read."""
     try:
-        st = os.stat(spec.origin)
+        st = os.stat(path)
     except OSError:
         return None
-    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"

@@ -19,6 +19,7 @@ import ctypes
 import os
 from functools import cache
 
+from composer.blobcache import file_identity
 from composer.errors import InputError
 
 NAMES = ("libdeflate.so.0", "libdeflate.so")
@@ -47,11 +48,7 @@ class Library:
     @property
     def identity(self) -> str:
         """The library file as installed (an upgrade rewrites it), for cache keys."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return self.path
-        return f"{self.path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        return file_identity(self.path) or self.path
 
     def compressor(self, level: int) -> Compressor:
         return Compressor(self, level)
