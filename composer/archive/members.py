@@ -59,7 +59,8 @@ class MemberCache:
 
 
 class GzipMembers:
-    """An Encoder (compress/flush) that also takes `cut()`: an entry ends here."""
+    """An Encoder (compress/flush) that also takes `cut()`: an entry, and a member, end
+    here. How often is the writer's to decide, from `member_size`."""
 
     member_size = MEMBER
 
@@ -113,11 +114,12 @@ class GzipMembers:
         return out + self.stream.compress(self._take())
 
     def cut(self) -> bytes:
-        """An entry ends here: end the member if it has its size."""
+        """An entry ends here, and the member with it: the archive writer calls this
+        where an entry ends once `member_size` bytes went by (archive/newc.py)."""
         if self.stream is not None:
             stream, self.stream = self.stream, None
             return stream.flush()
-        if self.buffered >= MEMBER:
+        if self.buffered:
             self._submit(self._take())
         return self._ready(wait_all=False)
 
