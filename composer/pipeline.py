@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.codec import Compression
+from composer.bootcheck import NO_CHECK_WARNING, check_build
 from composer.errors import BuildError, InputError
 from composer.image.s390 import NETBOOT_LIMIT, patch_image, write_kernel
 from composer.kernelcopy import copy_range
@@ -39,6 +40,7 @@ class BuildRequest(Value):
     vars_files: tuple[Path, ...] = ()
     netboot_limit: NetbootLimit | None = None  # overrides the recipe's output.netboot_limit
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
+    check: bool = True  # the self-check (composer.bootcheck); False: --no-check
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -178,6 +180,10 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         the_plan = _plan(request, loaded)
     image, initramfs = _outputs(request, loaded)
     check_outputs(the_plan, image, initramfs, request.recipe)
+    if request.check:
+        with timed("check"):
+            check_build(the_plan.entries, the_plan.cmdline, loaded.replaced, loaded.data,
+                        str(request.recipe))
     with ExitStack() as outputs:  # every output is committed only if all of them are whole
         written = _write(the_plan, outputs, image, initramfs, timed)
         warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
@@ -193,7 +199,8 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         initramfs_size=written.initramfs_size,
         image_size=written.image_size,
         compression=the_plan.compression,
-        warnings=(*the_plan.warnings, *warnings),
+        warnings=(*the_plan.warnings, *warnings,
+                  *(() if request.check else (NO_CHECK_WARNING,))),
     )
 
 

@@ -3,6 +3,10 @@
 Reads each RECIPE (YAML), takes the kernel, binaries and modules it names from the
 sysroot, writes the initramfs and the s390 boot image. Outputs are written atomically:
 a failed build never leaves a partial file or destroys the previous image.
+Before anything is written the image checks itself: /init (or rdinit=) runnable, the
+#! interpreter of every script, the ELF interpreter and DT_NEEDED libraries of every
+program, each module's dependencies and the command links all in the image; a miss
+is an error (exit 2) naming the path, who needs it and the recipe entry that removed it.
 
 examples:
   compose pxelinux --sysroot "$(compose sysroot)" -o pxelinux.0   # a stock recipe
@@ -68,6 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_variable_options(parser)
     parser.add_argument("--netboot-limit", choices=("error", "warn", "ignore"),
                         help="what an image over the firmware's 125,820,928-byte TFTP limit does")
+    parser.add_argument("--no-check", dest="check", action="store_false",
+                        help="skip the self-check of the image (its /init, #! and ELF "
+                             "interpreters, libraries and module dependencies all present); "
+                             "the build says so in a warning")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     boot = parser.add_argument_group(
         "boot after building", "with --boot, the image is network-booted in qemu-system-s390x "
@@ -119,7 +127,7 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
-            netboot_limit=args.netboot_limit, cmdline=args.cmdline))
+            netboot_limit=args.netboot_limit, cmdline=args.cmdline, check=args.check))
     return requests
 
 

@@ -5,6 +5,13 @@ line and its maximum), then the initramfs inside it. For an initramfs: each segm
 (offset, compression, entry count) and every entry: mode, links, uid/gid, size (or
 major, minor for a device), mtime (UTC), name, and `-> target` for a symlink.
 Works on any newc/crc initramfs, whoever wrote it; file data is never held in memory.
+
+With --check, the image's self-check instead (the one every build runs before it
+writes): /init (or the command line's rdinit=) runnable, the #! interpreter of every
+executable script and the ELF interpreter and DT_NEEDED libraries of every program
+present, each module's dependencies (modules.dep, else .modinfo) present, and every
+command link in /bin, /sbin, /usr/bin and /usr/sbin leading somewhere. One line per
+missing path, naming what needs it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ from composer.inspection import inspect_file, inspection_json, inspection_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
-Exit status: 0 when the whole file was read, 2 when it is not a readable image.
+Exit status: 0 when the whole file was read, 2 when it is not a readable image;
+with --check, 1 when the check found a problem.
+
+examples:
+  compose inspect pxelinux.0
+  compose inspect --check /boot/initrd.img-$(uname -r)
+  compose inspect --check --json pxelinux.0 | jq '.problems[].message'
 """
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -56,10 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an s390 boot image (pxelinux.0) or an initramfs")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (docs/inspect-json.md) instead of the listing")
+    parser.add_argument("--check", action="store_true",
+                        help="check that the image can boot (its init, interpreters, "
+                             "libraries, modules and command links) instead of listing it")
     add_limit_arguments(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    if args.check:
+        return run_check(args, ui)
     result = inspect_file(args.file, limits_from(args))
     if args.json:
         ui.json(inspection_json(result))
@@ -67,3 +85,21 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for line in inspection_lines(result):
         ui.result(line)
     return 0
+
+
+def run_check(args: argparse.Namespace, ui: UI) -> int:
+    from composer.imagetree import check_file
+
+    image, findings = check_file(args.file, limits_from(args))
+    if args.json:
+        ui.json({"schema": CHECK_SCHEMA, "file": str(args.file), "kind": image.kind,
+                 "ok": not findings, "problems": [f.json() for f in findings]})
+    else:
+        for finding in findings:
+            ui.result(f"{args.file}: {finding.rule}: {finding.message}")
+        if not findings:
+            ui.say(f"{args.file}: ok (init, interpreters, libraries, modules, links)")
+    return 1 if findings else 0
+
+
+CHECK_SCHEMA = "composer.check/1"

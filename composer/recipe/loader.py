@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import InputError, Location, Problem, RecipeError
-from composer.recipe.merge import NAME_LISTS, PATH_LISTS, merge
+from composer.recipe.merge import NAME_LISTS, PATH_LISTS, Replacement, merge
 from composer.recipe.model import Recipe, VariableError, VariableValue
 from composer.recipe.schema import validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
@@ -36,6 +36,7 @@ class LoadedRecipe(Value):
     files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"
     data: dict[str, Any] = field(default_factory=dict)  # merged data, before the model
     origins: dict[str, str] = field(default_factory=dict)  # "kernel.cmdline" -> file:line:col
+    replaced: tuple[Replacement, ...] = ()  # base entries the variants replaced or removed
 
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
@@ -82,7 +83,7 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
     return out
 
 
-def _load_layers(path: Path, chain: tuple[Path, ...]
+def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
                  ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     resolved = path.resolve()
     if resolved in chain:
@@ -107,12 +108,12 @@ def _load_layers(path: Path, chain: tuple[Path, ...]
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
                                        f"(looked for {parent_path})", where, "extends",
                                        _stock_hint(parent))])
-        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved))
-        merged = merge(merged, layer)
+        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved), log)
+        merged = merge(merged, layer, log)
         files += layer_files
         origins.update(layer_origins)
     origins.update(_origins(data, doc))
-    return merge(merged, data), files, origins
+    return merge(merged, data, log), files, origins
 
 
 def coerce(name: str, text: str, current: VariableValue | None) -> VariableValue:
@@ -170,7 +171,8 @@ def load_vars_file(path: Path) -> dict[str, Any]:
 
 def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
                 vars_files: Sequence[Path] = ()) -> LoadedRecipe:
-    data, files, origins = _load_layers(path, ())
+    replaced: list[Replacement] = []
+    data, files, origins = _load_layers(path, (), replaced)
     data.pop("extends", None)
     variables = dict(data.get("variables", {}))
     for vars_file in vars_files:
@@ -185,4 +187,4 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     except VariableError as error:
         raise RecipeError([Problem(message, Location(str(path)), format_key_path(loc))
                            for loc, message in error.problems]) from None
-    return LoadedRecipe(recipe, path, tuple(files), data, origins)
+    return LoadedRecipe(recipe, path, tuple(files), data, origins, tuple(replaced))

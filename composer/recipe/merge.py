@@ -16,6 +16,7 @@ The rules (also in the README):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 PATH_LISTS = ("directories", "files", "symlinks", "devices", "templates")
@@ -59,7 +60,24 @@ _GONE: Final = object()  # a slot whose entry a later one replaced or removed
 Identified = list[tuple[str, Any]]  # (identity, entry)
 
 
-def _merge_list(base: Identified, layer: Identified) -> list[Any]:
+@dataclass(frozen=True)
+class Replacement:
+    """A base entry a later layer replaced (`by` is the new entry) or removed (`by`
+    has `remove: true`): what the image check blames when a path the boot needs is
+    gone (the busybox entry whose applet list lost `sh`)."""
+
+    list_key: str
+    identity: str
+    old: Any
+    by: Any
+
+    @property
+    def removed(self) -> bool:
+        return _removes(self.by)
+
+
+def _merge_list(base: Identified, layer: Identified, key: str = "",
+                log: list[Replacement] | None = None) -> list[Any]:
     """Later layers replace earlier entries; within one layer nothing is replaced.
 
     Two entries for one destination in the same file are both kept, so that the
@@ -76,6 +94,8 @@ def _merge_list(base: Identified, layer: Identified) -> list[Any]:
     for ident, item in layer:
         if _removes(item):
             for i in places.pop(ident, []):
+                if log is not None and slots[i] is not _GONE:
+                    log.append(Replacement(key, ident, slots[i], item))
                 slots[i] = _GONE
             claimed.discard(ident)
             continue
@@ -83,6 +103,8 @@ def _merge_list(base: Identified, layer: Identified) -> list[Any]:
         if earlier and ident not in claimed:
             # the first earlier entry is replaced in place, any others go
             first, *others = earlier
+            if log is not None:
+                log.append(Replacement(key, ident, slots[first], item))
             slots[first] = item
             for i in others:
                 slots[i] = _GONE
@@ -94,8 +116,10 @@ def _merge_list(base: Identified, layer: Identified) -> list[Any]:
     return [item for item in slots if item is not _GONE]
 
 
-def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
-    """The recipe data of `layer` applied on top of `base` (neither is modified)."""
+def merge(base: dict[str, Any], layer: dict[str, Any],
+          log: list[Replacement] | None = None) -> dict[str, Any]:
+    """The recipe data of `layer` applied on top of `base` (neither is modified); the
+    base entries it replaced or removed are appended to `log`."""
     out = dict(base)
     lists = (*PATH_LISTS, *NAME_LISTS)
     ids = {key: [identity(key, item) for item in layer.get(key, [])] for key in lists}
@@ -113,7 +137,7 @@ def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in lists:
             out[key] = _merge_list(list(zip(base_ids[key], out.get(key, []), strict=True)),
-                                   list(zip(ids[key], value, strict=True)))
+                                   list(zip(ids[key], value, strict=True)), key, log)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = {**out[key], **value}
         else:

@@ -9,6 +9,7 @@ headers may be stripped from a binary that still runs.
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,11 @@ def identify(head: bytes) -> Arch | None:
 def is_elf(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == ELF_MAGIC
+
+
+def elf_info(data: bytes, name: str) -> ElfInfo:
+    """Parse the headers of an ELF file held in memory (an archive member's bytes)."""
+    return _Reader(io.BytesIO(data), name).info()
 
 
 def read_elf(path: Path, *, name: str | None = None) -> ElfInfo:
