@@ -16,7 +16,7 @@ from typing import Any
 
 from composer.errors import Location, Problem, RecipeError
 from composer.imagecheck import COMMAND_DIRS, Finding, check_image
-from composer.imagetree import rdinit_of, tree_of_entries
+from composer.imagetree import tree_of_entries
 from composer.manifest import Entry
 from composer.recipe.merge import NAME_LISTS, PATH_LISTS, Replacement, image_identity
 
@@ -26,10 +26,11 @@ NO_CHECK_WARNING = ("the image was not checked (--no-check): nothing proves that
 
 def check_build(entries: Iterable[Entry], cmdline: bytes | None,
                 replaced: Iterable[Replacement], data: Mapping[str, Any],
-                recipe: str) -> None:
-    """Raise a RecipeError naming every missing path, or return quietly."""
+                recipe: str, *, boot_image: bool = True) -> None:
+    """Raise a RecipeError naming every missing path, or return quietly. `boot_image`:
+    a kernel goes with the initramfs (else it may be a supplement without /init)."""
     text = cmdline.decode(errors="replace") if cmdline else None
-    findings = check_image(tree_of_entries(entries, rdinit_of(text)))
+    findings = check_image(tree_of_entries(entries, text, boot_image=boot_image))
     if findings:
         log = list(replaced)[::-1]  # the latest replacement is the one to blame
         lists = entry_lists(data)
@@ -56,7 +57,11 @@ def problem(finding: Finding, log: list[Replacement], lists: Mapping[str, str],
     origin = next((o for o in finding.needer_origins if _is_location(o)), "")
     if origin:
         return Problem(finding.message, location(origin), lists.get(origin, ""))
-    return Problem(finding.message, Location(recipe))
+    return Problem(finding.message, Location(recipe, 1, 1), "files", _HINTS.get(finding.rule, ""))
+
+
+_HINTS = {"init": "add an executable /init (files: or templates:), or set rdinit= or root= "
+                  "on kernel.cmdline"}
 
 
 def blame(finding: Finding, log: list[Replacement]) -> tuple[str, str, str] | None:

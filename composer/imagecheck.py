@@ -6,7 +6,11 @@ Every such loss is visible in the archive itself, so the image is read the way t
 kernel and the loader will read it:
 
 - `/init` (or the command line's `rdinit=`) exists, through the image's symlinks, and is
-  an executable file (init/main.c: run_init_process of ramdisk_execute_command);
+  an executable file (init/main.c: run_init_process of ramdisk_execute_command). An
+  initramfs without one is only allowed where the kernel could still boot: a boot image
+  whose command line has `root=` (init/do_mounts.c mounts it instead), or an initramfs
+  written alone, which may be a supplement the boot loader loads after another one
+  (firmware, modules, microcode: the kernel unpacks every one into the same rootfs);
 - the `#!` interpreter of every executable script and the PT_INTERP of every
   executable ELF exist (fs/binfmt_script.c, fs/binfmt_elf.c), nested interpreters too;
 - every DT_NEEDED of an executable and of the libraries it pulls in is found along
@@ -75,6 +79,7 @@ class ImageTree:
     nodes: dict[str, Node]
     read_facts: Callable[[Node], FileFacts]
     rdinit: str = "/init"
+    needs_init: bool = True  # False: an initramfs that may supplement another one
     _facts: dict[str, FileFacts] = field(default_factory=dict)
 
     def facts(self, node: Node) -> FileFacts:
@@ -184,6 +189,8 @@ def check_init(tree: ImageTree, out: _Collector) -> None:
     init = tree.rdinit
     why = "the kernel (rdinit=)" if init != "/init" else "the kernel"
     node = tree.resolve(init)
+    if node is None and not tree.needs_init and init not in tree.nodes:
+        return
     if node is None:
         link = tree.nodes.get(init)
         state = f"is a symlink to {link.target} that leads nowhere" \

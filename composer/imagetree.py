@@ -77,7 +77,8 @@ def _needs_bytes(node: Node) -> bool:
 
 # --- a plan's entries ---------------------------------------------------------------
 
-def tree_of_entries(entries: Iterable[Entry], rdinit: str = "/init") -> ImageTree:
+def tree_of_entries(entries: Iterable[Entry], cmdline: str | None = None, *,
+                    boot_image: bool = True) -> ImageTree:
     """The tree of a plan: entries are in place already (the manifest followed the
     image's directory links), and their bytes are read when a rule asks."""
     by_path: dict[str, Entry] = {}
@@ -104,12 +105,13 @@ def tree_of_entries(entries: Iterable[Entry], rdinit: str = "/init") -> ImageTre
                 return facts_of(node.path, f.read(), True)
         return facts_of(node.path, head, False)
 
-    return ImageTree(nodes, read, rdinit)
+    return ImageTree(nodes, read, rdinit_of(cmdline), needs_init(cmdline, boot_image))
 
 
 # --- any archive --------------------------------------------------------------------
 
-def tree_of_archive(reader: InitramfsReader, rdinit: str = "/init") -> ImageTree:
+def tree_of_archive(reader: InitramfsReader, cmdline: str | None = None, *,
+                    boot_image: bool = False) -> ImageTree:
     """The tree of an initramfs as the kernel unpacks it: a later member replaces an
     earlier one of the same path; hard links share the data of the member that has it."""
     nodes: dict[str, Node] = {}
@@ -138,7 +140,7 @@ def tree_of_archive(reader: InitramfsReader, rdinit: str = "/init") -> ImageTree
     def read(node: Node) -> FileFacts:
         return facts.get(node.path, NO_FACTS)
 
-    return ImageTree(nodes, read, rdinit)
+    return ImageTree(nodes, read, rdinit_of(cmdline), needs_init(cmdline, boot_image))
 
 
 def _member_facts(node: Node, member: Member) -> FileFacts:
@@ -151,6 +153,13 @@ def _member_facts(node: Node, member: Member) -> FileFacts:
     if member.record.size > MAX_ELF:
         return facts_of(node.path, head, False)
     return facts_of(node.path, head + b"".join(chunks), True)
+
+
+def needs_init(cmdline: str | None, boot_image: bool) -> bool:
+    """Whether the image must hold its init: a boot image must, unless its command line
+    names a root= for the kernel to mount instead; an initramfs alone may supplement
+    another (its command line is the boot loader's)."""
+    return boot_image and not any(w.startswith("root=") for w in (cmdline or "").split())
 
 
 def rdinit_of(cmdline: str | None) -> str:
@@ -168,5 +177,5 @@ def check_file(path: Path, limits: Limits | None = None) -> tuple[Image, list[Fi
     boot image's command line says which init the kernel will run (rdinit=)."""
     with open_image(path, limits) as (image, reader):
         cmdline = image.header.cmdline if image.header is not None else None
-        tree = tree_of_archive(reader, rdinit_of(cmdline))
+        tree = tree_of_archive(reader, cmdline, boot_image=image.header is not None)
     return image, check_image(tree)

@@ -182,8 +182,8 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
     check_outputs(the_plan, image, initramfs, request.recipe)
     if request.check:
         with timed("check"):
-            check_build(the_plan.entries, the_plan.cmdline, loaded.replaced, loaded.data,
-                        str(request.recipe))
+            check_build(the_plan.entries, effective_cmdline(the_plan), loaded.replaced,
+                        loaded.data, str(request.recipe), boot_image=image is not None)
     with ExitStack() as outputs:  # every output is committed only if all of them are whole
         written = _write(the_plan, outputs, image, initramfs, timed)
         warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
@@ -202,6 +202,13 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         warnings=(*the_plan.warnings, *warnings,
                   *(() if request.check else (NO_CHECK_WARNING,))),
     )
+
+
+def effective_cmdline(the_plan: Plan) -> bytes | None:
+    """The command line the kernel will boot with: the plan's, else its built-in one."""
+    if the_plan.cmdline is not None or the_plan.kernel is None:
+        return the_plan.cmdline
+    return the_plan.kernel.header.cmdline.encode(errors="surrogateescape")
 
 
 def _plan(request: BuildRequest, loaded: LoadedRecipe) -> Plan:

@@ -49,6 +49,7 @@ def project(where: Path, size: int, *, codec: str = "none", fill: bytes = b"") -
     recipe.write_text(f"compression: {codec}\nkernel: {{cmdline: console=ttyS0}}\n"
                       "output: {netboot_limit: ignore}\n"
                       "files:\n  - {path: /init, content: \"#!/bin/sh\\n\", mode: '0755'}\n"
+                      "  - {path: /bin/sh, content: \"a stand-in shell\", mode: '0755'}\n"
                       "  - {path: /payload, source: payload}\n")
     return recipe
 

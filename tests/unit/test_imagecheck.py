@@ -17,7 +17,7 @@ from composer.archive.segments import write_initramfs
 from composer.bootcheck import check_build
 from composer.errors import RecipeError
 from composer.imagecheck import Finding, check_image
-from composer.imagetree import rdinit_of, tree_of_archive, tree_of_entries
+from composer.imagetree import tree_of_archive, tree_of_entries
 from composer.manifest import Entry, Kind, Manifest
 from composer.recipe import load_recipe
 from elffactory import ET_EXEC, make_elf
@@ -44,11 +44,11 @@ def base() -> list[Entry]:
 def findings(entries: list[Entry], cmdline: str | None = None) -> list[Finding]:
     """The findings from the entries, checked to be the archive's findings too."""
     placed = Manifest(entries).entries()
-    direct = check_image(tree_of_entries(placed, rdinit_of(cmdline)))
+    direct = check_image(tree_of_entries(placed, cmdline))
     out = io.BytesIO()
     write_initramfs(placed, Compression(Codec.GZIP), out, epoch=0)
     out.seek(0)
-    archived = check_image(tree_of_archive(InitramfsReader(out), rdinit_of(cmdline)))
+    archived = check_image(tree_of_archive(InitramfsReader(out), cmdline, boot_image=True))
     assert [f.message for f in archived] == [f.message for f in direct]
     return direct
 
@@ -63,6 +63,14 @@ def test_a_bootable_image_has_no_findings() -> None:
 
 def test_init_missing() -> None:
     assert messages(base()[1:]) == ["init: /init is not in the image and the kernel needs it"]
+
+
+def test_without_init_a_root_or_a_supplement_still_boots() -> None:
+    """root= makes the kernel mount a root file system instead; an initramfs written
+    alone may be loaded after another one that has the init."""
+    assert messages(base()[1:], "console=ttysclp0 root=/dev/vda1") == []
+    placed = Manifest(base()[1:]).entries()
+    assert check_image(tree_of_entries(placed, None, boot_image=False)) == []
 
 
 def test_init_not_executable() -> None:
