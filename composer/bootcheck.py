@@ -18,7 +18,8 @@ from composer.errors import Location, Problem, RecipeError
 from composer.imagecheck import COMMAND_DIRS, Finding, check_image
 from composer.imagetree import tree_of_entries
 from composer.manifest import Entry
-from composer.recipe.merge import NAME_LISTS, PATH_LISTS, Replacement, image_identity
+from composer.recipe.merge import SHARED, Replacement
+from composer.recipe.model import ENTRY_LISTS, image_identity
 
 NO_CHECK_WARNING = ("the image was not checked (--no-check): nothing proves that its "
                     "/init, interpreters, libraries and modules are all there")
@@ -40,7 +41,7 @@ def check_build(entries: Iterable[Entry], cmdline: bytes | None,
 def entry_lists(data: Mapping[str, Any]) -> dict[str, str]:
     """Each entry's location -> the list it is in, to name the key of a needer."""
     out: dict[str, str] = {}
-    for key in (*PATH_LISTS, *NAME_LISTS):
+    for key in ENTRY_LISTS:
         for item in data.get(key, []) or []:
             if isinstance(item, dict) and isinstance(item.get("at"), str):
                 out[item["at"]] = key
@@ -74,7 +75,7 @@ def blame(finding: Finding, log: list[Replacement]) -> tuple[str, str, str] | No
         at = _at(change.by)
         if not at:
             continue
-        if change.list_key in PATH_LISTS:
+        if change.list_key in SHARED:
             if change.identity == f"path:{image_identity(missing)}":
                 verb = "removed" if change.removed else "replaced"
                 return at, "remove" if change.removed else "path", f"{missing} {verb} here"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from composer.errors import InputError, ResolveError
-from composer.value import Value
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -92,8 +91,8 @@ _ALIASES = {
 }
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Arch(Value):
+@dataclass(frozen=True, slots=True)
+class Arch:
     """What the loader compares before it maps a library: ELF class, byte order, machine."""
 
     elf_class: int
@@ -133,8 +132,8 @@ class ElfError(ResolveError):
     """A file is not an ELF object, or its headers are cut short or inconsistent."""
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class ElfInfo(Value):
+@dataclass(frozen=True, slots=True)
+class ElfInfo:
     """The parts of an ELF object that decide what the loader needs alongside it."""
 
     arch: Arch
@@ -205,8 +204,8 @@ def read_elf(path: Path, *, name: str | None = None) -> ElfInfo:
         return _Reader(f, shown).info()
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class _Segment(Value):
+@dataclass(frozen=True, slots=True)
+class _Segment:
     """A program header's fields that the dynamic section and interpreter lookups need."""
 
     type: int
