@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from composer.errors import Location, Problem, RecipeError
-from composer.imagecheck import COMMAND_DIRS, Finding, check_image
+from composer.imagecheck import COMMAND_DIRS, GONE, Finding, check_image
 from composer.imagetree import tree_of_entries
 from composer.manifest import Entry
 from composer.recipe.merge import SHARED, Replacement
@@ -53,7 +53,8 @@ def problem(finding: Finding, log: list[Replacement], lists: Mapping[str, str],
     blamed = blame(finding, log)
     if blamed is not None:
         at, key, what = blamed
-        return Problem(f"{what}; {finding.missing} is gone and {finding.need}",
+        state = "is gone" if finding.state == GONE else finding.state
+        return Problem(f"{what}; {finding.missing} {state} and {finding.need}",
                        location(at), key)
     origin = next((o for o in finding.needer_origins if _is_location(o)), "")
     if origin:

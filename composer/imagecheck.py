@@ -39,6 +39,7 @@ from composer.resolve.modfile import canonical_name, split_module_name
 MAX_LINK_HOPS = 40  # the kernel's path walk (MAXSYMLINKS)
 COMMAND_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 MODULES_DIR = "/lib/modules"
+GONE = "is not in the image"
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Finding:
     missing: str
     needed_by: tuple[str, ...]  # descriptions: "/init (#!/bin/sh)"
     needer_origins: tuple[str, ...] = ()  # the origins of those entries, in order
-    state: str = "is not in the image"
+    state: str = "is not in the image"  # GONE
 
     @property
     def need(self) -> str:
