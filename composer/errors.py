@@ -7,6 +7,9 @@ users: 2 for bad input (recipe, arguments, kernel), 1 for anything else.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -94,3 +97,35 @@ class ResolveError(InputError):
 
 class BuildError(ComposerError):
     """The build failed for a reason outside the recipe (I/O, disk full, tools)."""
+
+
+_LOCATED = re.compile(r"^\S+:\d+:\d+: ")
+_AT = re.compile(r"^\S+:\d+:\d+$")
+
+
+def located(error: ComposerError, at: str, key: str) -> ComposerError:
+    """`error` led by the recipe location and key it is about: `FILE:LINE:COL: key:
+    message`, the one form of every error that points into a recipe. An error already
+    led by a location keeps it; a template's own "template KEY:LINE:" prefix (a recipe
+    string rendered under the key's name) gives way to the entry's location."""
+    if not at or _LOCATED.match(error.message) or isinstance(error, RecipeError):
+        return error
+    kind = type(error) if type(error).__init__ is ComposerError.__init__ else InputError
+    if not _AT.match(at):  # an origin that is no location ("binaries: busybox")
+        return kind(f"{error.message} ({at})", hint=error.hint)
+    message = re.sub(rf"^template {re.escape(key)}(?::(\d+))?: ",
+                     lambda m: f"line {m[1]}: " if m[1] not in (None, "1") else "",
+                     error.message)
+    return kind(f"{at}: {key}: {message}", hint=error.hint)
+
+
+@contextmanager
+def at_entry(at: str, key: str) -> Iterator[None]:
+    """Errors raised inside are `located` at the recipe entry `at`, under `key`."""
+    try:
+        yield
+    except ComposerError as error:
+        new = located(error, at, key)
+        if new is error:
+            raise
+        raise new from None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from composer.cpio import PATH_MAX
 from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
-from composer.errors import InputError
+from composer.errors import InputError, located
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,
@@ -124,8 +124,8 @@ class Entry:
             return
         problem = _problem(self)
         if problem:
-            where = f" ({self.origin})" if self.origin else ""
-            raise InputError(f"{kind} entry {self.path}: {problem}{where}")
+            raise located(InputError(f"{kind} entry {self.path}: {problem}"), self.origin,
+                          "path")
 
     @property
     def implied(self) -> bool:
@@ -240,11 +240,11 @@ class Manifest:
             return
         if existing.same_content(entry):
             return
-        raise InputError(
+        raise located(InputError(
             f"two entries want {entry.path} with different content: "
             f"{existing.describe()} and {entry.describe()}",
             hint="remove one of them or give them different destinations",
-        )
+        ), entry.origin, "path")
 
     def replace(self, entry: Entry) -> None:
         """Overwrite an entry on purpose (a later recipe layer wins)."""
@@ -320,10 +320,10 @@ def _check_parents(entries: dict[str, Entry]) -> None:
             continue
         holder = entries[parent]
         if holder.kind is not Kind.DIR:
-            raise InputError(
+            raise located(InputError(
                 f"{entry.describe()} lies under {parent}, which is a {holder.kind}, "
                 "not a directory",
                 hint=f"put it under the directory {parent} points to"
                 if holder.kind is Kind.SYMLINK
                 else "",
-            )
+            ), entry.origin, "path")

@@ -96,7 +96,8 @@ def check_outputs(the_plan: Plan, image: Path | None, initramfs: Path | None,
                   recipe: Path) -> None:
     """Outputs the plan cannot fill, or whose writing would destroy one of its inputs."""
     if image is not None and the_plan.kernel is None:
-        raise InputError(f"recipe {recipe} names no kernel, so no boot image can be made",
+        raise InputError(f"{recipe}:1:1: kernel: the recipe names no kernel, so no boot "
+                         "image can be made",
                          hint="set kernel.image, pass --kernel PATH, or write only the "
                               "initramfs with --initramfs PATH")
     _check_not_inputs((image, initramfs), the_plan.inputs)

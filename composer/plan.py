@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from composer.archive.codec import Compression, kernel_supports
 from composer.cpio import PATH_MAX
-from composer.errors import InputError, KernelError, ResolveError
+from composer.errors import InputError, KernelError, ResolveError, at_entry, located
 from composer.image.kernel import Kernel, kernel_at, kernel_in
 from composer.image.s390 import encode_cmdline
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
@@ -58,16 +58,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
 
 
-def _where(at: str) -> str:
-    return f" ({at})" if at else ""
-
-
 def _path(raw: str, variables: Mapping[str, object], at: str) -> str:
-    text = expand(raw, variables, f"{at or 'recipe'} path")
-    try:
-        return image_path(text)
-    except InputError as error:
-        raise InputError(f"{error.message}{_where(at)}", hint=error.hint) from None
+    with at_entry(at, "path"):
+        return image_path(expand(raw, variables, "path"))
 
 
 _LONE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
@@ -84,7 +77,8 @@ def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
         value = variables[lone.group(1)]
         assert isinstance(value, list)
         return [str(item) for item in value]
-    return expand(raw, variables, at or "recipe").replace(",", " ").split()
+    with at_entry(at, "name"):
+        return expand(raw, variables, "name").replace(",", " ").split()
 
 
 def _source(raw: str, at: str) -> Path:
@@ -93,12 +87,12 @@ def _source(raw: str, at: str) -> Path:
     source = Path(raw)
     if not source.is_file():
         state = "is not a regular file" if source.exists() else "not found"
-        raise InputError(f"source file {source} {state}{_where(at)}")
+        raise located(InputError(f"source file {source} {state}"), at, "source")
     try:
         os.close(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
     except OSError as error:
-        raise InputError(f"source file {source} cannot be read: {error.strerror}"
-                         f"{_where(at)}") from None
+        raise located(InputError(f"source file {source} cannot be read: {error.strerror}"),
+                      at, "source") from None
     return source
 
 
@@ -114,21 +108,23 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
         path = _path(f.path, variables, f.at)
         mode = mode_or_default(Kind.FILE, f.mode)
         if (f.source is None) == (f.content is None):
-            raise InputError(f"file {path} needs exactly one of 'source' or 'content'"
-                             f"{_where(f.at)}")
+            raise located(InputError(f"file {path} needs exactly one of 'source' or "
+                                     "'content'"), f.at, "content" if f.content else "source")
         if f.source is not None:
             out.append(Entry(path, Kind.FILE, mode, f.uid, f.gid,
                              source=_source(f.source, f.at), origin=f.at))
         else:
-            content = expand(f.content or "", variables, f"{f.at or path} content")
+            with at_entry(f.at, "content"):
+                content = expand(f.content or "", variables, "content")
             out.append(Entry(path, Kind.FILE, mode, f.uid, f.gid, data=content.encode(),
                              origin=f.at))
     for s in recipe.symlinks:
-        target = expand(s.target, variables, f"{s.at} target")
+        with at_entry(s.at, "target"):
+            target = expand(s.target, variables, "target")
         size = len(target.encode(errors="surrogateescape"))
         if not 1 <= size <= PATH_MAX:  # the kernel skips a link whose target is longer
             state = "empty" if not size else f"{size:,} bytes, over PATH_MAX ({PATH_MAX})"
-            raise InputError(f"symlink {s.path}: target is {state}{_where(s.at)}")
+            raise located(InputError(f"symlink {s.path}: target is {state}"), s.at, "target")
         out.append(Entry(_path(s.path, variables, s.at), Kind.SYMLINK,
                          target=target, origin=s.at))
     for dev in recipe.devices:
@@ -139,9 +135,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
     for t in recipe.templates:
         path = _path(t.path, variables, t.at)
         source = Path(t.source)
-        if not source.is_file():
-            raise InputError(f"template {source} not found{_where(t.at)}")
-        text = render_file(source, variables, included=included)
+        with at_entry(t.at, "source"):
+            if not source.is_file():
+                raise InputError(f"template {source} not found")
+            text = render_file(source, variables, included=included)
         out.append(Entry(path, Kind.FILE, mode_or_default(Kind.FILE, t.mode), t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
     return out
@@ -171,7 +168,8 @@ def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list
     patterns: list[str] = []
     for module in recipe.modules:
         if module.pattern is not None:
-            patterns.append(expand(module.pattern, variables, f"{module.at} pattern"))
+            with at_entry(module.at, "pattern"):
+                patterns.append(expand(module.pattern, variables, "pattern"))
         elif module.name is not None:
             names += _words(module.name, variables, module.at)
     return names, patterns
@@ -183,7 +181,22 @@ def select_modules(recipe: Recipe, sysroot: Path, release: str | None,
     if not names and not patterns:
         return None
     index = ModuleIndex.load(sysroot, release)
-    return index.select(names=names, patterns=patterns)
+    try:
+        return index.select(names=names, patterns=patterns)
+    except ResolveError as error:  # led by the entry that asked for what is missing
+        raise located(error, *_module_entry(recipe, variables, error.message)) from None
+
+
+def _module_entry(recipe: Recipe, variables: Mapping[str, object],
+                  message: str) -> tuple[str, str]:
+    """(location, key) of the module entry a selection error names."""
+    for module in recipe.modules:
+        if module.pattern is not None and f"'{module.pattern}'" in message:
+            return module.at, "pattern"
+        if module.name is not None and any(f"'{name}'" in message for name in
+                                           _words(module.name, variables, module.at)):
+            return module.at, "name"
+    return "", ""
 
 
 def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = None,
@@ -193,7 +206,9 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
     --cmdline, --netboot-limit), None where the recipe decides."""
     recipe = loaded.recipe
     variables: dict[str, object] = dict(recipe.variables)
-    kernel = find_kernel(recipe, sysroot, kernel_override, variables)
+    with at_entry("" if kernel_override else loaded.origins.get("kernel.image", ""),
+                  "kernel.image"):
+        kernel = find_kernel(recipe, sysroot, kernel_override, variables)
     wanted = (expand(recipe.kernel.release, variables, "kernel.release")
               if recipe.kernel.release else kernel.release if kernel else None)
     selection = select_modules(recipe, sysroot, wanted, variables)
@@ -253,7 +268,8 @@ def command_line(loaded: LoadedRecipe, override: str | None, kernel: Kernel | No
     at = "--cmdline" if override is not None else loaded.origins.get("kernel.cmdline", "")
     if raw is None or kernel is None:
         return None
-    text = expand(raw, variables, f"{at} kernel.cmdline".lstrip()).strip()
+    with at_entry(at, "kernel.cmdline"):
+        text = expand(raw, variables, "kernel.cmdline").strip()
     if not text:
         return None
     try:
@@ -314,7 +330,8 @@ def binary_entries(recipe: Recipe, sysroot: Path, variables: Mapping[str, object
     for binary in recipe.binaries:
         dest = _path(binary.path, variables, binary.at) if binary.path else None
         for name in _words(binary.name, variables, binary.at):
-            requests.append(BinaryRequest(name, dest=dest, applets=binary.applets))
+            requests.append(BinaryRequest(name, dest=dest, applets=binary.applets,
+                                          at=binary.at))
     target = Arch.from_name(arch) if arch else None
     return resolve_binaries(Sysroot(sysroot), requests, target=target)
 
@@ -337,11 +354,10 @@ def check_architecture(entries: Iterable[Entry], arch: str | None) -> None:
             continue
         found = identify(_head(entry))
         if found is not None and found != target:
-            where = entry.origin or (str(entry.source) if entry.source else "")
-            raise ResolveError(
+            error = ResolveError(
                 f"{entry.path} is an ELF file for {found.name}, but the image is for "
-                f"{target.name}{_where(where)}",
-                hint="take it from a sysroot of the target architecture")
+                f"{target.name}", hint="take it from a sysroot of the target architecture")
+            raise located(error, entry.origin, "source")
 
 
 def _head(entry: Entry) -> bytes:

@@ -7,9 +7,10 @@ and variable, never an empty string in /init.
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import jinja2
@@ -98,13 +99,17 @@ def _where(error: Exception, name: str, included: set[str]) -> str:
     return where
 
 
-def _explain(error: Exception, name: str, included: set[str]) -> InputError:
+def _explain(error: Exception, name: str, included: set[str],
+             known: Iterable[str] = ()) -> InputError:
     where = _where(error, name, included)
     if isinstance(error, jinja2.exceptions.UndefinedError):
         match = re.search(r"'([^']+)' is undefined", str(error))
         what = f"undefined variable '{match.group(1)}'" if match else str(error)
+        close = difflib.get_close_matches(match.group(1), sorted(known), n=1) \
+            if match else []
         return InputError(f"template {where}: {what}",
-                          hint="define it under 'variables:' or pass --set NAME=VALUE")
+                          hint=f"did you mean '{close[0]}'?" if close else
+                          "define it under 'variables:' or pass --set NAME=VALUE")
     if isinstance(error, jinja2.exceptions.SecurityError):
         return InputError(f"template {where}: blocked by the sandbox: {error}")
     if isinstance(error, jinja2.exceptions.TemplateSyntaxError):
@@ -152,4 +157,4 @@ def render_text(text: str, variables: Mapping[str, object], name: str,
             return _bounded(template.generate(dict(variables)))
     except Exception as error:  # whatever a template raises is the template's error
         names = {t.filename for t in (env.cache or {}).values() if t.filename}
-        raise _explain(error, name, names) from None
+        raise _explain(error, name, names, variables) from None

@@ -57,10 +57,14 @@ def _display_path(path: Path) -> Path:
 
 
 def _stock_hint(name: str) -> str:
+    """Did you mean, and the stock list, for a recipe name that named nothing."""
+    stock = list(stock_recipes())
+    close = difflib.get_close_matches(Path(name).stem, stock, n=1)
+    mean = f"did you mean '{close[0]}'? " if close else ""
     if not is_name(name):
-        return ""
-    return "a name without / or .yaml is a stock recipe; stock recipes: " + (
-        ", ".join(stock_recipes()) or "none installed")
+        return mean.rstrip()
+    return mean + "a name without / or .yaml is a stock recipe; stock recipes: " + (
+        ", ".join(stock) or "none installed")
 
 
 def _extends_list(data: dict[str, Any]) -> list[str]:
@@ -84,10 +88,6 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
 def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
                  ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     resolved = path.resolve()
-    if resolved in chain:
-        names = " -> ".join(str(p) for p in (*chain, resolved))
-        raise RecipeError([Problem(f"extends cycle: {names}", Location(str(path)),
-                                   "extends", "a recipe cannot extend itself, even indirectly")])
     doc = load_document(path)
     if not isinstance(doc.data, dict):
         raise RecipeError([Problem("a recipe must be a mapping of keys", doc.where(()))])
@@ -101,17 +101,37 @@ def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
     files = [resolved]
     for i, parent in enumerate(_extends_list(data)):
         parent_path = _display_path(recipe_argument(parent, resolved.parent))
+        where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
         if not parent_path.exists():
-            where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
                                        f"(looked for {parent_path})", where, "extends",
                                        _stock_hint(parent))])
-        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved), log)
+        if parent_path.resolve() in (*chain, resolved):
+            names = " -> ".join(str(p) for p in (*chain, resolved, parent_path.resolve()))
+            raise RecipeError([Problem(f"extends cycle: {names}", where, "extends",
+                                       "a recipe cannot extend itself, even indirectly")])
+        layer, layer_files, layer_origins = _extended(parent_path, (*chain, resolved), log,
+                                                      where)
         merged = merge(merged, layer, log)
         files += layer_files
         origins.update(layer_origins)
     origins.update(_origins(data, doc))
     return merge(merged, data, log), files, origins
+
+
+def _extended(path: Path, chain: tuple[Path, ...], log: list[Replacement], where: Location
+              ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
+    """An extended recipe's layers; a problem with the file itself (not a regular file,
+    unreadable) is reported where `extends:` names it."""
+    try:
+        return _load_layers(path, chain, log)
+    except RecipeError as error:
+        first = error.problems[0]
+        if len(error.problems) == 1 and first.location is not None \
+                and first.location.line is None:
+            raise RecipeError([Problem(f"{first.location.file}: {first.message}", where,
+                                       "extends", first.hint)]) from None
+        raise
 
 
 def coerce(name: str, text: str, current: VariableValue | None) -> VariableValue:
@@ -169,6 +189,9 @@ def load_vars_file(path: Path) -> dict[str, Any]:
 
 def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
                 vars_files: Sequence[Path] = ()) -> LoadedRecipe:
+    if not os.path.lexists(path):
+        raise RecipeError([Problem("recipe not found", Location(str(path)),
+                                   hint=_stock_hint(str(path)))])
     replaced: list[Replacement] = []
     data, files, origins = _load_layers(path, (), replaced)
     data.pop("extends", None)

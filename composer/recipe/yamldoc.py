@@ -161,6 +161,24 @@ def check_expansion(root: yaml.Node, file: str, text: str) -> None:
         stack.extend((c, False) for c in children if id(c) not in sizes)
 
 
+def _deep_bracket(text: str, file: str) -> Location:
+    """Where flow brackets first nest deeper than MAX_DEPTH, for a document too deep for
+    the parser itself to give a node (quotes are not tracked: a bound, not a parser)."""
+    depth = 0
+    line, column = 1, 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Location(file, line, column)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return Location(file, 1, 1)
+
+
 def _too_deep(root: yaml.Node) -> yaml.Node | None:
     """The first node nested deeper than MAX_DEPTH (aliases followed), if any."""
     stack: list[tuple[yaml.Node, int]] = [(root, 1)]
@@ -306,7 +324,7 @@ def parse_document(text: str, file: str) -> Document:
         raise RecipeError([Problem(f"YAML error: {error}", Location(file))]) from None
     except RecursionError:
         raise RecipeError([Problem(f"YAML nested deeper than {MAX_DEPTH} levels; refusing",
-                                   Location(file))]) from None
+                                   _deep_bracket(text, file))]) from None
     if root is None:
         return Document({}, file, {(): Location(file, 1, 1)})
     check_expansion(root, file, text)

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from composer.errors import ResolveError
+from composer.errors import ResolveError, at_entry
 from composer.manifest import Entry, Kind, image_path
 from composer.resolve.busybox import AppletTable, applet_entries, read_applet_table
 from composer.resolve.elf import ELF_MAGIC, ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
@@ -50,6 +50,7 @@ class BinaryRequest:
     path_or_name: str
     dest: str | None = None
     applets: Sequence[str] | Literal["all"] | None = None
+    at: str = ""  # where the recipe asked for it (file:line:col), which errors lead with
 
     @property
     def origin(self) -> str:
@@ -77,10 +78,14 @@ def resolve_binaries(
     """
     plan = _Plan(sysroot, target)
     wanted = [r if isinstance(r, BinaryRequest) else BinaryRequest(r) for r in requests]
-    located = [(request, plan.locate(request)) for request in wanted]
-    applets = plan.applets(located)
-    for request, path in located:
-        plan.add_program(path, request.dest, request.origin)
+    found: list[tuple[BinaryRequest, str]] = []
+    for request in wanted:
+        with at_entry(request.at, "name"):
+            found.append((request, plan.locate(request)))
+    applets = plan.applets(found)
+    for request, path in found:
+        with at_entry(request.at, "name"):
+            plan.add_program(path, request.dest, request.origin)
     for entry, explicit in applets:
         if explicit or entry.path not in plan.entries:
             plan.add(entry)
@@ -131,18 +136,25 @@ class _Plan:
         for request, path in located:
             if request.applets is None:
                 continue
-            table: AppletTable | None = None
-            try:
-                table = read_applet_table(self.sysroot.host(path), name=path)
-            except ResolveError:
-                if request.applets == "all":
-                    raise
-            home = image_path(request.dest) if request.dest else path
-            for entry in applet_entries(
-                self.sysroot, home, request.applets, table, origin=request.origin
-            ):
-                out.append((entry, request.applets != "all"))
-                self.provided.add(entry.path)
+            with at_entry(request.at, "applets"):
+                out += self.request_applets(request, path)
+        return out
+
+    def request_applets(self, request: BinaryRequest, path: str) -> list[tuple[Entry, bool]]:
+        """The applet links of one request; `provided` learns each."""
+        assert request.applets is not None
+        table: AppletTable | None = None
+        try:
+            table = read_applet_table(self.sysroot.host(path), name=path)
+        except ResolveError:
+            if request.applets == "all":
+                raise
+        home = image_path(request.dest) if request.dest else path
+        out: list[tuple[Entry, bool]] = []
+        for entry in applet_entries(self.sysroot, home, request.applets, table,
+                                    origin=request.origin):
+            out.append((entry, request.applets != "all"))
+            self.provided.add(entry.path)
         return out
 
     def add(self, entry: Entry) -> None:

@@ -33,6 +33,7 @@ import gzip
 import hashlib
 import os
 import random
+import re
 import resource
 import shutil
 import stat
@@ -231,6 +232,28 @@ def _old_image_first(name: str) -> bool:
     return zlib.crc32(name.encode()) % 2 == 0
 
 
+# Categories whose errors point into a recipe; their message must lead with the place.
+LOCATED_CATEGORIES = {"yaml-syntax", "unknown-key", "wrong-type", "destination", "conflict",
+                      "template-undefined", "template-sandbox", "extends", "alias-bomb",
+                      "device", "image-check", "cmdline-too-long", "wrong-arch",
+                      "missing-input", "resolution"}
+# ... except these, whose fault lies outside any recipe: an argument, the environment,
+# a file named on the command line, the sysroot's own links.
+NOT_IN_A_RECIPE = {"missing-kernel-file", "missing-sysroot", "missing-vars-file",
+                   "cmdline-too-long-from-set", "type-set-boolean", "type-set-integer",
+                   "typo-set-variable", "vars-file-fifo", "wrong-arch-declared"}
+LOCATED = re.compile(r"^compose: error: (\d+ problems:\n  )?[^\s:]+:\d+:\d+: ")
+
+
+def points_into_the_recipe(case: Case) -> bool:
+    return case.expect["category"] in LOCATED_CATEGORIES and case.name not in NOT_IN_A_RECIPE
+
+
+def assert_located(stderr: str) -> None:
+    """FILE:LINE:COL: first, the one form of every error that points into a recipe."""
+    assert LOCATED.match(stderr), stderr
+
+
 def assert_one_paragraph(stderr: str) -> None:
     text = stderr.strip()
     assert text.startswith("compose: error: "), stderr
@@ -272,6 +295,8 @@ def test_bad_input_fails_cleanly_and_writes_nothing(case: Case, tmp_path: Path,
     for fragment in messages:
         assert fragment in run.stderr
     assert_one_paragraph(run.stderr)
+    if points_into_the_recipe(case):
+        assert_located(run.stderr)
     assert run.stdout == ""
     assert (snapshot(out), snapshot(work)) == before, "the failed build changed files"
     assert run.seconds < expect.get("max_seconds", 60), f"took {run.seconds:.1f} s"

@@ -21,3 +21,12 @@ def test_files_need_exactly_one_of_source_or_content(tmp_path: Path) -> None:
     done = compose("r.yaml", "--initramfs", "i", cwd=tmp_path)
     assert done.returncode == 2 and "exactly one of 'source' or 'content'" in done.stderr
     assert "r.yaml:2:5" in done.stderr
+
+
+def test_an_unknown_recipe_name_suggests_and_lists_the_stock_recipes(tmp_path: Path) -> None:
+    done = compose("pxelinx", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("compose: error: pxelinx: recipe not found (did you mean "
+                                  "'pxelinux'? a name without / or .yaml is a stock recipe; "
+                                  "stock recipes: pxelinux, "), done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -69,7 +69,8 @@ def test_an_invalid_entry_is_a_user_error(kind: Kind, fields: dict[str, Any],
 
 
 def test_the_error_says_where_the_entry_came_from() -> None:
-    with pytest.raises(InputError, match=r"needs a target \(recipe.yaml:12:5\)$"):
+    with pytest.raises(InputError, match=r"^recipe.yaml:12:5: path: symlink entry /bin/sh: "
+                                         r"needs a target$"):
         Entry("/bin/sh", Kind.SYMLINK, origin="recipe.yaml:12:5")
 
 
