@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from composer.archive.codec import MAGIC_LEN, Codec, detect, kernel_caveat
 from composer.archive.cursor import Cursor, read_exact
-from composer.archive.decode import DecodedStream
+from composer.archive.decompress import DecodedStream
 from composer.archive.records import (
     BINARY_MAGICS,
     Member,

@@ -1,4 +1,4 @@
-"""composer.diff as functions: change lists from entry states, and a manifest against the
+"""composer.read.diff as functions: change lists from entry states, and a manifest against the
 archive written from it (`compose diff` itself is tests/e2e/test_diff.py)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
-from composer.diff import EntryState, diff_archives, entry_states, states_from_entries
 from composer.manifest import Entry, Kind
+from composer.read.diff import EntryState, diff_archives, entry_states, states_from_entries
 
 
 def test_diff_archives_is_a_pure_function_of_states() -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from composer.archive.reader import Limits, Member, Record
 from composer.errors import BuildError, InputError
-from composer.inspection import Image, open_image
+from composer.read.inspect import Image, open_image
 
 FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

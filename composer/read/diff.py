@@ -21,8 +21,8 @@ from typing import Any
 
 from composer.archive.reader import Limits, Member, Record, Segment
 from composer.image.s390 import BootHeader
-from composer.inspection import S390_IMAGE, Image, mtime_text, open_image, printable
 from composer.manifest import Entry, Kind
+from composer.read.inspect import S390_IMAGE, Image, mtime_text, open_image, printable
 
 SCHEMA = "composer.diff/1"
 HEADER_FIELDS = ("kernel_version", "cmdline", "max_cmdline")
