@@ -69,7 +69,7 @@ def test_a_second_render_comes_from_the_cache_and_is_the_same(
 
 def test_the_stock_template_renders_as_jinja_does_and_then_from_the_cache(
         cache_dir: Path, jinja_renders: list[str]) -> None:
-    template = REPO / "templates" / "pxeboot.conf.j2"
+    template = REPO / "bootscripts" / "pxeboot.conf.j2"
     variables: dict[str, object] = {"modules": ["virtio_net"], "verbosity": 2, "cmdline": ""}
     assert cached(template, variables) == cached(template, variables) == \
         by_jinja(template, variables)
