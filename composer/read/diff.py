@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.reader import Limits, Member, Record, Segment
+from composer.cpio import DEVICES, Kind
 from composer.image.s390 import BootHeader
-from composer.manifest import Entry, Kind
+from composer.manifest import Entry
 from composer.read.inspect import S390_IMAGE, Image, mtime_text, open_image, printable
 
 SCHEMA = "composer.diff/1"
@@ -33,7 +34,7 @@ class EntryState:
     """One path as it ends up in the unpacked image."""
 
     path: str
-    kind: str
+    kind: Kind
     mode: int
     uid: int = 0
     gid: int = 0
@@ -47,9 +48,9 @@ class EntryState:
         """The fields that matter for this kind of entry."""
         fields: dict[str, Any] = {"type": self.kind, "mode": f"{self.mode:04o}",
                                   "uid": self.uid, "gid": self.gid}
-        if self.kind == "file":
+        if self.kind is Kind.FILE:
             fields.update(size=self.size, sha256=self.sha256)
-        elif self.kind == "symlink":
+        elif self.kind is Kind.SYMLINK:
             fields["target"] = self.target
         elif self.device is not None:
             fields["device"] = f"{self.device[0]}, {self.device[1]}"
@@ -75,7 +76,7 @@ class EntryChange:
 
 
 def state_of(record: Record, sha256: str | None = None) -> EntryState:
-    device = (record.rdev_major, record.rdev_minor) if record.kind in ("char", "block") \
+    device = (record.rdev_major, record.rdev_minor) if record.kind in DEVICES \
         else None
     return EntryState(record.path, record.kind, record.permissions, record.uid, record.gid,
                       record.size, sha256, record.target, device, record.mtime)
@@ -89,13 +90,13 @@ def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
     for member in members:
         record = member.record
         digest = None
-        if record.kind == "file":
+        if record.kind is Kind.FILE:
             hasher = hashlib.sha256()
             for chunk in member.chunks():
                 hasher.update(chunk)
             digest = hasher.hexdigest()
         states[record.path] = state_of(record, digest)
-        if record.kind == "file" and record.nlink >= 2:
+        if record.kind is Kind.FILE and record.nlink >= 2:
             key = (record.archive, record.dev_major, record.dev_minor, record.ino)
             groups.setdefault(key, []).append(record.path)
             if record.size and digest is not None:
@@ -103,7 +104,7 @@ def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
     for group, (size, digest) in content.items():
         for path in groups[group]:
             state = states[path]
-            if state.kind == "file" and not state.size:
+            if state.kind is Kind.FILE and not state.size:
                 states[path] = replace(state, size=size, sha256=digest)
     return states
 
@@ -124,9 +125,9 @@ def states_from_entries(entries: Iterable[Entry]) -> dict[str, EntryState]:
     states = {}
     for entry in entries:
         is_file = entry.kind is Kind.FILE
-        device = (entry.major, entry.minor) if entry.kind in (Kind.CHAR, Kind.BLOCK) else None
+        device = (entry.major, entry.minor) if entry.kind in DEVICES else None
         states[entry.path] = EntryState(
-            entry.path, str(entry.kind), entry.mode, entry.uid, entry.gid,
+            entry.path, entry.kind, entry.mode, entry.uid, entry.gid,
             entry.size() if is_file or entry.kind is Kind.SYMLINK else 0,
             _file_digest(entry) if is_file else None, entry.target, device,
             entry.mtime or 0,
@@ -258,7 +259,7 @@ def _short(field: str, value: Any) -> str:
 
 def _summary(state: EntryState) -> str:
     text = f"{state.kind} {state.mode:04o} {state.uid}/{state.gid}"
-    if state.kind == "file":
+    if state.kind is Kind.FILE:
         text += f" {state.size} bytes"
     elif state.target is not None:
         text += f" -> {printable(state.target)}"

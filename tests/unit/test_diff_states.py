@@ -14,10 +14,10 @@ from composer.read.diff import EntryState, diff_archives, entry_states, states_f
 
 
 def test_diff_archives_is_a_pure_function_of_states() -> None:
-    a = {"/x": EntryState("/x", "file", 0o644, size=1, sha256="aa"),
-         "/d": EntryState("/d", "dir", 0o755)}
-    b = {"/x": EntryState("/x", "symlink", 0o777, size=1, target="y"),
-         "/e": EntryState("/e", "dir", 0o700)}
+    a = {"/x": EntryState("/x", Kind.FILE, 0o644, size=1, sha256="aa"),
+         "/d": EntryState("/d", Kind.DIR, 0o755)}
+    b = {"/x": EntryState("/x", Kind.SYMLINK, 0o777, size=1, target="y"),
+         "/e": EntryState("/e", Kind.DIR, 0o700)}
     changes = diff_archives(a, b)
     assert [(c.path, c.status) for c in changes] == [
         ("/d", "removed"), ("/e", "added"), ("/x", "changed")]

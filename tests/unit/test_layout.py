@@ -72,9 +72,9 @@ def layer_of(module: str, layers: list[tuple[str, list[str]]]) -> int | None:
     for index, (_, names) in enumerate(layers):
         for name in names:
             full = "composer" if name == "composer" else f"composer.{name}"
-            if module == full or (name != "composer" and module.startswith(full + ".")):
-                if best is None or len(full) > best[0]:
-                    best = (len(full), index)
+            inside = module == full or (name != "composer" and module.startswith(full + "."))
+            if inside and (best is None or len(full) > best[0]):
+                best = (len(full), index)
     return None if best is None else best[1]
 
 
