@@ -48,7 +48,8 @@ def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
                 items[i] = item
             item["at"] = str(doc.where((key, i)))
             if key in ("files", "templates") and isinstance(item.get("source"), str):
-                item["source"] = str((base / item["source"]).resolve())
+                # absolute, not resolved: messages name the path the user wrote
+                item["source"] = os.path.abspath(base / item["source"])
 
 
 def _display_path(path: Path) -> Path:
