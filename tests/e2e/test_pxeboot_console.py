@@ -69,7 +69,7 @@ def dry_run(root: Path, tftp: Path, config: str, *answers: str,
         (tftp / "boot" / name).write_text(text)
     args = [arg for answer in answers for arg in ("--answer", answer)]
     environment = {"PATH": f"{root / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-                   "PXE_VERBOSITY": "1", **FACTS, **(env or {})}
+                   "PXE_VERBOSITY": "1", "PXE_KERNEL_CHECK": "0", **FACTS, **(env or {})}
     done = subprocess.run([BUSYBOX, "sh", str(root / "sbin" / "pxeboot"), "--dry-run",
                            "--tftp-root", str(tftp), *args], env=environment,
                           capture_output=True, text=True, timeout=60, check=False)

@@ -83,8 +83,9 @@ def web(tmp_path: Path) -> Iterator[HttpServer]:
 
 def run(image_root: Path, applets: Path, tftp: Path, facts: dict[str, str],
         *extra: str, env: dict[str, str] | None = None) -> Boot:
-    environment = {"PATH": f"{applets}:/usr/bin:/bin", "PXE_VERBOSITY": "1", **facts,
-                   **(env or {})}
+    # The kernels served here are stand-ins (their names and bytes are what is checked).
+    environment = {"PATH": f"{applets}:/usr/bin:/bin", "PXE_VERBOSITY": "1",
+                   "PXE_KERNEL_CHECK": "0", **facts, **(env or {})}
     result = subprocess.run([BUSYBOX, "sh", str(image_root / "sbin" / "pxeboot"), "--dry-run",
                              "--tftp-root", str(tftp), *extra], env=environment,
                             capture_output=True, text=True, timeout=60, check=False)
