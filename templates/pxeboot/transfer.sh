@@ -157,7 +157,8 @@ transfer_watch() {
 					fi
 					total=$BYTES
 					if ! memory_check "$total"; then
-						transfer_stop "$pid" "($length bytes announced): $TRANSFER_ERROR"
+						[ "$total" = "$BYTES_CAP" ] && length="$length bytes" || length="$(mb "$total") MB"
+						transfer_stop "$pid" "($length): $TRANSFER_ERROR"
 						return 124
 					fi
 					[ "$total" -ge "$min" ] && step=$(((total + 9) / 10)) && next=$step

@@ -283,7 +283,8 @@ def test_default_naming_a_kernel_directly(script: Path, tftp: Path) -> None:
     config = "APPEND console=ttyS0\nDEFAULT other root=/dev/ram0\nLABEL x\nKERNEL vmlinuz\n"
     result = boot(script, tftp, config)
     assert result.lines() == ["config=mybootdir/pxelinux.cfg/default", "label=",
-                              "kernel=mybootdir/other", "append=BOOT_IMAGE=other console=ttyS0 root=/dev/ram0"]
+                              "kernel=mybootdir/other",
+                              "append=BOOT_IMAGE=other console=ttyS0 root=/dev/ram0"]
 
 
 def test_without_default_nothing_boots_unattended(script: Path, tftp: Path) -> None:

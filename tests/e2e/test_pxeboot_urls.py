@@ -170,7 +170,8 @@ def test_kernel_and_initrds_by_absolute_url_from_a_tftp_config(
     assert boot.value("config") == "pxelinux.cfg/default"
     assert boot.value("kernel") == web.url("k/vmlinuz")
     assert boot.initrds == [web.url("i/one.img"), web.url("i/two.img")]
-    assert boot.value("append") == "console=ttysclp0"
+    assert boot.value("append") == (f"BOOT_IMAGE={web.url('k/vmlinuz')} console=ttysclp0 "
+                                     f"initrd={web.url('i/one.img')},{web.url('i/two.img')}")
 
 
 def test_linux_keyword_and_initrd_in_append(image_root: Path, applets: Path, tftp: Path,
@@ -182,7 +183,8 @@ def test_linux_keyword_and_initrd_in_append(image_root: Path, applets: Path, tft
     boot = ok(run(image_root, applets, tftp, FACTS))
     assert boot.value("kernel") == web.url("vmlinuz")
     assert boot.initrds == [web.url("a.img")]
-    assert boot.value("append") == "ro quiet"
+    assert boot.value("append") == \
+        f"BOOT_IMAGE={web.url('vmlinuz')} ro initrd={web.url('a.img')} quiet"
 
 
 def test_include_and_menu_include_by_url(image_root: Path, applets: Path, tftp: Path,
