@@ -79,7 +79,8 @@ boot_fetch() {
 	fetch_required "$location" kernel "$WORK/kernel"
 	KERNEL_NAME=$(shown "$location")
 	kernel_check "$WORK/kernel" "$KERNEL_NAME"
-	cmdline_check "${ENTRY_LABEL:+label '$ENTRY_LABEL'}${ENTRY_LABEL:-'$ENTRY_KERNEL'}"
+	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
+	cmdline_check "$name"
 	entry_initrds
 	INITRD_NAMES=
 	INITRD_FILE=

@@ -202,7 +202,8 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     out = (work / "pxeboot.out").read_text()
     assert status[1] == "pxeboot=1", out
     assert "booting label 'linux'" in out
-    assert f"command line: ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-{mac}" in out
+    assert ("command line: BOOT_IMAGE=vmlinuz initrd=a.img,b.img "
+            f"ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-{mac}") in out
     assert "kexec -l failed to load kernel s390x/vmlinuz" in out
 
 
