@@ -23,7 +23,7 @@ from pathlib import Path
 from composer.archive.reader import Limits
 from composer.cli.ui import UI
 from composer.errors import InputError
-from composer.inspection import inspect_file, inspection_json, inspection_lines
+from composer.read.inspect import inspect_file, inspection_json, inspection_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def run_check(args: argparse.Namespace, ui: UI) -> int:
-    from composer.imagetree import check_file
+    from composer.read.imagetree import check_file
 
     image, findings = check_file(args.file, limits_from(args))
     if args.json:

@@ -14,11 +14,11 @@ import pytest
 from composer.archive.codec import Codec, Compression
 from composer.archive.reader import InitramfsReader
 from composer.archive.segments import write_initramfs
-from composer.bootcheck import check_build
+from composer.build.check import check_build
 from composer.errors import RecipeError
-from composer.imagecheck import Finding, check_image
-from composer.imagetree import tree_of_archive, tree_of_entries
 from composer.manifest import Entry, Kind, Manifest
+from composer.read.imagecheck import Finding, check_image
+from composer.read.imagetree import tree_of_archive, tree_of_entries
 from composer.recipe import load_recipe
 from elffactory import ET_EXEC, make_elf
 from modtree import module_elf
