@@ -9,6 +9,14 @@ pxelinux.cfg/default written from the --entry options, the first one being DEFAU
   compose boot pxelinux.0 --entry 'linux: vmlinuz initrd.img console=ttysclp0' \\
       --expect 'Run /init as init process'
 
+In an entry, @kernel is the --sysroot's kernel (/boot/vmlinuz-*) and @NAME in the initrd
+list the initramfs of recipe NAME (a stock name or a path) built against the --sysroot;
+the stock `stage2` prints STAGE2-CMDLINE<its command line>, so only a boot that reached
+the second stage matches:
+
+  compose boot pxelinux.0 --sysroot "$(compose sysroot)" \\
+      --entry 'linux: @kernel @stage2 console=ttysclp0' --expect 'STAGE2-CMDLINE<'
+
 The guest console streams to stdout (and to --log). Ctrl-C stops the guest. --type
 answers the guest's prompts as an operator at the console would, in order, each once its
 prompt has appeared (after the previous answer's):
@@ -20,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, TextIO
 
+from composer.cli.options import add_sysroot_option
 from composer.cli.ui import UI
-from composer.qemu.console import ANSWER_FORMAT, parse_answer
+from composer.qemu.console import ANSWER_FORMAT, Answer, parse_answer
+from composer.qemu.stock import has_words, resolve_words
 
 # The TFTP side is light; composer.qemu.boot (QEMU, subprocesses) is imported only to boot.
-from composer.qemu.tftproot import ENTRY_FORMAT, parse_entry
+from composer.qemu.tftproot import ENTRY_FORMAT, BootEntry, parse_entry
 
 if TYPE_CHECKING:
     from composer.qemu.boot import BootResult
@@ -43,6 +54,7 @@ nothing: it is 0 after a panic too. 2 for bad arguments or a bad image.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE",
                         help="s390 boot image (pxelinux.0) to boot over the network")
+    add_sysroot_option(parser)
     add_boot_options(parser)
 
 
@@ -53,7 +65,9 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--entry", action="append", default=[], metavar="ENTRY",
                         help=f"a PXELINUX entry for the temporary TFTP root: {ENTRY_FORMAT} "
                              "(the second word is the INITRD list unless it holds a '='); "
-                             "host files are copied in; repeatable, the first is DEFAULT")
+                             "host files are copied in; @kernel is the sysroot's kernel, "
+                             "@NAME an initrd built from recipe NAME (e.g. @stage2); "
+                             "repeatable, the first is DEFAULT")
     parser.add_argument("--mac", help="MAC address of the guest's network card")
     parser.add_argument("--type", action="append", default=[], metavar="WAIT=TEXT",
                         dest="answers", help=f"type on the console: {ANSWER_FORMAT}; "
@@ -94,10 +108,18 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.qemu.boot import boot_image
-
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]
+    with TemporaryDirectory(prefix="compose-boot-") as work:
+        if has_words(entries):
+            entries = resolve_words(entries, args.sysroot, Path(work))
+        return _boot(args, ui, entries, answers)
+
+
+def _boot(args: argparse.Namespace, ui: UI, entries: list[BootEntry],
+          answers: list[Answer]) -> int:
+    from composer.qemu.boot import boot_image
+
     streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
     try:
         log = args.log.open("w", encoding="utf-8") if args.log is not None else None

@@ -1,6 +1,6 @@
 """The operator at the console, for real: recipes/pxelinux.yaml network-booted in
 qemu-system-s390x, `compose boot --type` typing on the guest's SCLP console (QEMU's stdin
-under -nographic) when a prompt appears, and the second stage (tests/recipes/stage2.yaml)
+under -nographic) when a prompt appears, and the second stage (recipes/stage2.yaml)
 printing the command line it got. Several answers are proven per boot (a typo, then the
 right label), as each boot costs half a minute of TCG.
 """
@@ -31,7 +31,7 @@ def served(sysroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A TFTP root with pxelinux.0, the sysroot's kernel and the second stage."""
     root = tmp_path_factory.mktemp("tftp")
     for args in ([ROOT / "recipes/pxelinux.yaml", "-o", root / "pxelinux.0"],
-                 [ROOT / "tests/recipes/stage2.yaml", "--initramfs", root / "stage2.img"]):
+                 [ROOT / "recipes/stage2.yaml", "--initramfs", root / "stage2.img"]):
         done = compose(*args, "--sysroot", sysroot, cwd=root)
         assert done.returncode == 0, done.stderr
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), root / "vmlinuz")

@@ -9,7 +9,7 @@ Two boots, each proving several things at once from its console:
   guest has two cards and only the second (the firmware's boot device) reaches DHCP.
 - TFTP: the same 100 MB initrd over TFTP, past 65,535 blocks (the block number rolls
   over), with progress lines on the console.
-The second stage (tests/recipes/stage2.yaml) prints its command line and the names of
+The second stage (recipes/stage2.yaml) prints its command line and the names of
 the files the extra initrd brought, then powers off.
 """
 
@@ -56,7 +56,7 @@ def parts(sysroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fetch-parts")
     for args in ([ROOT / "recipes/pxelinux.yaml", "-o", "pxelinux.0", "--set",
                   "on_failure=poweroff"],
-                 [ROOT / "tests/recipes/stage2.yaml", "--initramfs", "stage2.img"]):
+                 [ROOT / "recipes/stage2.yaml", "--initramfs", "stage2.img"]):
         done = compose(*args, "--sysroot", sysroot, cwd=out)
         assert done.returncode == 0, done.stderr
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), out / "vmlinuz")

@@ -1,6 +1,6 @@
 """The mission, for real: recipes/pxelinux.yaml network-booted by the s390 firmware in
 qemu-system-s390x, reading a PXELINUX configuration from QEMU's TFTP server and kexec'ing
-into a second stage (the same Debian kernel with tests/recipes/stage2.yaml), whose /init
+into a second stage (the same Debian kernel with recipes/stage2.yaml), whose /init
 prints its command line. Success is that line on the console, never QEMU's exit code.
 
 Every boot goes through `compose boot`, so these tests prove what users run.
@@ -30,7 +30,7 @@ def parts(sysroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for args in (
         [ROOT / "recipes/pxelinux.yaml", "-o", "pxelinux.0"],
         [ROOT / "recipes/pxelinux-debug.yaml", "-o", "pxelinux-debug.0"],
-        [ROOT / "tests/recipes/stage2.yaml", "--initramfs", "stage2.img"],
+        [ROOT / "recipes/stage2.yaml", "--initramfs", "stage2.img"],
     ):
         done = compose(*args, "--sysroot", sysroot, cwd=out)
         assert done.returncode == 0, done.stderr
