@@ -119,6 +119,11 @@ def located(error: ComposerError, at: str, key: str) -> ComposerError:
     return kind(f"{at}: {key}: {message}", hint=error.hint)
 
 
+def is_located(message: str) -> bool:
+    """Whether a message already leads with FILE:LINE:COL."""
+    return bool(_LOCATED.match(message))
+
+
 @contextmanager
 def at_entry(at: str, key: str) -> Iterator[None]:
     """Errors raised inside are `located` at the recipe entry `at`, under `key`."""

@@ -21,6 +21,7 @@ from composer.recipe.merge import Replacement, merge
 from composer.recipe.model import ENTRY_LISTS, Recipe, VariableValue
 from composer.recipe.schema import validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
+from composer.recipe.variables import check, coerce_declared, is_declaration, split
 from composer.recipe.yamldoc import Document, format_key_path, load_document
 
 __all__ = ["LoadedRecipe", "Recipe", "load_recipe", "parse_assignment"]
@@ -83,6 +84,8 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
         if isinstance(value, dict):
             for sub in value:
                 out[f"{key}.{sub}"] = str(doc.where((key, sub)))
+                if key == "variables" and is_declaration(value[sub]):
+                    out[f"declared.{sub}"] = out[f"{key}.{sub}"]
     return out
 
 
@@ -167,7 +170,8 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def _apply_overrides(variables: dict[str, Any], overrides: Mapping[str, str | VariableValue],
-                     source: str, origins: dict[str, str]) -> None:
+                     source: str, origins: dict[str, str],
+                     declared: Mapping[str, Mapping[str, Any]]) -> None:
     for name, value in overrides.items():
         origins[f"variables.{name}"] = source
         if name not in variables:
@@ -176,8 +180,11 @@ def _apply_overrides(variables: dict[str, Any], overrides: Mapping[str, str | Va
                 "known: " + ", ".join(sorted(variables)) if variables else "it has none")
             raise InputError(f"{source} sets '{name}', but the recipe has no such variable",
                              hint=hint)
-        variables[name] = coerce(name, value, variables[name]) if isinstance(value, str) \
-            else value
+        if isinstance(value, str) and name in declared:
+            variables[name] = coerce_declared(value, declared[name])
+        else:
+            variables[name] = coerce(name, value, variables[name]) \
+                if isinstance(value, str) else value
 
 
 def load_vars_file(path: Path) -> dict[str, Any]:
@@ -196,12 +203,17 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     replaced: list[Replacement] = []
     data, files, origins = _load_layers(path, (), replaced)
     data.pop("extends", None)
-    variables = dict(data.get("variables", {}))
+    variables, declared = split(data.get("variables", {}))
     for vars_file in vars_files:
         _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}",
-                         origins)
+                         origins, declared)
         files.append(vars_file.resolve())
-    _apply_overrides(variables, dict(overrides), "--set", origins)
+    _apply_overrides(variables, dict(overrides), "--set", origins, declared)
+    problems = check(variables, declared,
+                     {n: origins.get(f"declared.{n}", str(path)) for n in declared},
+                     {n: origins.get(f"variables.{n}", "") for n in declared})
+    if problems:
+        raise RecipeError(problems)
     data["variables"] = variables
     data["name"] = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:

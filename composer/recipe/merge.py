@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from composer.recipe.model import ENTRY_LISTS
+from composer.recipe.variables import merge_variables
 
 # Lists whose entries share one identity space (a destination path): a variant's entry
 # replaces an earlier one of the same path in any of them.
@@ -120,6 +121,9 @@ def merge(base: dict[str, Any], layer: dict[str, Any],
         if key in lists:
             out[key] = _merge_list(list(zip(base_ids[key], out.get(key, []), strict=True)),
                                    list(zip(ids[key], value, strict=True)), key, log)
+        elif key == "variables" and isinstance(value, dict) \
+                and isinstance(out.get(key), dict):
+            out[key] = merge_variables(out[key], value)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = {**out[key], **value}
         else:

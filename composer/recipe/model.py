@@ -298,6 +298,23 @@ class Output(Part):
         "limit (default warn)."))
 
 
+VariableType = Literal["string", "integer", "number", "boolean", "list"]
+
+
+class Declaration(Part):
+    """A variable with its rules: a default and what a value may be."""
+
+    default: VariableValue = Field(description="The value when nothing overrides it.")
+    type: VariableType | None = Field(None, description=(
+        "string, integer, number, boolean or list (default: the type of default); --set "
+        "values are read as this type."))
+    choices: list[Scalar] | None = Field(None, description=(
+        "The allowed values (for a list: of each item)."))
+    min: int | float | None = Field(None, description="Smallest allowed number.")
+    max: int | float | None = Field(None, description="Largest allowed number.")
+    description: str = Field("", description="What the variable does, for people.")
+
+
 Arch = Literal["s390x", "x86_64", "aarch64", "ppc64le", "riscv64", "i386", "armhf"]
 
 
@@ -310,10 +327,13 @@ class Recipe(Part):
         "Base recipe(s) this one builds on, relative to this file. Maps merge key by key; "
         "entry lists merge by identity."))
     description: str = Field("", description="What this recipe is for.")
-    variables: dict[str, VariableValue] = Field(
+    variables: dict[str, VariableValue | Declaration] = Field(
         default_factory=dict,
-        description="Values for templates and for {{ name }} in the recipe's strings. "
-                    "--set NAME=VALUE overrides them.",
+        description="Values for templates and for {{ name }} in the recipe's strings: a "
+                    "plain value, or a declaration {default, type, choices, min, max, "
+                    "description} whose rules every value must follow (a bad one fails the "
+                    "build). --set NAME=VALUE and --vars FILE override the value; a variant's "
+                    "plain value keeps the base's rules.",
         json_schema_extra={"propertyNames": {"pattern": VARIABLE_NAME}})
     arch: Arch | None = Field(None, description=(
         "Target architecture of every ELF in the image (default: from the first binary, "
