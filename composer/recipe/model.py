@@ -304,7 +304,8 @@ VariableType = Literal["string", "integer", "number", "boolean", "list"]
 class Declaration(Part):
     """A variable with its rules: a default and what a value may be."""
 
-    default: VariableValue = Field(description="The value when nothing overrides it.")
+    default: VariableValue | None = Field(None, description=(
+        "The value when nothing overrides it (a variant may leave it to the base)."))
     type: VariableType | None = Field(None, description=(
         "string, integer, number, boolean or list (default: the type of default); --set "
         "values are read as this type."))

@@ -99,7 +99,8 @@ def check(values: Mapping[str, Any], declared: Mapping[str, Mapping[str, Any]],
     """A problem for every value that breaks its declaration's rules."""
     problems = []
     for name, declaration in declared.items():
-        wrong = violation(declaration, values.get(name))
+        wrong = violation(declaration, values.get(name)) if values.get(name) is not None \
+            else "is no value: the declaration has no default"
         if not wrong:
             continue
         source = set_by.get(name, "")

@@ -236,7 +236,7 @@ def _old_image_first(name: str) -> bool:
 LOCATED_CATEGORIES = {"yaml-syntax", "unknown-key", "wrong-type", "destination", "conflict",
                       "template-undefined", "template-sandbox", "extends", "alias-bomb",
                       "device", "image-check", "cmdline-too-long", "wrong-arch",
-                      "missing-input", "resolution"}
+                      "missing-input", "resolution", "variable-rule"}
 # ... except these, whose fault lies outside any recipe: an argument, the environment,
 # a file named on the command line, the sysroot's own links.
 NOT_IN_A_RECIPE = {"missing-kernel-file", "missing-sysroot", "missing-vars-file",

@@ -53,7 +53,8 @@ def test_every_mapping_refuses_unknown_keys_and_allows_notes() -> None:
     schema = generate()
     mappings = [schema, *(b for d in schema["$defs"].values()
                           for b in [d, *d.get("anyOf", [])] if "properties" in b)]
-    assert len(mappings) == 1 + 3 + len(ENTRY_LISTS)  # kernel, output, compression
+    # kernel, output, compression, a variable's declaration
+    assert len(mappings) == 1 + 4 + len(ENTRY_LISTS)
     for mapping in mappings:
         assert mapping["additionalProperties"] is False
         assert mapping["patternProperties"] == {"^x-": {}}
