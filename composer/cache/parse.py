@@ -19,7 +19,7 @@ from __future__ import annotations
 import marshal
 from typing import Any
 
-from composer.cache.store import BlobCache
+from composer.cache.store import LibraryCache
 from composer.errors import Location
 
 FORMAT = 1
@@ -32,17 +32,13 @@ Places = dict[KeyPath, Location]
 Parsed = tuple[Any, Places, Places]  # data, where each value is, where each key is
 
 
-class ParseCache:
-    def __init__(self, store: BlobCache, salt: bytes) -> None:
-        self.store = store
-        self.salt = salt
-
-    @classmethod
-    def open(cls) -> ParseCache | None:
-        """The cache, or None when it is off or the parsing code can't be identified."""
-        found = BlobCache.for_library("parse", BUDGET, ADD_LIMIT, entry_format=FORMAT,
-                                      code=PARSING_CODE, libraries=("yaml",))
-        return None if found is None else cls(*found)
+class ParseCache(LibraryCache):
+    kind = "parse"
+    budget = BUDGET
+    add_limit = ADD_LIMIT
+    entry_format = FORMAT
+    code = PARSING_CODE
+    libraries = ("yaml",)
 
     def key(self, file: str, text: str) -> bytes:
         h = self.store.hasher(self.salt)

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from composer.cache.store import BlobCache, digest
+from composer.cache.store import LibraryCache, digest
 from composer.inputfile import UnreadableFile, read_regular_file
 
 FORMAT = 1
@@ -49,17 +49,13 @@ def _plain(value: object, depth: int = 0) -> bool:
     return False
 
 
-class RenderCache:
-    def __init__(self, store: BlobCache, salt: bytes) -> None:
-        self.store = store
-        self.salt = salt
-
-    @classmethod
-    def open(cls) -> RenderCache | None:
-        """The cache, or None when it is off or the rendering code can't be identified."""
-        found = BlobCache.for_library("render", BUDGET, ADD_LIMIT, entry_format=FORMAT,
-                                      code=RENDERING_CODE, libraries=LIBRARIES)
-        return None if found is None else cls(*found)
+class RenderCache(LibraryCache):
+    kind = "render"
+    budget = BUDGET
+    add_limit = ADD_LIMIT
+    entry_format = FORMAT
+    code = RENDERING_CODE
+    libraries = LIBRARIES
 
     def key(self, name: str, text: str, search: Sequence[Path],
             variables: Mapping[str, object]) -> bytes | None:

@@ -16,10 +16,10 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
 from hashlib import blake2b
 from importlib.machinery import PathFinder
 from pathlib import Path
+from typing import ClassVar, Self
 
 from composer.cache.index import cache_home, code_version
 
@@ -49,25 +49,6 @@ class BlobCache:
         """The store, or None when caching is off."""
         home = cache_home()
         return None if home is None else cls(home / kind, budget, add_limit, max_entry)
-
-    @classmethod
-    def for_library(cls, kind: str, budget: int, add_limit: int, *, entry_format: int,
-                    code: Sequence[str], libraries: Sequence[str]
-                    ) -> tuple[BlobCache, bytes] | None:
-        """A store of what `libraries` computed, and the salt every key of it starts from:
-        the entry format, the source of our code that calls them (`code`: paths under
-        composer/), Python's version and each library's identity. None when caching is off
-        or any of these can't be identified: then nothing is cached, rather than an answer
-        of other code or another library version taken for this one's."""
-        store = cls.open(kind, budget, add_limit)
-        if store is None:
-            return None
-        package = Path(__file__).parents[1]
-        version = code_version(*(str(package / name) for name in code))
-        identities = [library_identity(name) for name in libraries]
-        if version is None or None in identities:
-            return None
-        return store, repr((entry_format, version, sys.version, identities)).encode()
 
     @staticmethod
     def hasher(salt: bytes) -> blake2b:
@@ -167,3 +148,36 @@ def file_identity(path: str) -> str | None:
     except OSError:
         return None
     return f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+class LibraryCache:
+    """A store of what libraries computed, and the salt every key of it starts from: the
+    entry format, the source of our code that calls them (`code`: paths under composer/),
+    Python's version and each library's identity. A subclass names its store and these
+    (`kind`, `budget`, `add_limit`, `entry_format`, `code`, `libraries`)."""
+
+    kind: ClassVar[str]
+    budget: ClassVar[int]
+    add_limit: ClassVar[int]
+    entry_format: ClassVar[int]
+    code: ClassVar[tuple[str, ...]]
+    libraries: ClassVar[tuple[str, ...]]
+
+    def __init__(self, store: BlobCache, salt: bytes) -> None:
+        self.store = store
+        self.salt = salt
+
+    @classmethod
+    def open(cls) -> Self | None:
+        """The cache; None when caching is off or the code or a library can't be
+        identified: then nothing is cached, rather than an answer of other code or another
+        library version taken for this one's."""
+        store = BlobCache.open(cls.kind, cls.budget, cls.add_limit)
+        if store is None:
+            return None
+        package = Path(__file__).parents[1]
+        version = code_version(*(str(package / name) for name in cls.code))
+        identities = [library_identity(name) for name in cls.libraries]
+        if version is None or None in identities:
+            return None
+        return cls(store, repr((cls.entry_format, version, sys.version, identities)).encode())
