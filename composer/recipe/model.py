@@ -234,11 +234,6 @@ class Module(Entry):
         # A module's name as kmod compares it: `-` and `_` are the same character.
         return f"name:{str(item.get('name')).replace('-', '_')}"
 
-    @property
-    def selector(self) -> str:
-        """The module's identity, as `identity` gives it for its data."""
-        return f"name:{self.name}" if self.name is not None else f"pattern:{self.pattern}"
-
 
 class Kernel(Part):
     """The kernel to boot and where its modules are."""
