@@ -179,3 +179,26 @@ def test_a_path_that_is_not_a_regular_file_is_refused(slot: str, kind: str,
     assert bad in text, f"the message does not name {bad}: {text}"
     assert run.stdout == ""
     assert _state(work) == before, "the failed run changed files"
+
+
+
+def test_without_an_absolute_home_no_cache_lands_in_the_working_directory(
+        tmp_path: Path) -> None:
+    """A relative HOME (like HOME unset with no passwd entry, where `~` stays `~`; the
+    unit test tests/unit/test_cache_home.py takes that path) put the caches under the
+    working directory. Now the build runs without caches, and `compose sysroot`, which
+    needs a place to keep what it fetches, says why it has none."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "vmlinuz").write_bytes(s390_kernel())
+    (work / "good.yaml").write_text(GOOD_RECIPE)
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = "~"
+    built = compose("good.yaml", "--kernel", "vmlinuz", "-o", "out.img", cwd=work, env=env,
+                    timeout=120)
+    assert built.returncode == 0, built.stderr
+    fetched = compose("sysroot", cwd=work, env={**env, "XDG_CACHE_HOME": "relative"},
+                      timeout=60)
+    assert fetched.returncode == 2, fetched.stderr
+    assert "HOME is unset" in fetched.stderr and "XDG_CACHE_HOME" in fetched.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["good.yaml", "out.img", "vmlinuz"]
