@@ -33,10 +33,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from composer.cache.index import cache_base
 from composer.errors import InputError
 from composer.fetch.apt import Apt, Progress
 from composer.fetch.debian import FetchError, closure
-from composer.resolve.cache import cache_base
 
 __all__ = ["FetchError", "cache_root", "default_dest", "default_packages", "fetch"]
 

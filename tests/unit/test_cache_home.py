@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from composer.cache.index import cache_base, cache_home
 from composer.errors import InputError
 from composer.fetch import cache_root
-from composer.resolve.cache import cache_base, cache_home
 
 
 def _no_passwd_entry(uid: int) -> pwd.struct_passwd:
