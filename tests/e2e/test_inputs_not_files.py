@@ -202,3 +202,19 @@ def test_without_an_absolute_home_no_cache_lands_in_the_working_directory(
     assert fetched.returncode == 2, fetched.stderr
     assert "HOME is unset" in fetched.stderr and "XDG_CACHE_HOME" in fetched.stderr
     assert sorted(p.name for p in work.iterdir()) == ["good.yaml", "out.img", "vmlinuz"]
+
+
+def test_a_failed_build_leaves_no_output_directory(tmp_path: Path) -> None:
+    """-O makes its directory (and parents) for the images; a build that fails removes
+    what it made, so nothing is left behind."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "vmlinuz").write_bytes(s390_kernel())
+    (work / "broken.yaml").write_text("files:\n  - {path: /etc/motd, source: missing}\n")
+    (work / "good.yaml").write_text(GOOD_RECIPE)
+    failed = compose("broken.yaml", "--kernel", "vmlinuz", "-O", "new/images", cwd=work)
+    assert failed.returncode == 2, failed.stderr
+    assert not (work / "new").exists()
+    built = compose("good.yaml", "--kernel", "vmlinuz", "-O", "new/images", cwd=work)
+    assert built.returncode == 0, built.stderr
+    assert (work / "new" / "images" / "good.img").is_file()
