@@ -2,7 +2,7 @@
 
 The class, not a few examples: each place a path enters (the recipe, `extends:`,
 --vars, a file's `source:`, a template, --kernel, --sysroot, inspect/extract/diff, and
-the outputs -o, -O, --initramfs and extract's directory) is given a directory, a FIFO
+the outputs -o, -O, --initramfs and extract's directory, and the image `boot` runs) is given a directory, a FIFO
 nobody writes to, a socket, a character device, a dangling symlink and a path running
 through a regular file. Each run must end promptly (a FIFO must not be waited on) with
 exit 2 and one paragraph naming the path, and leave the working directory as it was.
@@ -108,9 +108,13 @@ def _diff(work: Path, bad: str) -> list[str]:
     return ["diff", bad, "vmlinuz"]
 
 
+def _boot(work: Path, bad: str) -> list[str]:
+    return ["boot", bad, "--timeout", "5"]
+
+
 INPUTS = {"recipe": _recipe, "extends": _extends, "vars": _vars, "source": _source,
           "template": _template, "kernel": _kernel, "sysroot": _sysroot,
-          "inspect": _inspect, "extract": _extract, "diff": _diff}
+          "inspect": _inspect, "extract": _extract, "diff": _diff, "boot": _boot}
 
 
 def _output(work: Path, bad: str) -> list[str]:
