@@ -33,7 +33,7 @@ from composer.cli.options import (
 )
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
-from composer.output import make_output_dir
+from composer.output import make_output_dir, remove_empty_dirs
 from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
@@ -174,8 +174,18 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     requests = _requests(args)
     if args.boot and len(requests) > 1:
         raise ComposerError("--boot boots one image; build one recipe at a time with it")
-    if args.output_dir is not None:
-        make_output_dir(args.output_dir)
+    created = make_output_dir(args.output_dir) if args.output_dir is not None else []
+    try:
+        code = _run(requests, args, ui)
+    except BaseException:
+        remove_empty_dirs(created)  # a failed build leaves no trace, -O's directory included
+        raise
+    if code != 0:
+        remove_empty_dirs(created)
+    return code
+
+
+def _run(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) -> int:
     if len(requests) == 1:
         ui.info(f"composing {requests[0].recipe}")
         result = build(requests[0], stage=ui.stage)

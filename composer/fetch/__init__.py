@@ -33,6 +33,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from composer.cache.index import cache_base
+from composer.errors import InputError
 from composer.fetch.apt import Apt, Progress
 from composer.fetch.debian import FetchError, closure
 
@@ -42,8 +44,14 @@ STAMP = ".composer-sysroot.json"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "composer"
+    """Where the sysroots and apt's state go: under $XDG_CACHE_HOME or ~/.cache; refused,
+    rather than guessed, when there is no home directory."""
+    base = cache_base()
+    if base is None:
+        raise InputError(f"no directory for the sysroot cache: HOME is unset (or relative) "
+                         f"and user id {os.getuid()} has no home in the passwd database",
+                         hint="set XDG_CACHE_HOME or HOME to an absolute directory")
+    return base / "composer"
 
 
 def default_dest(arch: str) -> Path:

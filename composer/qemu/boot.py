@@ -32,6 +32,7 @@ from typing import IO, Protocol
 
 from composer.errors import BuildError, InputError
 from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE, SIGNATURE_OFFSET
+from composer.inputfile import UnreadableFile, open_regular
 from composer.qemu.command import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
 from composer.qemu.console import Answer, Typist, type_keys
 from composer.qemu.tftproot import BOOTFILE, BootEntry, bootfile_in, lay_out_tftp
@@ -51,9 +52,11 @@ class Console(Protocol):
 
 def check_image(image: Path) -> None:
     try:
-        size = image.stat().st_size
-        with image.open("rb") as file:
+        with open_regular(image) as file:  # a FIFO is refused, not waited on
+            size = os.fstat(file.fileno()).st_size
             head = file.read(0x18)
+    except UnreadableFile as error:
+        raise InputError(f"boot image {image} {error.message}") from None
     except OSError as error:
         raise InputError(f"cannot read the boot image {image}: {error.strerror}") from error
     if size > NETBOOT_LIMIT:
