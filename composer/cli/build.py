@@ -55,6 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="boot image to write (default: the recipe's output.image)")
     parser.add_argument("--initramfs", type=Path, metavar="PATH",
                         help="also write the initramfs alone to PATH")
+    parser.add_argument("--ins", type=Path, metavar="DIR",
+                        help="also write an .INS tree into DIR: RECIPE.kernel, RECIPE.initrd, "
+                             "RECIPE.prm (the command line), the initrd's address and size, "
+                             "and RECIPE.ins for the HMC or QEMU's firmware (boot it with "
+                             "`compose boot DIR/RECIPE.ins`)")
+    parser.add_argument("--layout", choices=("s390-tools", "fixed-16m", "fixed-32m"),
+                        help="where the initrd goes: s390-tools (after the kernel, the "
+                             "default), fixed-16m (Ubuntu, debian-cd, KIWI) or fixed-32m "
+                             "(lorax); overrides the recipe's output.layout")
     parser.add_argument("-O", "--output-dir", type=Path, metavar="DIR",
                         help="with several recipes: write each as DIR/<recipe>.img")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
@@ -119,7 +128,8 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
-            netboot_limit=args.netboot_limit, cmdline=args.cmdline))
+            netboot_limit=args.netboot_limit, cmdline=args.cmdline, layout=args.layout,
+            ins=args.ins))
     return requests
 
 
@@ -127,6 +137,7 @@ def _as_json(result: BuildResult) -> dict[str, Any]:
     data = asdict(result)
     data["image"] = str(result.image) if result.image else None
     data["initramfs"] = str(result.initramfs) if result.initramfs else None
+    data["ins"] = str(result.ins) if result.ins else None
     data["compression"] = {"codec": str(result.compression.codec),
                            "level": result.compression.effective_level,
                            "threads": result.compression.threads}
@@ -166,6 +177,8 @@ def _report(ui: UI, result: BuildResult) -> None:
     for path in (result.image, result.initramfs):
         if path is not None:
             ui.result(str(path))
+    if result.ins is not None:
+        ui.result(str(result.ins / f"{result.recipe}.ins"))
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -145,6 +145,8 @@ class Output(Value):
     image: str | None = None
     initramfs: str | None = None
     netboot_limit: Literal["error", "warn", "ignore"] = "warn"
+    layout: Literal["s390-tools", "fixed-16m", "fixed-32m"] = "s390-tools"
+    ins: str | None = None
 
 
 @dataclass(frozen=True, eq=False, repr=False)
