@@ -43,6 +43,7 @@ class BuildRequest(Value):
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
     layout: str | None = None  # overrides the recipe's output.layout
     ins: Path | None = None  # overrides the recipe's output.ins
+    sbom: Path | None = None  # also write the SPDX 2.3 JSON SBOM here
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -214,6 +215,9 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         if tree is not None:
             write_ins_tree(tree, the_plan, outputs, written.archive)
         warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
+        if request.sbom is not None:
+            warnings += _write_sbom(request, the_plan, outputs,
+                                    with_kernel=image is not None or tree is not None)
     kernel = the_plan.kernel
     return BuildResult(
         recipe=the_plan.name,
@@ -276,6 +280,22 @@ def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Pa
                     layout=layout)
     return Written(entries=entries, initramfs_size=size, image_size=out.tell(),
                    archive=ArchiveCopy(out, offset, size))
+
+
+def _write_sbom(request: BuildRequest, the_plan: Plan, outputs: ExitStack, *,
+                with_kernel: bool) -> tuple[str, ...]:
+    from composer.sbom import write_sbom  # hashing every file: only paid for with --sbom
+
+    assert request.sbom is not None
+    kernel = the_plan.kernel.path if with_kernel and the_plan.kernel is not None else None
+    data, warning = write_sbom(str(request.sbom), the_plan.entries, kernel, request.sysroot,
+                               the_plan.name, request.recipe.name, the_plan.epoch)
+    out = outputs.enter_context(_writing(request.sbom))
+    try:
+        out.write(data)
+    except OSError as error:
+        raise describe_os_error(error, request.sbom) from None
+    return (warning,) if warning else ()
 
 
 def netboot_warnings(image_size: int | None, limit: NetbootLimit) -> tuple[str, ...]:

@@ -64,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the initrd goes: s390-tools (after the kernel, the "
                              "default), fixed-16m (Ubuntu, debian-cd, KIWI) or fixed-32m "
                              "(lorax); overrides the recipe's output.layout")
+    parser.add_argument("--sbom", type=Path, metavar="FILE",
+                        help="also write the image's SBOM as SPDX 2.3 JSON: every file, its "
+                             "checksums, the Debian package it came from (the sysroot's dpkg "
+                             "database), its version and license")
     parser.add_argument("-O", "--output-dir", type=Path, metavar="DIR",
                         help="with several recipes: write each as DIR/<recipe>.img")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
@@ -129,7 +133,8 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
             netboot_limit=args.netboot_limit, cmdline=args.cmdline, layout=args.layout,
-            ins=args.ins))
+            ins=args.ins, sbom=args.sbom if args.output_dir is None or args.sbom is None
+            else args.output_dir / f"{name}.spdx.json"))
     return requests
 
 

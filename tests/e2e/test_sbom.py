@@ -1,0 +1,135 @@
+"""`compose --sbom`: the SPDX 2.3 document of a real image, validated by the SPDX project's
+own parser and validator (spdx-tools), and checked against the sysroot's packages.
+
+The sysroot is fetched here, into a directory of this module, with curl added (curl ->
+libcurl4 -> zlib1g's libz.so.1), so the dpkg database the fetcher writes is the one read,
+and a file of zlib1g is in the image."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spdx_tools.spdx.parser.parse_anything import parse_file
+from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+from under_test import compose
+
+FETCH = Path(__file__).resolve().parents[2] / "scripts" / "fetch-sysroot"
+EPOCH = "1700000000"
+
+
+def fetch(dest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(FETCH), "--dest", str(dest), "--package", "curl"],
+                          capture_output=True, text=True, timeout=900, check=False)
+
+
+@pytest.fixture(scope="module")
+def sysroot_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("sbom") / "sysroot"
+    result = fetch(dest)
+    if result.returncode != 0:
+        pytest.skip(f"no sysroot: {result.stderr.strip()[-300:]}")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def sbom(sysroot_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("sbom-build")
+    (work / "curl.yaml").write_text("extends: pxelinux\nbinaries:\n  - curl\n")
+    env = {"SOURCE_DATE_EPOCH": EPOCH, "PATH": "/usr/bin:/bin"}
+    built = compose(work / "curl.yaml", "--sysroot", sysroot_db, "-o", work / "curl.img",
+                    "--sbom", work / "curl.spdx.json", env=env)
+    assert built.returncode == 0, built.stderr
+    again = compose(work / "curl.yaml", "--sysroot", sysroot_db, "-o", work / "again.img",
+                    "--sbom", work / "again.spdx.json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert (work / "again.spdx.json").read_bytes() == (work / "curl.spdx.json").read_bytes()
+    return work / "curl.spdx.json"
+
+
+def test_the_spdx_projects_tools_find_the_sbom_valid(sbom: Path) -> None:
+    document = parse_file(str(sbom))
+    assert validate_full_spdx_document(document) == []
+    assert document.creation_info.created.isoformat().startswith("2023-11-14T22:13:20")
+
+
+def test_the_packages_have_the_sysroots_versions_and_licenses(sbom: Path,
+                                                              sysroot_db: Path) -> None:
+    data = json.loads(sbom.read_text())
+    packages = {p["name"]: p for p in data["packages"]}
+    fetched = json.loads((sysroot_db / ".composer-sysroot.json").read_text())["packages"]
+    kernels = [name for name in packages if name.startswith("linux-image-6")]
+    assert len(kernels) == 1
+    for name in ("busybox-static", "kexec-tools", "libc6", "zlib1g", kernels[0]):
+        assert packages[name]["versionInfo"] == fetched[name]
+        assert packages[name]["licenseDeclared"] != "NOASSERTION", name
+        assert packages[name]["externalRefs"][0]["referenceLocator"].startswith(
+            f"pkg:deb/debian/{name}@")
+    assert packages["zlib1g"]["licenseDeclared"] == "Zlib"  # its copyright is DEP-5
+    assert "GPL-2.0-only" in packages[kernels[0]]["licenseDeclared"]
+    assert packages["busybox-static"]["licenseDeclared"] == "LicenseRef-debian-common-GPL-2"
+    assert "not machine-readable" in packages["busybox-static"]["licenseComments"]
+
+
+def test_each_file_belongs_to_the_package_that_installed_it(sbom: Path,
+                                                            sysroot_db: Path) -> None:
+    data = json.loads(sbom.read_text())
+    files = {f["SPDXID"]: f for f in data["files"]}
+    names = {p["SPDXID"]: p["name"] for p in data["packages"]}
+    owner = {files[r["relatedSpdxElement"]]["fileName"]: names[r["spdxElementId"]]
+             for r in data["relationships"]
+             if r["relationshipType"] == "CONTAINS" and r["spdxElementId"] !=
+             "SPDXRef-Package-image"}
+    assert owner["./sbin/kexec"] == "kexec-tools"
+    assert owner["./bin/busybox"] == "busybox-static"
+    assert owner["./lib/s390x-linux-gnu/libc.so.6"] == "libc6"
+    assert owner["./usr/bin/curl"] == "curl"
+    assert any(name.startswith("./lib/s390x-linux-gnu/libz.so") or
+               name.startswith("./usr/lib/s390x-linux-gnu/libz.so")
+               for name, package in owner.items() if package == "zlib1g")
+    assert owner["./init"] == "curl.yaml"  # the recipe's own files
+    assert owner["./sbin/pxeboot"] == "curl.yaml"
+    assert owner[next(n for n in owner if n.startswith("./boot/vmlinuz-"))].startswith(
+        "linux-image-6")
+    kexec = next(f for f in data["files"] if f["fileName"] == "./sbin/kexec")
+    sha256 = hashlib.sha256((sysroot_db / "sbin/kexec").read_bytes()).hexdigest()
+    assert {"algorithm": "SHA256", "checksumValue": sha256} in kexec["checksums"]
+    assert any(c["algorithm"] == "SHA1" for c in kexec["checksums"])
+
+
+def test_diff_of_two_sboms_names_the_packages_that_changed(sbom: Path, sysroot_db: Path,
+                                                          tmp_path: Path) -> None:
+    stock = tmp_path / "stock.spdx.json"
+    built = compose("pxelinux", "--sysroot", sysroot_db, "-o", tmp_path / "stock.img",
+                    "--sbom", stock)
+    assert built.returncode == 0, built.stderr
+    diff = compose("diff", stock, sbom)
+    assert diff.returncode == 1, diff.stderr
+    lines = diff.stdout.splitlines()
+    assert any(line.startswith("+ curl 7.") for line in lines)
+    assert any(line.startswith("+ zlib1g 1:") for line in lines)
+    assert not any(line.startswith(("- ", "~ ")) for line in lines)
+    same = compose("diff", "--sbom", "--json", sbom, sbom)
+    assert same.returncode == 0 and json.loads(same.stdout)["equal"] is True
+
+
+def test_the_fetcher_adds_the_database_to_an_existing_sysroot(sysroot_db: Path,
+                                                              tmp_path: Path) -> None:
+    copy = tmp_path / "old-sysroot"
+    shutil.copytree(sysroot_db, copy, symlinks=True)
+    listed = (copy / "var/lib/dpkg/info/kexec-tools.list").read_text()
+    shutil.rmtree(copy / "var/lib/dpkg")
+    (copy / "boot" / "unpacked-before").write_text("kept")  # not unpacked again
+    result = fetch(copy)
+    assert result.returncode == 0, result.stderr
+    assert "unpacking" not in result.stderr
+    assert (copy / "boot" / "unpacked-before").is_file()
+    assert (copy / "var/lib/dpkg/info/kexec-tools.list").read_text() == listed
+    assert "Package: libc6\nStatus: install ok installed\n" in \
+        (copy / "var/lib/dpkg/status").read_text()
