@@ -18,7 +18,6 @@ from composer.errors import KernelError
 from composer.image.layout import DEFAULT_LAYOUT, LAYOUTS, Layout, header_fields
 from composer.image.layout import initrd_offset as layout_offset
 from composer.resolve.elf import ELF_MAGIC
-from composer.value import Value
 
 SIGNATURE_OFFSET = 0x08
 SIGNATURE = bytes.fromhex("02000018600000500200006860000050")
@@ -43,8 +42,8 @@ NETBOOT_LIMIT = 0x7800000 - 0x2000
 VERSION_STRING_MAX = 256
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BootHeader(Value):
+@dataclass(frozen=True)
+class BootHeader:
     """The parm area and version string of an s390 kernel image, as read from its file."""
 
     kernel_version: str | None
