@@ -133,3 +133,27 @@ def test_the_fetcher_adds_the_database_to_an_existing_sysroot(sysroot_db: Path,
     assert (copy / "var/lib/dpkg/info/kexec-tools.list").read_text() == listed
     assert "Package: libc6\nStatus: install ok installed\n" in \
         (copy / "var/lib/dpkg/status").read_text()
+
+
+def test_inspect_sizes_splits_the_bytes_by_package_module_and_recipe_entry(
+        sbom: Path) -> None:
+    image = sbom.with_name("curl.img")
+    result = compose("inspect", "--sizes", "--json", image, "--sbom", sbom)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    by_package = {row["name"]: row["bytes"] for row in data["by_package"]}
+    document = json.loads(sbom.read_text())
+    files = {f["SPDXID"]: f for f in document["files"]}
+    zlib_id = next(p["SPDXID"] for p in document["packages"] if p["name"] == "zlib1g")
+    zlib_files = [files[r["relatedSpdxElement"]] for r in document["relationships"]
+                  if r["spdxElementId"] == zlib_id and r["relationshipType"] == "CONTAINS"]
+    assert by_package["zlib1g"] == sum(int(f["comment"].split(" ")[0]) for f in zlib_files)
+    sizes = [row["bytes"] for row in data["by_package"]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sum(sizes) == data["total"]
+    modules = {row["name"] for row in data["by_module"]}
+    assert modules == {"virtio_net", "net_failover", "failover"}
+    entries = {row["name"] for row in data["by_entry"]}
+    assert "binaries: curl" in entries and "kernel" in entries
+    text = compose("inspect", "--sizes", image, "--sbom", sbom).stdout
+    assert "by package:" in text and "by module:" in text and "█" not in text  # piped
