@@ -82,7 +82,7 @@ def script_root(image: Path) -> Iterator[Path]:
     """The image's files, unpacked into a temporary directory, for its boot script."""
     import tempfile
 
-    from composer.extract import extract_file
+    from composer.read.extract import extract_file
 
     with tempfile.TemporaryDirectory(prefix="compose-check-") as scratch:
         root = Path(scratch)

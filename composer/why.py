@@ -70,7 +70,7 @@ def _binary_entry(recipe: Recipe, name: str) -> str:
 
 
 def _module_entry(recipe: Recipe, root: str) -> str:
-    from composer.plan import item_words  # the plan's own expansion of list items
+    from composer.build.plan import item_words  # the plan's own expansion of list items
 
     variables: dict[str, object] = dict(recipe.variables)
     for module in recipe.modules:

@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 
 from composer.errors import InputError
-from composer.extract import extract_file
+from composer.read.extract import extract_file
 from composer.resolve.elf import ET_EXEC, ElfError, ElfInfo, is_elf, read_elf
 from composer.why import Reason
 

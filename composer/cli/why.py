@@ -72,9 +72,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def _from_recipe(recipe_path: Path, args: argparse.Namespace, ui: UI) -> Reason | None:
+    from composer.build.pipeline import source_date_epoch
+    from composer.build.plan import plan
     from composer.packages import PackageDatabase
-    from composer.pipeline import source_date_epoch
-    from composer.plan import plan
     from composer.recipe import load_recipe
     from composer.why import explain, find_entry, nearest
 

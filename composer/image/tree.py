@@ -22,7 +22,7 @@ from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 
 if TYPE_CHECKING:
-    from composer.plan import Plan
+    from composer.build.plan import Plan
 
 
 @dataclass(frozen=True)

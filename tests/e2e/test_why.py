@@ -80,7 +80,7 @@ def test_a_recipe_file_and_an_applet(built: tuple[Path, Path, Path]) -> None:
     init = why(recipe, "/init", "--sysroot", sysroot)
     assert init["chain"] == [] and init["package"] is None
     assert re.search(r"recipes/pxelinux\.yaml:\d+:\d+$", str(init["recipe_entry"]))
-    assert str(init["source"]).endswith("templates/init.sh")
+    assert str(init["source"]).endswith("bootscripts/init.sh")
     sh = why(recipe, "/bin/sh", "--sysroot", sysroot)
     assert sh["chain_kind"] == "applet" and sh["chain"] == ["/bin/busybox", "applet sh"]
     assert why(image, "/bin/sh")["chain"] == ["/bin/busybox", "applet sh"]

@@ -15,13 +15,13 @@ from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.codec import Compression
+from composer.build.plan import NetbootLimit, Plan, plan
 from composer.errors import BuildError, InputError
 from composer.image.layout import Layout, layout_named
 from composer.image.s390 import NETBOOT_LIMIT, patch_image, write_kernel
 from composer.image.tree import ArchiveCopy, InsTree, write_ins_tree
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
-from composer.plan import NetbootLimit, Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
 
 StageTimer = Callable[[str], AbstractContextManager[object]]

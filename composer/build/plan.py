@@ -23,7 +23,7 @@ from composer.image.kernel import Kernel, kernel_at, kernel_in
 from composer.image.s390 import encode_cmdline
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
-from composer.render import expand, render_file
+from composer.render.templates import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection

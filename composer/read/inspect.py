@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.codec import Codec, detect
-from composer.archive.reader import BINARY_MAGICS, InitramfsReader, Limits, Record, Segment
+from composer.archive.reader import InitramfsReader, Limits, Record, Segment
+from composer.cpio import BINARY_MAGICS, DEVICES
 from composer.errors import InputError
 from composer.image.layout import PAGE, Recognised, read_placement, recognise
 from composer.image.s390 import (
@@ -143,7 +144,7 @@ def header_json(header: BootHeader | None) -> dict[str, Any] | None:
 
 
 def record_json(record: Record) -> dict[str, Any]:
-    device = record.kind in ("char", "block")
+    device = record.kind in DEVICES
     return {
         "segment": record.segment,
         "archive": record.archive,
@@ -224,7 +225,7 @@ def mtime_text(mtime: int) -> str:
 
 
 def listing_line(record: Record) -> str:
-    if record.kind in ("char", "block"):
+    if record.kind in DEVICES:
         size = f"{record.rdev_major:>4}, {record.rdev_minor:>3}"
     else:
         size = f"{record.size:>9}"
