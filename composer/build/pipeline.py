@@ -212,7 +212,8 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
     with ExitStack() as outputs:  # every output is committed only if all of them are whole
         written = _write(the_plan, outputs, image, initramfs, timed, layout)
         if tree is not None:
-            write_ins_tree(tree, the_plan, outputs, written.archive)
+            write_ins_tree(tree, the_plan.kernel, the_plan.cmdline, the_plan.release, outputs,
+                           written.archive)
         warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
         if request.sbom is not None:
             warnings += _write_sbom(request, the_plan, outputs,
@@ -283,7 +284,7 @@ def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Pa
 
 def _write_sbom(request: BuildRequest, the_plan: Plan, outputs: ExitStack, *,
                 with_kernel: bool) -> tuple[str, ...]:
-    from composer.sbom import write_sbom  # hashing every file: only paid for with --sbom
+    from composer.report.sbom import write_sbom  # hashing every file: only paid for with --sbom
 
     assert request.sbom is not None
     kernel = the_plan.kernel.path if with_kernel and the_plan.kernel is not None else None

@@ -56,7 +56,13 @@ def _image(tree: Path, given: Path | None) -> Path:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.treecheck import check_config, check_json, dry_run, find_configs, script_root
+    from composer.report.treecheck import (
+        check_config,
+        check_json,
+        dry_run,
+        find_configs,
+        script_root,
+    )
 
     tree: Path = args.tree
     if not tree.is_dir():

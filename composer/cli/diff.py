@@ -22,7 +22,7 @@ from composer.cli.options import add_sysroot_option, add_variable_options, overr
 from composer.cli.ui import UI
 from composer.read.diff import diff_files, diff_json, diff_lines
 from composer.recipe import load_recipe
-from composer.sbomdiff import diff_sboms, is_sbom, sbom_diff_json, sbom_diff_lines
+from composer.report.sbomdiff import diff_sboms, is_sbom, sbom_diff_json, sbom_diff_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.

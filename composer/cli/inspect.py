@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def _sizes(result: Inspection, args: argparse.Namespace, ui: UI) -> int:
-    from composer.sizes import owners_from_sbom, sizes_json, sizes_lines, tally
+    from composer.report.sizes import owners_from_sbom, sizes_json, sizes_lines, tally
 
     header = result.image.header
     kernel = header.initrd_offset if header is not None and header.initrd_size else \

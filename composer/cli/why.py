@@ -24,7 +24,7 @@ from composer.errors import InputError
 from composer.recipe.stock import is_name, stock_recipe
 
 if TYPE_CHECKING:
-    from composer.why import Reason
+    from composer.report.why import Reason
 
 EPILOG = """\
 Exit status: 0 with the answer, 1 when PATH is not in the image, 2 for bad input.
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if reason is None:
             return 1
     else:
-        from composer.whyimage import explain_image
+        from composer.report.whyimage import explain_image
 
         reason = explain_image(Path(args.subject), args.path, args.sbom)
     if args.json:
@@ -74,9 +74,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 def _from_recipe(recipe_path: Path, args: argparse.Namespace, ui: UI) -> Reason | None:
     from composer.build.pipeline import source_date_epoch
     from composer.build.plan import plan
-    from composer.packages import PackageDatabase
     from composer.recipe import load_recipe
-    from composer.why import explain, find_entry, nearest
+    from composer.report.packages import PackageDatabase
+    from composer.report.why import explain, find_entry, nearest
 
     loaded = load_recipe(recipe_path, overrides=overrides_from(args),
                          vars_files=args.vars_files)

@@ -13,16 +13,14 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from composer.errors import BuildError
 from composer.image.ins import ins_text, tree_files
+from composer.image.kernel import Kernel
 from composer.image.layout import Layout, initrd_offset
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
-
-if TYPE_CHECKING:
-    from composer.build.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -65,24 +63,24 @@ def _copy(out: BinaryIO, source: BinaryIO, offset: int, size: int) -> None:
         done += len(chunk)
 
 
-def write_ins_tree(tree: InsTree, the_plan: Plan, outputs: ExitStack,
+def write_ins_tree(tree: InsTree, kernel: Kernel | None, cmdline: bytes | None,
+                   release: str | None, outputs: ExitStack,
                    archive: ArchiveCopy | None) -> None:
-    """Write every file of the tree into `outputs` (committed with the build's others)."""
-    kernel = the_plan.kernel
+    """Write every file of the tree into `outputs` (committed with the build's others).
+    CMDLINE as the plan encoded it; None keeps the kernel's built-in line."""
     assert kernel is not None and archive is not None, "check_outputs: a tree has a kernel"
     try:
         tree.directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise describe_os_error(error, tree.directory) from None
     kernel_size = kernel.path.stat().st_size
-    cmdline = the_plan.cmdline
     if cmdline is None:  # keep the kernel's own line, as the combined image does
         cmdline = kernel.header.cmdline.encode()
     files = tree_files(tree.name, tree.layout,
                        initrd_offset=initrd_offset(tree.layout, kernel_size),
                        initrd_size=archive.size, cmdline=cmdline,
                        cmdline_area=kernel.header.max_cmdline)
-    title = f"{tree.name} (composer, kernel {the_plan.release or 'unknown'}, " \
+    title = f"{tree.name} (composer, kernel {release or 'unknown'}, " \
             f"{tree.layout.name} layout)"
     for item in files:
         path = tree.directory / item.name

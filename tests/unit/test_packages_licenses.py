@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from composer.fetch.dpkgdb import DebRecord, status_stanza, write_database
-from composer.licenses import expression, package_license, spdx_id
-from composer.packages import PackageDatabase
+from composer.report.licenses import expression, package_license, spdx_id
+from composer.report.packages import PackageDatabase
 
 LIBC = "Package: libc6\nVersion: 2.36-9\nArchitecture: s390x\nMulti-Arch: same\n" \
        "Source: glibc\nMaintainer: GNU Libc Maintainers <x@y>\n"

@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 from composer import __version__
-from composer.licenses import PackageLicense, package_license
 from composer.manifest import Entry, Kind
-from composer.packages import InstalledPackage, PackageDatabase
+from composer.report.licenses import PackageLicense, package_license
+from composer.report.packages import InstalledPackage, PackageDatabase
 
 NOASSERTION = "NOASSERTION"
 RECIPE_ID = "SPDXRef-Package-recipe"

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from composer.manifest import Entry, Kind
-from composer.packages import PackageDatabase
 from composer.recipe.model import Recipe
+from composer.report.packages import PackageDatabase
 from composer.resolve.modfile import canonical_name
 
 

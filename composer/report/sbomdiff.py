@@ -89,7 +89,7 @@ def sbom_diff_lines(a: Path, b: Path, changes: list[PackageChange]) -> list[str]
 
 
 def sbom_diff_json(a: Path, b: Path, changes: list[PackageChange]) -> dict[str, Any]:
-    return {"schema": "composer.sbom-diff/1", "a": str(a), "b": str(b),
+    return {"schema": "composer.report.sbom-diff/1", "a": str(a), "b": str(b),
             "equal": not changes,
             "packages": [{"name": c.name, "status": c.status, "a": c.a, "b": c.b}
                          for c in changes]}

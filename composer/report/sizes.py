@@ -17,7 +17,7 @@ from typing import Any
 from composer.archive.reader import Record
 from composer.errors import InputError
 
-SCHEMA = "composer.sizes/1"
+SCHEMA = "composer.report.sizes/1"
 BAR = 30
 
 

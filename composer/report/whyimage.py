@@ -17,8 +17,8 @@ from pathlib import Path
 
 from composer.errors import InputError
 from composer.read.extract import extract_file
+from composer.report.why import Reason
 from composer.resolve.elf import ET_EXEC, ElfError, ElfInfo, is_elf, read_elf
-from composer.why import Reason
 
 MODULES = "lib/modules"
 
