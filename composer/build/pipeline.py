@@ -42,7 +42,8 @@ class BuildRequest:
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
     layout: str | None = None  # overrides the recipe's output.layout
     ins: Path | None = None  # overrides the recipe's output.ins
-    sbom: Path | None = None  # also write the SPDX 2.3 JSON SBOM here
+    sbom: Path | None = None  # also write the SBOM here
+    sbom_format: str = "spdx"  # spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,8 @@ def _write_sbom(request: BuildRequest, the_plan: Plan, outputs: ExitStack, *,
     assert request.sbom is not None
     kernel = the_plan.kernel.path if with_kernel and the_plan.kernel is not None else None
     data, warning = write_sbom(str(request.sbom), the_plan.entries, kernel, request.sysroot,
-                               the_plan.name, request.recipe.name, the_plan.epoch)
+                               the_plan.name, request.recipe.name, the_plan.epoch,
+                               request.sbom_format)
     out = outputs.enter_context(_writing(request.sbom))
     try:
         out.write(data)

@@ -68,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the image's SBOM as SPDX 2.3 JSON: every file, its "
                              "checksums, the Debian package it came from (the sysroot's dpkg "
                              "database), its version and license")
+    parser.add_argument("--sbom-format", choices=("spdx", "cyclonedx"), default="spdx",
+                        help="SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON")
     parser.add_argument("-O", "--output-dir", type=Path, metavar="DIR",
                         help="with several recipes: write each as DIR/<recipe>.img")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
@@ -134,7 +136,7 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
             netboot_limit=args.netboot_limit, cmdline=args.cmdline, layout=args.layout,
             ins=args.ins, sbom=args.sbom if args.output_dir is None or args.sbom is None
-            else args.output_dir / f"{name}.spdx.json"))
+            else args.output_dir / f"{name}.spdx.json", sbom_format=args.sbom_format))
     return requests
 
 

@@ -159,3 +159,26 @@ def test_inspect_sizes_splits_the_bytes_by_package_module_and_recipe_entry(
     assert "binaries: curl" in entries and "kernel" in entries
     text = compose("inspect", "--sizes", image, "--sbom", sbom).stdout
     assert "by package:" in text and "by module:" in text and "█" not in text  # piped
+
+
+def test_the_cyclonedx_form_is_valid_and_lists_the_same_packages(
+        sbom: Path, sysroot_db: Path) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    out = sbom.with_name("curl.cdx.json")
+    built = compose(sbom.with_name("curl.yaml"), "--sysroot", sysroot_db, "-o",
+                    sbom.with_name("cdx.img"), "--sbom", out, "--sbom-format", "cyclonedx",
+                    env={"SOURCE_DATE_EPOCH": EPOCH, "PATH": "/usr/bin:/bin"})
+    assert built.returncode == 0, built.stderr
+    assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(out.read_text()) is None
+    data = json.loads(out.read_text())
+    assert data["metadata"]["timestamp"] == "2023-11-14T22:13:20Z"
+    components = {c["name"]: c for c in data["components"]}
+    spdx = {p["name"]: p["versionInfo"] for p in json.loads(sbom.read_text())["packages"]
+            if p["SPDXID"].startswith("SPDXRef-Package-deb-")}
+    assert {name: c["version"] for name, c in components.items() if name in spdx} == spdx
+    assert components["zlib1g"]["licenses"] == [{"expression": "Zlib"}]
+    assert components["zlib1g"]["purl"].startswith("pkg:deb/debian/zlib1g@")
+    names = {f["name"] for f in components["kexec-tools"]["components"]}
+    assert "/sbin/kexec" in names
