@@ -14,7 +14,8 @@
 #          resolve NAME                 prints the location of NAME: SERVER::PATH or a
 #                                       URL (dies on a URL it cannot fetch);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
-#                                       default server);
+#                                       default server, a URL's user:password@ as ***@);
+#          url_masked URL               prints URL with its user:password@ as ***@;
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
@@ -42,7 +43,7 @@ resolve() {
 	fi
 	if url_is "$full"; then
 		problem=$(url_check "$full")
-		[ -z "$problem" ] || die "'$full' $problem"
+		[ -z "$problem" ] || die "'$(url_masked "$full")' $problem"
 		url_location "$full"
 		return 0
 	fi
@@ -55,12 +56,23 @@ resolve() {
 
 shown() {
 	if url_is "$1"; then
-		printf '%s\n' "$1"
+		url_masked "$1"
 	elif [ "${1%%::*}" = "$SERVER" ]; then
 		printf '%s\n' "${1#*::}"
 	else
 		printf '%s\n' "$1"
 	fi
+}
+
+# url_masked URL: URL with the user:password@ of its authority shown as ***@: credentials
+# in a URL never reach the console.
+url_masked() {
+	local rest=${1#*://} authority
+	authority=${rest%%/*}
+	case $authority in
+	*@*) printf '%s://***@%s%s\n' "${1%%://*}" "${authority##*@}" "${rest#"$authority"}" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
 }
 
 fetch() {

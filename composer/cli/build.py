@@ -33,6 +33,7 @@ from composer.cli.options import (
 )
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
+from composer.output import make_output_dir
 from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.boot and len(requests) > 1:
         raise ComposerError("--boot boots one image; build one recipe at a time with it")
     if args.output_dir is not None:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(args.output_dir)
     if len(requests) == 1:
         ui.info(f"composing {requests[0].recipe}")
         result = build(requests[0], stage=ui.stage)
