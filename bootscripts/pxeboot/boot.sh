@@ -17,7 +17,8 @@
 #          boot_report_entries  (dry run, PXE_DRY_ENTRIES=1: `compose check`) prints
 #                        one entry= line per LABEL of the configuration read, before the
 #                        choice: its name, type, kernel, initrds (comma-separated) and
-#                        command line as this script resolves them, separated by the
+#                        command line as this script resolves them, and the APPEND as
+#                        written (the label's, else the global one), separated by the
 #                        ASCII unit separator;
 #          boot_kexec    loads the files with APPEND_LINE, then kexec -e; dies if
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
@@ -136,9 +137,15 @@ boot_report_entries() {
 		(
 			entry_build_label "$index" ''
 			initrds=''
+			if [ "$(label_get "$index" hasappend)" = 1 ]; then
+				raw=$(label_get "$index" append)
+			else
+				raw=$(config_get append)
+			fi
 			case $ENTRY_TYPE in
 			kernel | linux)
 				entry_split
+				entry_initrds
 				line=$APPEND_LINE
 				kernel=$(shown "$(resolve "$ENTRY_KERNEL")")
 				IFS_SAVE=$IFS
@@ -153,8 +160,8 @@ boot_report_entries() {
 				;;
 			*) kernel=$ENTRY_KERNEL line=$ENTRY_KARGS ;;
 			esac
-			printf 'entry=%s%s%s%s%s%s%s%s%s\n' "$ENTRY_LABEL" "$sep" "$ENTRY_TYPE" "$sep" \
-				"$kernel" "$sep" "$initrds" "$sep" "$line"
+			printf 'entry=%s%s%s%s%s%s%s%s%s%s%s\n' "$ENTRY_LABEL" "$sep" "$ENTRY_TYPE" \
+				"$sep" "$kernel" "$sep" "$initrds" "$sep" "$line" "$sep" "$raw"
 		)
 		index=$((index + 1))
 	done

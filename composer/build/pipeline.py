@@ -285,7 +285,7 @@ def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Pa
 
 def _write_sbom(request: BuildRequest, the_plan: Plan, outputs: ExitStack, *,
                 with_kernel: bool) -> tuple[str, ...]:
-    from composer.report.sbom import write_sbom  # hashing every file: only paid for with --sbom
+    from composer.report.bom import write_sbom  # hashing every file: only paid for with --sbom
 
     assert request.sbom is not None
     kernel = the_plan.kernel.path if with_kernel and the_plan.kernel is not None else None

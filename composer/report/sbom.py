@@ -227,24 +227,5 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def write_sbom(path_hint: str, entries: tuple[Entry, ...], kernel: Path | None,
-               sysroot: Path, name: str, recipe: str, epoch: int,
-               form: str = "spdx") -> tuple[bytes, str | None]:
-    """The SBOM's bytes (SPDX 2.3 or CycloneDX 1.5 JSON), and a warning when the sysroot
-    has no dpkg database."""
-    db = PackageDatabase.load(sysroot)
-    files = image_files(entries, kernel, sysroot, db)
-    warning = None
-    if db is None:
-        warning = (f"{path_hint}: the sysroot {sysroot} has no dpkg database "
-                   "(var/lib/dpkg/status), so no file is attributed to a package; "
-                   "`compose sysroot` writes one")
-    if form == "cyclonedx":
-        from composer.report.cyclonedx import cyclonedx_document
-
-        return render(cyclonedx_document(name, recipe, files, db, epoch)), warning
-    return render(spdx_document(name, recipe, files, db, epoch)), warning
-
-
 def render(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode()

@@ -52,7 +52,8 @@ class Label:
     type: str
     kernel: str
     initrds: tuple[str, ...]
-    append: str
+    append: str  # the command line the kernel gets from the boot script
+    raw_append: str = ""  # APPEND as written (what QEMU's firmware copies)
 
 
 @dataclass
@@ -117,9 +118,10 @@ def dry_run(root: Path, tree: Path, config: str, *, mac: str, ip: str) -> DryRun
     for line in result.stdout.splitlines():
         if line.startswith("entry="):
             fields = line[len("entry="):].split(SEPARATOR)
-            fields += [""] * (5 - len(fields))
+            fields += [""] * (6 - len(fields))
             run.labels.append(Label(fields[0], fields[1], fields[2],
-                                    tuple(i for i in fields[3].split(",") if i), fields[4]))
+                                    tuple(i for i in fields[3].split(",") if i), fields[4],
+                                    fields[5]))
         elif line.startswith("label="):
             run.chosen = line[len("label="):]
     for line in result.stderr.splitlines():
@@ -168,7 +170,8 @@ def check_label(tree: Path, config: str, label: Label, *, online: bool,
         try:
             header = read_kernel(tree / label.kernel.lstrip("/"))
         except ComposerError as error:
-            problems.append(Problem(config, label.name, "not-kernel", str(error)))
+            text = str(error).replace(str(tree / label.kernel.lstrip("/")), f"'{label.kernel}'")
+            problems.append(Problem(config, label.name, "not-kernel", text))
         else:
             length = len(label.append.encode())
             if length + 1 > header.max_cmdline:
@@ -216,9 +219,9 @@ def check_firmware(tree: Path, run: DryRun) -> list[Problem]:
                                 f"{len(run.labels)} labels; QEMU's firmware reads the first "
                                 f"{FIRMWARE_ENTRIES_MAX} only"))
     for label in run.labels:
-        if len(label.append.encode()) > FIRMWARE_APPEND_MAX:
+        if len(label.raw_append.encode()) > FIRMWARE_APPEND_MAX:
             problems.append(Problem(run.config, label.name, "firmware-append",
-                                    f"APPEND is {len(label.append.encode())} bytes; QEMU's "
+                                    f"APPEND is {len(label.raw_append.encode())} bytes; QEMU's "
                                     f"firmware copies at most {FIRMWARE_APPEND_MAX}"))
     return problems
 
