@@ -23,7 +23,7 @@ from pathlib import Path
 from composer.archive.reader import Limits
 from composer.cli.ui import UI
 from composer.errors import InputError
-from composer.read.inspect import inspect_file, inspection_json, inspection_lines
+from composer.read.inspect import Inspection, inspect_file, inspection_json, inspection_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="check that the image can boot (its init, interpreters, "
                              "libraries, modules and command links) instead of listing it")
+    parser.add_argument("--sizes", action="store_true",
+                        help="where the bytes go: by package, by module and by recipe entry, "
+                             "sorted (packages and entries from --sbom)")
+    parser.add_argument("--sbom", type=Path, metavar="FILE",
+                        help="with --sizes: the image's SBOM (compose --sbom)")
     add_limit_arguments(parser)
 
 
@@ -79,6 +84,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.check:
         return run_check(args, ui)
     result = inspect_file(args.file, limits_from(args))
+    if args.sizes:
+        return _sizes(result, args, ui)
     if args.json:
         ui.json(inspection_json(result))
         return 0
@@ -103,3 +110,22 @@ def run_check(args: argparse.Namespace, ui: UI) -> int:
 
 
 CHECK_SCHEMA = "composer.check/1"
+
+
+def _sizes(result: Inspection, args: argparse.Namespace, ui: UI) -> int:
+    from composer.report.sizes import owners_from_sbom, sizes_json, sizes_lines, tally
+
+    header = result.image.header
+    kernel = header.initrd_offset if header is not None and header.initrd_size else \
+        result.image.file_size if header is not None else 0
+    owners = owners_from_sbom(args.sbom) if args.sbom is not None else None
+    groups = tally(result.records, kernel, owners)
+    total = kernel + sum(size for size in {r.path: r.size for r in result.records
+                                          if r.kind == "file"}.values())
+    if args.json:
+        ui.json(sizes_json(groups, total, kernel))
+    else:
+        for line in sizes_lines(groups, total, bars=ui.out.isatty(),
+                                have_sbom=owners is not None):
+            ui.result(line)
+    return 0

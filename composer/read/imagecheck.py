@@ -32,8 +32,8 @@ import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from composer.resolve.binaries import default_library_dirs
 from composer.resolve.elf import ET_DYN, ElfInfo
+from composer.resolve.ldpath import default_library_dirs, expand_tokens
 from composer.resolve.modfile import canonical_name, split_module_name
 
 MAX_LINK_HOPS = 40  # the kernel's path walk (MAXSYMLINKS)
@@ -287,21 +287,16 @@ def search_dirs(obj: _Loaded) -> Iterator[str]:
         holder: _Loaded | None = obj
         while holder is not None:
             if holder.elf.runpath is None and holder.elf.rpath:
-                dirs += [_origin(d, holder) for d in holder.elf.rpath]
+                dirs += expand_tokens(holder.elf.rpath, posixpath.dirname(holder.path),
+                                      holder.elf.arch)
             holder = holder.loader
     else:
-        dirs += [_origin(d, obj) for d in obj.elf.runpath]
+        dirs += expand_tokens(obj.elf.runpath, posixpath.dirname(obj.path), obj.elf.arch)
     dirs += default_library_dirs(obj.elf.arch)
     for d in dirs:
         if d not in seen:
             seen.add(d)
             yield d
-
-
-def _origin(directory: str, obj: _Loaded) -> str:
-    here = posixpath.dirname(obj.path)
-    text = directory.replace("${ORIGIN}", here).replace("$ORIGIN", here)
-    return posixpath.normpath("/" + text.lstrip("/"))
 
 
 def check_modules(tree: ImageTree, out: _Collector) -> None:

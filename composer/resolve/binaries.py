@@ -24,7 +24,7 @@ import difflib
 import posixpath
 import stat
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +32,7 @@ from composer.errors import ResolveError, at_entry
 from composer.manifest import Entry, Kind, image_path
 from composer.resolve.busybox import AppletTable, applet_entries, read_applet_table
 from composer.resolve.elf import ELF_MAGIC, ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
+from composer.resolve.ldpath import default_library_dirs, expand_tokens
 from composer.resolve.sysroot import Lookup, Sysroot
 
 MAX_INTERPRETER_DEPTH = 4  # the kernel's BINPRM_MAX_RECURSION for nested #! scripts
@@ -55,14 +56,6 @@ class BinaryRequest:
     @property
     def origin(self) -> str:
         return f"binaries: {self.path_or_name}"
-
-
-def default_library_dirs(arch: Arch) -> list[str]:
-    """Multiarch first, then lib64, then the historical defaults."""
-    dirs = [f"{prefix}/{triplet}" for triplet in arch.triplets for prefix in ("/lib", "/usr/lib")]
-    if arch.elf_class == 64:
-        dirs += ["/lib64", "/usr/lib64"]
-    return [*dirs, "/lib", "/usr/lib"]
 
 
 def resolve_binaries(
@@ -167,7 +160,8 @@ class _Plan:
                 hint="drop one of them, or give one a 'dest'",
             )
 
-    def place(self, found: Lookup, origin: str, dest: str | None = None) -> None:
+    def place(self, found: Lookup, origin: str, dest: str | None = None,
+              why: tuple[str, ...] = ()) -> None:
         """The file and every link that leads to it (or the file alone at `dest`)."""
         host = self.sysroot.host(found.canonical)
         mode = stat.S_IMODE(host.stat().st_mode)
@@ -177,8 +171,8 @@ class _Plan:
         else:
             links, path = found.links, found.canonical
         for link in links:
-            self.add(Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin))
-        self.add(Entry(path, Kind.FILE, mode=mode, source=host, origin=origin))
+            self.add(Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin, why=why))
+        self.add(Entry(path, Kind.FILE, mode=mode, source=host, origin=origin, why=why))
 
     def add_program(self, path: str, dest: str | None, origin: str, depth: int = 0) -> None:
         found = self.sysroot.lookup(path)
@@ -230,7 +224,7 @@ class _Plan:
                 loaded[name] = lib
                 if lib.info.soname:
                     loaded.setdefault(lib.info.soname, lib)
-                self.place(lib.lookup, origin)
+                self.place(lib.lookup, origin, why=_needed_chain(lib, name))
                 queue.append(lib)
 
     def interpreter(self, program: _Object, origin: str) -> _Object:
@@ -246,7 +240,7 @@ class _Plan:
             )
         info = self.read(found, path)
         self.check_arch(info, path, f"{origin} (interpreter of {program.path})")
-        self.place(found, origin)
+        self.place(found, origin, why=(*_needed_chain(program, ""), f"PT_INTERP {path}"))
         interp = _Object(path, found, info, None)
         if info.needed:
             self.closure(interp, origin)
@@ -294,11 +288,13 @@ class _Plan:
             while holder is not None:
                 if holder.info.runpath is None and holder.info.rpath:
                     why = f"RPATH of {holder.path}"
-                    dirs += [(d, why) for d in _expand(holder.info.rpath, holder)]
+                    dirs += [(d, why) for d in expand_tokens(holder.info.rpath, holder.origin_dir,
+                                                             holder.info.arch)]
                 holder = holder.loader
         else:
             why = f"RUNPATH of {obj.path}"
-            dirs += [(d, why) for d in _expand(obj.info.runpath, obj)]
+            dirs += [(d, why) for d in expand_tokens(obj.info.runpath, obj.origin_dir,
+                                                         obj.info.arch)]
         if self._conf_dirs is None:
             self._conf_dirs = self.sysroot.ld_so_conf_dirs()
         dirs += [(d, "ld.so.conf") for d in self._conf_dirs]
@@ -341,29 +337,17 @@ class _Plan:
         return cached
 
 
-def _expand(dirs: Sequence[str], obj: _Object) -> Iterator[str]:
-    """Dynamic string tokens as ld.so expands them for this object.
-
-    $LIB has no single answer across distributions (Debian: the multiarch directory,
-    Fedora: lib64), so each plausible expansion becomes its own directory; $PLATFORM is
-    taken as the architecture name (the kernel's AT_PLATFORM on most machines). A
-    relative entry is relative to the working directory, which is / for the image's init.
-    """
-    arch = obj.info.arch
-    libs = [f"lib/{t}" for t in arch.triplets] + (["lib64"] if arch.elf_class == 64 else [])
-    libs.append("lib")
-    for raw in dirs:
-        text = raw
-        for token in ("$ORIGIN", "${ORIGIN}"):
-            text = text.replace(token, obj.origin_dir)
-        for token in ("$PLATFORM", "${PLATFORM}"):
-            text = text.replace(token, arch.name)
-        variants = [text]
-        if "$LIB" in text or "${LIB}" in text:
-            variants = [text.replace("${LIB}", lib).replace("$LIB", lib) for lib in libs]
-        for variant in variants:
-            path = posixpath.normpath(variant if variant.startswith("/") else "/" + variant)
-            yield "/" + path.lstrip("/")
+def _needed_chain(obj: _Object, name: str) -> tuple[str, ...]:
+    """The DT_NEEDED chain that loads OBJ (asked for as NAME): the program's path, then
+    each library's name as its requester asked for it."""
+    chain = [name] if name else []
+    holder = obj.loader
+    while holder is not None:
+        chain.append(holder.path if holder.loader is None else posixpath.basename(holder.path))
+        holder = holder.loader
+    if not name:
+        chain.append(obj.path)
+    return tuple(reversed(chain))
 
 
 def _head(sysroot: Sysroot, found: Lookup) -> bytes:
