@@ -30,3 +30,30 @@ def test_an_unknown_recipe_name_suggests_and_lists_the_stock_recipes(tmp_path: P
                                   "'pxelinux'? a name without / or .yaml is a stock recipe; "
                                   "stock recipes: pxelinux, "), done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_with_a_sysroot_resolves_what_a_build_would(tmp_path: Path,
+                                                              sysroot: Path) -> None:
+    cases = {
+        "binary.yaml": ("extends: pxelinux\nbinaries: [straec]\n",
+                        "binary.yaml:2:12: name: program 'straec' not found", "strace"),
+        "applet.yaml": ("extends: pxelinux\nbinaries:\n  - {name: busybox, applets: [vii]}\n",
+                        "applet.yaml:3:5: applets: /bin/busybox has no applet vii", "vi"),
+        "module.yaml": ("extends: pxelinux\nmodules: [virtio_nett]\n",
+                        "module.yaml:2:11: name: kernel module 'virtio_nett'", "virtio_net"),
+        "site.yaml": ("extends: pxelinux-minimal\nbinaries: [{name: busybox, applets: [vi]}]\n",
+                      "site.yaml:2:12: applets: applets of busybox replaced here; /bin/sh is "
+                      "gone", "/init (#!/bin/sh)"),
+    }
+    for name, (text, _, _) in cases.items():
+        (tmp_path / name).write_text(text)
+    alone = compose("validate", *cases, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr  # without a sysroot nothing is resolved
+    for name, (_, message, nearest) in cases.items():
+        done = compose("validate", name, "--sysroot", sysroot, cwd=tmp_path)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"compose: error: {message}"), done.stderr
+        assert nearest in done.stderr
+    good = compose("validate", "pxelinux", "stage2", "--sysroot", sysroot, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(cases)
