@@ -13,7 +13,12 @@ HEADER = """\
 
 Generated from `schemas/recipe.schema.json` by `compose schema --markdown`; do not edit
 by hand. Unknown keys are errors; keys starting with `x-` are free for your own notes.
-How variant recipes merge (`extends`) is described in the README.
+How variant recipes merge (`extends`) is described in the README; in short, in a variant
+every list key K also takes `K+` (add to the base's list) and `K-` (remove from it; an
+entry list's by path or name), and plain K replaces the list; an entry with `K+`/`K-`
+keys patches the base entry of its identity; `variables: {NAME+: [...]}` edits a list
+variable. A variable may be declared `{default, type, choices, min, max, description}`
+(the Declaration below): every value, from a variant, `--set` or `--vars`, must follow it.
 """
 
 

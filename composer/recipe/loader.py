@@ -40,16 +40,33 @@ class LoadedRecipe:
 
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
-    """Make relative sources absolute and note where each entry was written."""
+    """Make relative sources absolute and note where each entry was written; `K+:` items
+    join the list K, `K-:` names become entries with `remove: true`."""
     for key, kind in ENTRY_LISTS.items():
+        _list_edits(data, doc, key, kind)
         items = data.get(key, [])
         for i, item in enumerate(items):
             item = items[i] = dict(kind.spelt_out(item))
-            item["at"] = str(doc.where((key, i)))
+            if "at" not in item:  # K+ items came with theirs
+                item["at"] = str(doc.where((key, i)))
             for name in kind.relative:
                 if isinstance(item.get(name), str):
                     # absolute, not resolved: messages name the path the user wrote
                     item[name] = os.path.abspath(base / item[name])
+
+
+def _list_edits(data: dict[str, Any], doc: Document, key: str, kind: Any) -> None:
+    added, removed = data.pop(f"{key}+", None), data.pop(f"{key}-", None)
+    if added is None and removed is None:
+        return
+    items = data.setdefault(key, [])
+    for i, item in enumerate(added or []):
+        item = dict(kind.spelt_out(item))
+        item["at"] = str(doc.where((f"{key}+", i)))
+        items.append(item)
+    for i, name in enumerate(removed or []):
+        items.append({kind.identity_key: name, "remove": True,
+                      "at": str(doc.where((f"{key}-", i)))})
 
 
 def _display_path(path: Path) -> Path:
@@ -83,7 +100,8 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
         out[key] = str(doc.where((key,)))
         if isinstance(value, dict):
             for sub in value:
-                out[f"{key}.{sub}"] = str(doc.where((key, sub)))
+                name = sub.rstrip("+-") if key == "variables" else sub  # modules+: [...]
+                out[f"{key}.{name}"] = str(doc.where((key, sub)))
                 if key == "variables" and is_declaration(value[sub]):
                     out[f"declared.{sub}"] = out[f"{key}.{sub}"]
     return out

@@ -11,6 +11,12 @@ The rules (also in the README):
 - an entry with `remove: true` deletes the earlier entry of the same identity;
 - within one file nothing is replaced: two entries for one destination must agree
   (the manifest refuses them if their content differs);
+- a list can be added to or taken from without restating it: `K+: [...]` adds the
+  items the base's list K lacks, `K-: [...]` removes them, `K: [...]` replaces it. This
+  holds for every list: the entry lists (`files-: [/etc/motd]` removes by path,
+  `binaries-: [strace]` and `modules-: [virtio_blk]` by name, `files+:` is `files:`),
+  a list inside an entry (`{name: busybox, applets+: [vi]}` patches the base's busybox
+  entry: its other keys stay), and a list variable (`variables: {modules+: [virtio_blk]}`);
 - scalars and anything else: later wins.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from composer.recipe.edits import patched
 from composer.recipe.model import ENTRY_LISTS
 from composer.recipe.variables import merge_variables
 
@@ -84,8 +91,9 @@ def _merge_list(base: Identified, layer: Identified, key: str = "",
             continue
         earlier = places.get(ident)
         if earlier and ident not in claimed:
-            # the first earlier entry is replaced in place, any others go
+            # the first earlier entry is replaced in place (or patched), any others go
             first, *others = earlier
+            item = patched(slots[first], item)
             if log is not None:
                 log.append(Replacement(key, ident, slots[first], item))
             slots[first] = item
@@ -94,7 +102,7 @@ def _merge_list(base: Identified, layer: Identified, key: str = "",
             places[ident] = [first]
         else:
             places.setdefault(ident, []).append(len(slots))
-            slots.append(item)
+            slots.append(patched(None, item))
         claimed.add(ident)
     return [item for item in slots if item is not _GONE]
 

@@ -39,10 +39,12 @@ from pydantic_core import CoreSchema
 
 from composer.archive.codec import WRITABLE, Codec, Compression
 from composer.cpio import image_path_of
+from composer.recipe.edits import add_list_edits
 
 Scalar = str | int | float | bool
 VariableValue = Scalar | list[Scalar]
 VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+VARIABLE_EDIT = r"^[A-Za-z_][A-Za-z0-9_]*[+-]?$"  # modules+: a list variable added to
 
 
 def parse_mode(value: str | int | None) -> int | None:
@@ -85,6 +87,8 @@ class Part(BaseModel):
     # Fields holding host paths written relative to the recipe's own file (`source:`):
     # the loader makes them absolute before the layers of an `extends` chain merge.
     relative: ClassVar[tuple[str, ...]] = ()
+    # Whether the lists of this mapping take K+ and K- in a variant (merge.py).
+    list_edits: ClassVar[bool] = True
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +110,8 @@ class Part(BaseModel):
         target["patternProperties"] = {"^x-": {}}
         target.update(cls.schema_extra)
         properties = target.get("properties", {})
+        if cls.list_edits:
+            add_list_edits(properties)
         if "remove" in properties:  # a variant's switch, shown after what the entry is
             properties["remove"] = properties.pop("remove")
         if cls.short_form is None:
@@ -308,6 +314,8 @@ VariableType = Literal["string", "integer", "number", "boolean", "list"]
 class Declaration(Part):
     """A variable with its rules: a default and what a value may be."""
 
+    list_edits: ClassVar[bool] = False  # a variant's declaration merges key by key
+
     default: VariableValue | None = Field(None, description=(
         "The value when nothing overrides it (a variant may leave it to the base)."))
     type: VariableType | None = Field(None, description=(
@@ -339,7 +347,7 @@ class Recipe(Part):
                     "description} whose rules every value must follow (a bad one fails the "
                     "build). --set NAME=VALUE and --vars FILE override the value; a variant's "
                     "plain value keeps the base's rules.",
-        json_schema_extra={"propertyNames": {"pattern": VARIABLE_NAME}})
+        json_schema_extra={"propertyNames": {"pattern": VARIABLE_EDIT}})
     arch: Arch | None = Field(None, description=(
         "Target architecture of every ELF in the image (default: from the first binary, "
         "s390x for an s390 kernel)."))

@@ -34,6 +34,13 @@ def merge_variables(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[s
     (its rules stay); a declaration merges with the base's declaration key by key."""
     out = dict(base)
     for name, value in layer.items():
+        if len(name) > 1 and name[-1] in "+-":  # modules+: [virtio_blk]
+            name, how = name[:-1], name[-1]
+            current = out.get(name)
+            listed = current.get("default") if isinstance(current, dict) else current
+            have = list(listed) if isinstance(listed, list) else []
+            value = have + [v for v in value if v not in have] if how == "+" else \
+                [v for v in have if v not in value]
         before = out.get(name)
         if isinstance(before, dict):
             out[name] = {**before, **value} if isinstance(value, dict) \

@@ -60,3 +60,23 @@ def test_several_recipes_in_parallel_give_the_same_bytes(tmp_path: Path) -> None
         a = (tmp_path / "serial" / f"{name}.img").read_bytes()
         assert a == (tmp_path / "parallel" / f"{name}.img").read_bytes()
     assert not (tmp_path / "parallel" / "broken.img").exists()
+
+
+def test_the_readmes_add_and_remove_variant_builds_and_shows_its_lists(
+        tmp_path: Path, sysroot: Path) -> None:
+    """The README's example of K+/K-, as written: vi joins the minimal applets, strace
+    comes in, /etc/hostname goes, virtio_blk joins the modules variable."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = next(b for b in readme.split("```yaml\n")[1:]
+                 if b.startswith("extends: pxelinux-minimal")).split("```", 1)[0]
+    write(tmp_path / "site.yaml", block)
+    shown = compose("show", "site.yaml", "--origins", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    busybox = next(line for line in shown.stdout.splitlines() if '{name: "busybox"' in line)
+    assert '"cttyhack", "vi"]' in busybox and busybox.endswith("# site.yaml:3:5")
+    assert 'modules: ["virtio_net", "virtio_blk"]  # site.yaml:6:' in shown.stdout
+    built = compose("site.yaml", "--sysroot", sysroot, "-o", "site.0", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    listing = compose("inspect", "site.0", cwd=tmp_path).stdout
+    assert " bin/vi -> /bin/busybox" in listing and "/strace" in listing
+    assert "etc/hostname" not in listing and "virtio_blk.ko" in listing
