@@ -67,7 +67,7 @@ fetch() {
 	local status before=0 after
 	if [ "${FETCH_APPEND:-0}" = 1 ]; then
 		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
-	else
+	elif [ -e "$2" ] || [ -L "$2" ]; then
 		rm -f "$2"
 	fi
 	if url_is "$1"; then
@@ -157,6 +157,16 @@ fetch_via_dir() {
 	return 1
 }
 
+# fetch_tftp_error: tftp's complaint on stdin as FETCH_ERROR, its lines joined by blanks
+# (read by the shell: a miss in the config search starts no process for it).
+fetch_tftp_error() {
+	local line
+	FETCH_ERROR=
+	while IFS= read -r line || [ -n "$line" ]; do
+		FETCH_ERROR="$FETCH_ERROR$line "
+	done
+}
+
 fetch_via_tftp() {
 	local try=0 bs='' offset=0
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
@@ -184,7 +194,7 @@ fetch_via_tftp() {
 			;;
 		*)
 			fetch_undo "$3" "$offset"
-			FETCH_ERROR=$(tr '\n' ' ' <"$WORK/tftp.err")
+			fetch_tftp_error <"$WORK/tftp.err"
 			;;
 		esac
 		FETCH_ERROR=${FETCH_ERROR:-tftp failed}
