@@ -28,7 +28,7 @@ from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
+from composer.trust import trust_entries
 
 if TYPE_CHECKING:
     from composer.recipe import LoadedRecipe
@@ -40,8 +40,8 @@ DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, major=5, minor=1,
 NetbootLimit = Literal["error", "warn", "ignore"]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Plan(Value):
+@dataclass(frozen=True)
+class Plan:
     """Everything decided before any byte is written; the write stages only carry it out."""
 
     name: str  # the recipe's
@@ -203,6 +203,8 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
                             modules=selection.load_order() if selection else [])
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
+    recipe_entries += trust_entries(variables, sysroot=sysroot, base=loaded.path.resolve().parent,
+                                    origins=loaded.origins)
     binaries = binary_entries(recipe, sysroot, context, declared_arch)
     arch = declared_arch or arch_of(binaries)
     modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []

@@ -6,7 +6,7 @@
 #   tftp  busybox tftp from SERVER, with PXE_TFTP_RETRIES / _RETRY_DELAY / _BLOCKSIZE;
 #   dir   the dry run: PATH is read from a local directory standing in for every server.
 # A URL location (http://, https://, ftp://, see url.sh) is fetched by fetch-url.sh's
-# busybox wget in the guest and in the dry run alike; tftp:// URLs become HOST::PATH.
+# curl in the guest and in the dry run alike; tftp:// URLs become HOST::PATH.
 # With FETCH_APPEND=1 a fetch adds the file to the end of LOCAL instead of replacing it
 # (a failed attempt is cut off again): several initrds make one file without a copy.
 #

@@ -3,7 +3,7 @@
 # console, a stall timeout, and a memory check, so that an installer-sized initrd is
 # refused with a message instead of the OOM killer ending the boot.
 #
-# A transfer runs in the background (busybox wget or tftp writing a file) and
+# A transfer runs in the background (curl or busybox tftp writing a file) and
 # transfer_watch follows it: it polls the file's size, prints a progress line at every
 # tenth of a known size (else every PXE_PROGRESS_STEP_MB) once a transfer passes
 # PXE_PROGRESS_MIN_MB, and stops the transfer when no byte came for PXE_FETCH_TIMEOUT s.
@@ -17,7 +17,7 @@
 # Exports: memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
 #          transfer_watch PID FILE OFFSET NAME [HEADERS]
 #                                       waits for the transfer PID writing FILE beyond
-#                                       OFFSET; HEADERS is wget -S's log, read for the
+#                                       OFFSET; HEADERS is curl -D's file, read for the
 #                                       size (Content-Length, FTP 213) and the redirects;
 #                                       returns the transfer's status, or 124 when it was
 #                                       stopped (TRANSFER_ERROR says why);
@@ -57,14 +57,14 @@ memory_check() {
 
 transfer_done() { TRANSFER_HELD=$((TRANSFER_HELD + $1)); }
 
-# headers_facts LOG: "STATUS LENGTH REDIRECTS" from wget -S's log so far: the last HTTP
-# status, its Content-Length (or the FTP SIZE answer, 213), and how many Location
-# headers came (one per redirect followed). Empty fields are "-".
+# headers_facts LOG: "STATUS LENGTH REDIRECTS" from the headers curl -D wrote so far: the
+# last HTTP status, its Content-Length (or the FTP SIZE answer, 213), and how many
+# Location headers came (one per redirect followed). Empty fields are "-".
 headers_facts() {
 	awk '{ line = tolower($0) }
-		line ~ /^  http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = "" }
-		line ~ /^  content-length:/ { length_ = $2 + 0 }
-		line ~ /^  location:/ { redirects++ }
+		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = "" }
+		line ~ /^ *content-length:/ { length_ = $2 + 0 }
+		line ~ /^ *location:/ { redirects++ }
 		/^213 [0-9]+/ { status = 200; length_ = $2 + 0 }
 		END { printf "%s %s %d\n", status == "" ? "-" : status,
 			length_ == "" ? "-" : length_, redirects }' "$1" 2>/dev/null

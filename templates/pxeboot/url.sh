@@ -19,7 +19,7 @@
 #          url_join PREFIX NAME   prints the URL a relative NAME has under a URL PREFIX;
 #          url_location NAME      prints the location of an absolute URL: HOST::PATH for
 #                                 tftp://, the URL itself otherwise.
-# The schemes busybox wget fetches: http, ftp and https (TLS 1.2, no certificate check).
+# The schemes curl fetches (fetch-url.sh): http, ftp and https (verified).
 
 url_is() {
 	case $1 in
