@@ -34,20 +34,22 @@ CONFIG_SEP=$(printf '\037')
 # config_try NAME: fetches a candidate configuration; 0 if found, 1 if not.
 config_try() {
 	local location
-	location=$(resolve "$1") || exit 1
-	[ "$PXE_VERBOSITY" -lt 2 ] || debug "trying config $(shown "$location")"
+	resolve_set "$1"
+	location=$RESOLVED
+	shown_set "$location"
+	debug "trying config $SHOWN"
 	N_FILES=$((N_FILES + 1))
 	fetch "$location" "$WORK/config.$N_FILES"
 	case $? in
 	0)
-		CONFIG_NAME=$(shown "$location") CONFIG_LOCAL=$WORK/config.$N_FILES
+		CONFIG_NAME=$SHOWN CONFIG_LOCAL=$WORK/config.$N_FILES
 		return 0
 		;;
 	1)
-		CONFIG_TRIED="$CONFIG_TRIED $(shown "$location")"
+		CONFIG_TRIED="$CONFIG_TRIED $SHOWN"
 		return 1
 		;;
-	*) die "cannot fetch config '$(shown "$location")' $FETCH_ERROR" ;;
+	*) die "cannot fetch config '$SHOWN' $FETCH_ERROR" ;;
 	esac
 }
 

@@ -13,8 +13,9 @@
 # Exports: fetch_use BACKEND [DIR]      choose the backend (tftp, or dir with its root);
 #          resolve NAME                 prints the location of NAME: SERVER::PATH or a
 #                                       URL (dies on a URL it cannot fetch);
+#          resolve_set NAME             the same into RESOLVED (no subshell);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
-#                                       default server);
+#                                       default server); shown_set: into SHOWN;
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
@@ -31,6 +32,12 @@ fetch_use() {
 # resolve NAME: "::path" skips the prefix, "host::path" also names another server,
 # anything else is relative to the path prefix.
 resolve() {
+	resolve_set "$1" && printf '%s\n' "$RESOLVED"
+}
+
+# resolve_set NAME: resolve's answer in RESOLVED, in this shell (no subshell: the config
+# search resolves a dozen names; a URL dies here as resolve dies in its subshell).
+resolve_set() {
 	local full host path problem
 	if url_is "$1"; then
 		full=$1
@@ -43,23 +50,29 @@ resolve() {
 	if url_is "$full"; then
 		problem=$(url_check "$full")
 		[ -z "$problem" ] || die "'$full' $problem"
-		url_location "$full"
+		RESOLVED=$(url_location "$full")
 		return 0
 	fi
 	case $full in
 	*::*) host=${full%%::*} path=${full#*::} ;;
 	*) host='' path=$full ;;
 	esac
-	printf '%s::%s\n' "${host:-$SERVER}" "$path"
+	RESOLVED=${host:-$SERVER}::$path
 }
 
 shown() {
+	shown_set "$1"
+	printf '%s\n' "$SHOWN"
+}
+
+# shown_set LOCATION: shown's answer in SHOWN, in this shell.
+shown_set() {
 	if url_is "$1"; then
-		printf '%s\n' "$1"
+		SHOWN=$1
 	elif [ "${1%%::*}" = "$SERVER" ]; then
-		printf '%s\n' "${1#*::}"
+		SHOWN=${1#*::}
 	else
-		printf '%s\n' "$1"
+		SHOWN=$1
 	fi
 }
 
@@ -97,7 +110,7 @@ fetch_required() {
 fetch_undo() {
 	if [ "${FETCH_APPEND:-0}" = 1 ]; then
 		truncate -s "$2" "$1"
-	else
+	elif [ -e "$1" ] || [ -L "$1" ]; then
 		rm -f "$1"
 	fi
 }
