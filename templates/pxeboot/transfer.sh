@@ -27,13 +27,19 @@
 
 TRANSFER_HELD=0
 
-# uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second.
+# uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second;
+# uptime_cs_set: the same into UPTIME_CS (no subshell).
 uptime_cs() {
+	uptime_cs_set
+	echo "$UPTIME_CS"
+}
+
+uptime_cs_set() {
 	local up
 	read -r up _ <"${PXE_UPTIME:-/proc/uptime}" || up=0.00
 	up=${up%%.*}${up#*.} # Linux prints two decimals
 	up=${up#"${up%%[!0]*}"}
-	echo "${up:-0}"
+	UPTIME_CS=${up:-0}
 }
 
 # mb BYTES: BYTES in MiB with one decimal.
@@ -113,7 +119,8 @@ transfer_watch() {
 	local again http_status
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
-	start=$(uptime_cs)
+	uptime_cs_set
+	start=$UPTIME_CS
 	quiet_since=$start
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
@@ -160,7 +167,8 @@ transfer_watch() {
 # progress, headers, the memory check, the stall timeout. False (status 124, the
 # transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
 transfer_check() {
-	now=$(uptime_cs)
+	uptime_cs_set
+	now=$UPTIME_CS
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
 	if [ "$sized" = 0 ]; then
