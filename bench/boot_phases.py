@@ -18,7 +18,8 @@ last the boot script's).
 "before" is the image built from a git worktree of --base (default: the merge-base of
 HEAD and main), "after" the one built from this tree; the floor is bench/recipes/
 floor.yaml, the same image with the boot script replaced by bare transfers of the same
-kernel file (busybox tftp at several block sizes, busybox wget), nothing else running.
+kernel file (busybox tftp at several block sizes, curl, busybox wget), nothing else
+running.
 Boots alternate (before, after, floor) round by round, so load from other users of the
 machine hits all alike; tables show medians. "Our own work" is Run /init -> the boot
 script's "starting kernel" minus the time receiving bytes (kernel and initrd sizes at
@@ -215,8 +216,9 @@ def tables(results: dict[str, list[dict[str, float]]], floors: list[dict[str, fl
     rows += ["| bare transfer in the same guest (floor) | MB/s |", "|---|---:|"]
     for key in floor_keys:
         value = median([floor[key] for floor in floors if key in floor])
-        rows.append(f"| `{key.replace('-', ' -b ') if key.startswith('tftp') else 'wget'}` "
-                    f"of vmlinuz | {value:.1f} |")
+        client = {"http": "curl", "http-wget": "busybox wget"}.get(
+            key, key.replace("tftp-", "busybox tftp -b "))
+        rows.append(f"| `{client}` of vmlinuz | {value:.1f} |")
     rows.append("")
     for kind in kinds:
         if not kind.startswith("after"):
