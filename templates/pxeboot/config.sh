@@ -15,7 +15,9 @@
 #                            hasappend initrd ipappend menudefault, and the menu's
 #                            menulabel menuhide haspasswd passwd help (lines joined by
 #                            the ASCII record separator) sepbefore disabled indent;
-#          label_menu_default  prints the index of the first MENU DEFAULT label, if any.
+#          label_menu_default  prints the index of the first MENU DEFAULT label, if any;
+#          config_set VAR KEY, label_set VAR INDEX FIELD  config_get's and label_get's
+#                            answers in VAR, without a subshell.
 # Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
 #
@@ -132,6 +134,27 @@ config_table_awk() {
 config_get() {
 	case $1 in '' | *[!a-z]*) return 1 ;; esac
 	config_var "CFG_G_$1"
+}
+
+# config_set VAR KEY: VAR=the global KEY, as config_get prints it (no subshell).
+config_set() {
+	case $2 in '' | *[!a-z]*) return 1 ;; esac
+	eval "$1=\${CFG_G_$2-}"
+}
+
+# label_set VAR INDEX FIELD: VAR=the field, as label_get prints it (no subshell when the
+# labels are in variables).
+label_set() {
+	if [ -n "$CFG_N" ]; then
+		case $3 in '' | *[!a-z]*) return 1 ;; esac
+		is_uint "$2" || {
+			eval "$1="
+			return 0
+		}
+		eval "$1=\${CFG_L$2_$3-}"
+	else
+		eval "$1=\$(label_get \"\$2\" \"\$3\")"
+	fi
 }
 
 label_count() {
