@@ -13,8 +13,11 @@
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
 #                        kexec -l (kexec_load), "auto" kexec -s and, where the kernel has
-#                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
-# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC.
+#                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l;
+#                        with PXE_KEXEC_FILE=no (the build read the kernel's config)
+#                        "auto" goes to -l at once.
+# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
+#          PXE_KEXEC_FILE.
 
 boot_fetch() {
 	local location name size pad=0 IFS_SAVE
@@ -78,10 +81,14 @@ boot_kexec() {
 	file) boot_load -s || die "kexec -s (kexec_file_load) failed to load kernel $KERNEL_NAME" ;;
 	load) boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME" ;;
 	auto)
-		if boot_load -s 2>"$WORK/kexec.err"; then
+		if [ "${PXE_KEXEC_FILE-}" = no ]; then
+			# Known when the image was built: its kernel has no KEXEC_FILE.
+			say "loading with kexec -l (this image's kernel has no kexec_file_load)"
+			boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME"
+		elif boot_load -s 2>"$WORK/kexec.err"; then
 			debug "loaded with kexec -s (kexec_file_load)"
 		else
-			debug "kexec -s: $(tr '\n' ' ' <"$WORK/kexec.err")"
+			[ "$PXE_VERBOSITY" -lt 2 ] || debug "kexec -s: $(tr '\n' ' ' <"$WORK/kexec.err")"
 			say "kexec_file_load refused (kernel without KEXEC_FILE?): loading with kexec -l"
 			boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME"
 		fi
