@@ -21,9 +21,11 @@
 
 boot_fetch() {
 	local location name size pad=0 IFS_SAVE
-	location=$(resolve "$ENTRY_KERNEL") || exit 1
+	resolve_set "$ENTRY_KERNEL"
+	location=$RESOLVED
 	fetch_required "$location" kernel "$WORK/kernel"
-	KERNEL_NAME=$(shown "$location")
+	shown_set "$location"
+	KERNEL_NAME=$SHOWN
 	INITRD_NAMES=
 	INITRD_FILE=
 	[ -n "$INITRDS" ] || return 0
@@ -39,10 +41,12 @@ boot_fetch() {
 		[ -n "$name" ] || continue
 		# The kernel skips the zeros between concatenated archives.
 		[ "$pad" -gt 0 ] && head -c "$pad" /dev/zero >>"$INITRD_FILE"
-		location=$(resolve "$name") || exit 1
+		resolve_set "$name"
+		location=$RESOLVED
 		fetch_required "$location" initrd "$INITRD_FILE"
+		shown_set "$location"
 		INITRD_NAMES="$INITRD_NAMES
-$(shown "$location")"
+$SHOWN"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		pad=$(((4096 - size % 4096) % 4096))
 	done
@@ -73,9 +77,11 @@ boot_load() {
 boot_kexec() {
 	local name
 	say "kernel $KERNEL_NAME"
-	printf '%s\n' "$INITRD_NAMES" | while IFS= read -r name; do
+	while IFS= read -r name; do
 		[ -n "$name" ] && say "initrd $name"
-	done
+	done <<EOF
+$INITRD_NAMES
+EOF
 	say "command line: $APPEND_LINE"
 	case ${PXE_KEXEC:-auto} in
 	file) boot_load -s || die "kexec -s (kexec_file_load) failed to load kernel $KERNEL_NAME" ;;
