@@ -7,7 +7,7 @@
 
 Each boot is recipes/pxelinux.yaml through the s390 firmware's network boot in
 qemu-system-s390x (TCG) on QEMU's user network, as `compose boot` runs it (the same
-composer.boot code), kexec'ing into the Debian kernel (vmlinuz, 4.8 MB) with
+composer.qemu.boot code), kexec'ing into the Debian kernel (vmlinuz, 4.8 MB) with
 tests/recipes/stage2.yaml as initrd (1 MB), named by plain names on QEMU's TFTP server or
 by URL on an HTTP server bound to 127.0.0.1 (10.0.2.2 in the guest). The config is
 pxelinux.cfg/default, so the boot script asks for every name syslinux tries before it.
@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from composer.boot import boot_image  # noqa: E402
+from composer.qemu.boot import boot_image  # noqa: E402
 from http_server import HttpServer  # noqa: E402
 
 BEGIN = "<!-- bench/boot_phases.py: begin generated -->"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.codec import Codec, gzip_engine
+from composer.build.pipeline import BuildRequest, BuildResult, build
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
 from composer.cli.options import (
@@ -32,7 +33,7 @@ from composer.cli.options import (
 )
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
-from composer.pipeline import BuildRequest, BuildResult, build
+from composer.output import make_output_dir
 from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.boot and len(requests) > 1:
         raise ComposerError("--boot boots one image; build one recipe at a time with it")
     if args.output_dir is not None:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
+        make_output_dir(args.output_dir)
     if len(requests) == 1:
         ui.info(f"composing {requests[0].recipe}")
         result = build(requests[0], stage=ui.stage)

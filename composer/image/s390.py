@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
+from composer.inputfile import UnreadableFile, open_regular
 from composer.resolve.elf import ELF_MAGIC
 
 SIGNATURE_OFFSET = 0x08
@@ -144,16 +145,21 @@ def check_command_line_area(header: BootHeader, kernel_size: int, name: str) -> 
                           f"{COMMAND_LINE:#x}")
 
 
+def open_kernel(path: Path) -> BinaryIO:
+    """The kernel file opened for reading; a directory, FIFO, device or socket is refused
+    before any read (a FIFO would otherwise block the build forever)."""
+    try:
+        return open_regular(path)
+    except UnreadableFile as error:
+        raise KernelError(f"kernel {path} {error.message}") from None
+
+
 def read_kernel(path: Path) -> BootHeader:
     """The boot header of the kernel file at `path`, refusing a file that cannot be one."""
     try:
-        with open(path, "rb") as f:
+        with open_kernel(path) as f:
             header = read_header(f, str(path))
             size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        raise KernelError(f"kernel {path} not found") from None
-    except IsADirectoryError:
-        raise KernelError(f"kernel {path} is a directory") from None
     except OSError as error:
         raise KernelError(f"cannot read kernel {path}: {error.strerror}") from None
     check_command_line_area(header, size, str(path))

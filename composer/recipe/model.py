@@ -38,6 +38,7 @@ from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema, WithJsonSchema
 from pydantic_core import CoreSchema
 
 from composer.archive.codec import WRITABLE, Codec, Compression
+from composer.cpio import image_path_of
 
 Scalar = str | int | float | bool
 VariableValue = Scalar | list[Scalar]
@@ -331,16 +332,10 @@ class Recipe(Part):
 
 
 def image_identity(path: Any) -> str:
-    """A destination as the archive will hold it: empty and `.` components dropped.
-
-    Only a spelling is normalised here; whether the path is allowed at all (`..`,
-    relative, the root) is for the plan stage, which reports it with its location.
-    """
-    if not isinstance(path, str):
-        return repr(path)
-    if "//" not in path and "/." not in path and not path.endswith("/"):
-        return path  # the common case, already normal
-    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+    """A destination as the archive will hold it (`cpio.image_path_of`). Only a spelling
+    is normalised here; whether the path is allowed at all (`..`, relative, the root) is
+    for the plan stage, which reports it with its location."""
+    return image_path_of(path) if isinstance(path, str) else repr(path)
 
 
 def _entry_lists() -> dict[str, type[Entry]]:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from under_test import PYTHON, compose
 
-NOT_FOR_A_PLAIN_BUILD = ("composer.boot", "composer.qemu", "zstandard", "lz4", "concurrent")
+NOT_FOR_A_PLAIN_BUILD = ("composer.qemu.boot", "composer.qemu.command", "zstandard", "lz4",
+                         "concurrent")
 PROBE = """\
 import json, sys
 from composer.cli import main

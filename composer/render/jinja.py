@@ -16,10 +16,10 @@ import jinja2
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
+from composer.render.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
 # A file a render looked for, and what it held (None: there was no file), so that a
-# stored render can be checked against the files as they are now (composer/rendercache.py).
+# stored render can be checked against the files as they are now (composer/cache/render.py).
 Probe = tuple[str, bytes | None]
 
 

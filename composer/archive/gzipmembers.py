@@ -25,7 +25,7 @@ from collections import deque
 
 from composer.archive.libdeflate import Compressor, Library
 from composer.archive.pigz import Block, ParallelGzip, stop_workers
-from composer.blobcache import BlobCache
+from composer.cache.store import BlobCache
 
 MEMBER = 1 << 20  # input bytes after which the next entry boundary ends a member
 STREAM_AFTER = 16 << 20  # a member's input held in memory at most

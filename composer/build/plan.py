@@ -9,7 +9,6 @@ output behind.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +20,10 @@ from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.kernel import Kernel, kernel_at, kernel_in
 from composer.image.s390 import encode_cmdline
+from composer.inputfile import UnreadableFile, check_regular
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
-from composer.render import expand, render_file
+from composer.render.templates import expand, render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
@@ -91,14 +91,11 @@ def _source(raw: str, at: str) -> Path:
     """A file source, checked now by opening it: a file the user may not read fails
     here with its location, not halfway through the archive."""
     source = Path(raw)
-    if not source.is_file():
-        state = "is not a regular file" if source.exists() else "not found"
-        raise InputError(f"source file {source} {state}{_where(at)}")
-    try:
-        os.close(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-    except OSError as error:
-        raise InputError(f"source file {source} cannot be read: {error.strerror}"
-                         f"{_where(at)}") from None
+    try:  # opened now, without waiting on a FIFO, to refuse anything but a regular file
+        check_regular(source)
+    except UnreadableFile as error:
+        reason = "is not a regular file" if source.is_dir() else error.message
+        raise InputError(f"source file {source} {reason}{_where(at)}") from None
     return source
 
 
@@ -139,8 +136,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
     for t in recipe.templates:
         path = _path(t.path, variables, t.at)
         source = Path(t.source)
-        if not source.is_file():
-            raise InputError(f"template {source} not found{_where(t.at)}")
+        try:
+            check_regular(source)
+        except UnreadableFile as error:
+            raise InputError(f"template {source} {error.message}{_where(t.at)}") from None
         text = render_file(source, variables, included=included)
         out.append(Entry(path, Kind.FILE, mode_or_default(Kind.FILE, t.mode), t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))

@@ -30,11 +30,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol
 
-from composer.console import Answer, Typist, type_keys
 from composer.errors import BuildError, InputError
 from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE, SIGNATURE_OFFSET
-from composer.qemu import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
-from composer.tftproot import BOOTFILE, BootEntry, bootfile_in, lay_out_tftp
+from composer.qemu.command import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
+from composer.qemu.console import Answer, Typist, type_keys
+from composer.qemu.tftproot import BOOTFILE, BootEntry, bootfile_in, lay_out_tftp
 
 PANIC = "Kernel panic"
 NETBOOT_FAILURES = ("Failed to load OS from network", "Trying pxelinux.cfg files")

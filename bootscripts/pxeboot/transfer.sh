@@ -14,7 +14,15 @@
 # copy). So a file of SIZE bytes fits when 2 x SIZE, plus what was fetched before it
 # (its kexec copy is still to come), plus PXE_MEMORY_RESERVE_MB stays within MemAvailable.
 #
-# Exports: memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
+# Sizes a server announces are text, possibly of any length (Content-Length
+# 99999999999999999999): bytes_of reads one as a number capped at BYTES_CAP (1 PiB),
+# so that 2 x SIZE and the sums below stay far from the shell's 64-bit limit; every
+# size check goes through it. An announced size can lie: the memory check also runs as
+# the file grows, and a file that grows past the size announced is stopped.
+#
+# Exports: bytes_of TEXT                BYTES=TEXT capped at BYTES_CAP; false when TEXT
+#                                       is not a decimal number;
+#          memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
 #          transfer_watch PID FILE OFFSET NAME [HEADERS]
 #                                       waits for the transfer PID writing FILE beyond
 #                                       OFFSET; HEADERS is curl -D's file, read for the
@@ -26,6 +34,16 @@
 #          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file).
 
 TRANSFER_HELD=0
+BYTES_CAP=1125899906842624 # 2^50: 16 digits; 2^63 is 19
+
+bytes_of() {
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
+	BYTES=${1#"${1%%[!0]*}"}
+	if [ "${#BYTES}" -gt 16 ] || { [ "${#BYTES}" = 16 ] && [ "$BYTES" -gt "$BYTES_CAP" ]; }; then
+		BYTES=$BYTES_CAP
+	fi
+	BYTES=${BYTES:-0}
+}
 
 # uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second;
 # uptime_cs_set: the same into UPTIME_CS (no subshell).
@@ -52,8 +70,15 @@ memory_available_kb() {
 
 memory_check() {
 	local avail need
+	if ! bytes_of "$1"; then
+		TRANSFER_ERROR="the size '$1' is not a number of bytes"
+		return 1
+	fi
 	avail=$(memory_available_kb) || return 0 # no MemAvailable (before Linux 3.14): no check
-	need=$(((2 * $1 + TRANSFER_HELD) / 1024 + ${PXE_MEMORY_RESERVE_MB:-32} * 1024))
+	bytes_of "$avail" || return 0
+	avail=$BYTES
+	bytes_of "$1"
+	need=$(((2 * BYTES + TRANSFER_HELD) / 1024 + ${PXE_MEMORY_RESERVE_MB:-32} * 1024))
 	[ "$need" -gt "$avail" ] || return 0
 	TRANSFER_ERROR="needs about $(mb $((need * 1024))) MB of memory (the file and kexec's copy of it$(
 		[ "$TRANSFER_HELD" -gt 0 ] && printf ', kexec'"'"'s copy of the %s MB fetched before' "$(mb "$TRANSFER_HELD")"
@@ -61,17 +86,22 @@ memory_check() {
 	return 1
 }
 
-transfer_done() { TRANSFER_HELD=$((TRANSFER_HELD + $1)); }
+transfer_done() {
+	bytes_of "$1" || BYTES=0
+	TRANSFER_HELD=$((TRANSFER_HELD + BYTES))
+	[ "$TRANSFER_HELD" -le "$BYTES_CAP" ] || TRANSFER_HELD=$BYTES_CAP
+}
 
 # headers_facts LOG: "STATUS LENGTH REDIRECTS" from the headers curl -D wrote so far: the
 # last HTTP status, its Content-Length (or the FTP SIZE answer, 213), and how many
-# Location headers came (one per redirect followed). Empty fields are "-".
+# Location headers came (one per redirect followed). Empty fields are "-". The length is
+# the server's text (digits of any length, never awk's 1e+20), or "?" when not digits.
 headers_facts() {
 	awk '{ line = tolower($0) }
 		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = "" }
-		line ~ /^ *content-length:/ { length_ = $2 + 0 }
+		line ~ /^ *content-length:/ { sub(/\r$/, "", $2); length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
 		line ~ /^ *location:/ { redirects++ }
-		/^213 [0-9]+/ { status = 200; length_ = $2 + 0 }
+		/^213 [0-9]+/ { status = 200; sub(/\r$/, "", $2); length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
 		END { printf "%s %s %d\n", status == "" ? "-" : status,
 			length_ == "" ? "-" : length_, redirects }' "$1" 2>/dev/null
 }
@@ -110,9 +140,9 @@ transfer_ticker() {
 
 # The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
 # ticker's USR1 interrupts that wait (POSIX: a trapped signal ends `wait`) for the checks
-# below, 0.1 s after the start and then every 0.5 s. A short transfer (a config file, a
-# miss) costs no poll at all, a long one is not left waiting for the next poll to notice
-# its end.
+# of transfer_check, 0.1 s after the start and then every 0.5 s. A short transfer (a
+# config file, a miss) costs no poll at all, a long one is not left waiting for the next
+# poll to notice its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
 	local total=- facts status length redirects next=0 step min step_mb sized=1 self ticker
@@ -164,8 +194,8 @@ transfer_watch() {
 }
 
 # transfer_check: one look at the running transfer, in transfer_watch's variables:
-# progress, headers, the memory check, the stall timeout. False (status 124, the
-# transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
+# headers, sizes, the memory check, the stall timeout, progress. False (status 124,
+# the transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
 transfer_check() {
 	uptime_cs_set
 	now=$UPTIME_CS
@@ -186,9 +216,15 @@ transfer_check() {
 		2??)
 			sized=1
 			if [ "$length" != - ]; then
-				total=$length
+				if ! bytes_of "$length"; then
+					transfer_stop "$pid" "the server announced a size that is not a number"
+					status=124
+					return 1
+				fi
+				total=$BYTES
 				if ! memory_check "$total"; then
-					transfer_stop "$pid" "($(mb "$total") MB): $TRANSFER_ERROR"
+					[ "$total" = "$BYTES_CAP" ] && length="$length bytes" || length="$(mb "$total") MB"
+					transfer_stop "$pid" "($length): $TRANSFER_ERROR"
 					status=124
 					return 1
 				fi
@@ -205,16 +241,22 @@ transfer_check() {
 		status=124
 		return 1
 	fi
+	if [ "$total" != - ] && [ "$size" -gt "$total" ]; then
+		transfer_stop "$pid" "the server sent more than the $total bytes it announced"
+		status=124
+		return 1
+	fi
+	# The memory check as it grows, announced size or not: an announced size can lie.
+	if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && ! memory_check "$size"; then
+		transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
+		status=124
+		return 1
+	fi
 	if [ "$total" = - ] && [ "$sized" = 1 ] && [ "$size" -ge "$min" ]; then
-		# Size unknown (TFTP): a line every step, and the memory check as it grows.
+		# Size unknown (TFTP): a line every step.
 		if [ "$size" -ge "$next" ]; then
 			[ "$next" -gt 0 ] && progress "$name" "$size" - "$start"
 			next=$((size - size % step_mb + step_mb))
-		fi
-		if ! memory_check "$size"; then
-			transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
-			status=124
-			return 1
 		fi
 	elif [ "$next" -gt 0 ] && [ "$size" -ge "$next" ] && [ "$size" -lt "$total" ]; then
 		progress "$name" "$size" "$total" "$start"

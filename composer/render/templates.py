@@ -1,7 +1,7 @@
-"""Jinja2 templates and `{{ var }}` strings, rendered in Jinja's sandbox (composer/templating.py).
+"""Jinja2 templates and `{{ var }}` strings, rendered in Jinja's sandbox (composer/render/jinja.py).
 
 Every render is Jinja's. A template file rendered before with the same text, included
-files and variables is taken from the render cache (composer/rendercache.py), which
+files and variables is taken from the render cache (composer/cache/render.py), which
 checks that whatever the render read is still the same.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from composer import templating
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.sandbox import MAX_RESULT
+from composer.render import jinja
+from composer.render.sandbox import MAX_RESULT
 
 
 def render_file(path: Path, variables: Mapping[str, object], name: str | None = None,
@@ -26,20 +26,20 @@ def render_file(path: Path, variables: Mapping[str, object], name: str | None = 
         raise InputError(f"template {path} is not UTF-8 text") from None
     name = name or str(path)
     search = [path.parent]
-    from composer.rendercache import RenderCache
+    from composer.cache.render import RenderCache
 
     cache = RenderCache.open()
     key = None if cache is None else cache.key(name, text, search, variables)
     if cache is None or key is None:
-        return templating.render_text(text, variables, name, search, included)
+        return jinja.render_text(text, variables, name, search, included)
     hit = cache.get(key, MAX_RESULT)
     if hit is not None:
         if included is not None:
             included += hit[1]
         return hit[0]
-    probes: list[templating.Probe] = []
+    probes: list[jinja.Probe] = []
     read: list[Path] = []
-    rendered = templating.render_text(text, variables, name, search, read, probes)
+    rendered = jinja.render_text(text, variables, name, search, read, probes)
     if included is not None:
         included += read
     cache.put(key, rendered, probes)
@@ -54,4 +54,4 @@ def expand(text: str, variables: Mapping[str, object], name: str) -> str:
     """Expand `{{ var }}` in a recipe string; strings without expressions are kept as is."""
     if not has_expression(text):
         return text
-    return templating.render_text(text, variables, name)
+    return jinja.render_text(text, variables, name)

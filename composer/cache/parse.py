@@ -10,7 +10,7 @@ data with the line and column of every key and value, exactly what the parse mad
 Only parses that succeed are stored, and only data marshal can hold whole (a YAML
 timestamp, say, is parsed every time); a file with a YAML error is parsed every time,
 so its message is the same as without the cache. Everything read back is checked
-(composer/blobcache.py checks the entry; its shape is checked here), and the schema
+(composer/cache/store.py checks the entry; its shape is checked here), and the schema
 check and everything after it run on the stored parse as on a fresh one.
 """
 
@@ -21,14 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from composer.blobcache import BlobCache, library_identity
+from composer.cache.index import code_version
+from composer.cache.store import BlobCache, library_identity
 from composer.errors import Location
-from composer.resolve.cache import code_version
 
 FORMAT = 1
 BUDGET = 8 << 20  # bytes of stored parses before the oldest go
 ADD_LIMIT = 4 << 20
-PARSING_CODE = ("yamldoc.py", "parsecache.py")
+PARSING_CODE = ("recipe/yamldoc.py", "cache/parse.py")  # under composer/
 
 KeyPath = tuple[str | int, ...]
 Places = dict[KeyPath, Location]
@@ -46,7 +46,7 @@ class ParseCache:
         store = BlobCache.open("parse", BUDGET, ADD_LIMIT)
         if store is None:
             return None
-        here = Path(__file__).parent
+        here = Path(__file__).parents[1]
         code = code_version(*(str(here / name) for name in PARSING_CODE))
         library = library_identity("yaml")
         if code is None or library is None:

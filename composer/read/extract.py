@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.archive.reader import Limits, Member, Record
+from composer.cpio import DEVICES, Kind, path_parts
 from composer.errors import BuildError, InputError
-from composer.inspection import Image, open_image
+from composer.inputfile import kind_of, why_not_opened
+from composer.read.inspect import Image, open_image
 
 FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-LINKABLE = ("file", "char", "block", "fifo", "socket")
+LINKABLE = frozenset({Kind.FILE, Kind.CHAR, Kind.BLOCK, Kind.FIFO, Kind.SOCKET})
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def entry_parts(name: str) -> tuple[str, ...]:
     if name.startswith("/"):
         raise _Refusal("absolute path: archive names must be relative to the image root",
                        hostile=True)
-    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    parts = path_parts(name)
     if ".." in parts:
         raise _Refusal("'..' in the path: it would climb out of the directory",
                        hostile=True)
@@ -141,7 +143,7 @@ class _Tree:
         if found is None:
             return True
         ours = parts in self.created
-        if record.kind == "dir" and stat.S_ISDIR(found.st_mode):
+        if record.kind is Kind.DIR and stat.S_ISDIR(found.st_mode):
             return False
         if not ours and not self.force:
             raise _Refusal("already exists (use --force to replace it)", hostile=False)
@@ -219,10 +221,10 @@ def _set_metadata(tree: _Tree, record: Record, fd: int) -> None:
 
 def _write_node(tree: _Tree, record: Record, parts: tuple[str, ...], pfd: int) -> None:
     name = parts[-1]
-    if record.kind == "symlink":
+    if record.kind is Kind.SYMLINK:
         assert record.target is not None
         os.symlink(record.target, name, dir_fd=pfd)
-    elif record.kind == "fifo":
+    elif record.kind is Kind.FIFO:
         os.mkfifo(name, 0o600, dir_fd=pfd)
     else:  # char, block, socket
         device = os.makedev(record.rdev_major, record.rdev_minor)
@@ -233,7 +235,7 @@ def _write_node(tree: _Tree, record: Record, parts: tuple[str, ...], pfd: int) -
                         "not created: this process may not make device nodes") from None
     if tree.privileged:
         os.chown(name, record.uid, record.gid, dir_fd=pfd, follow_symlinks=False)
-    if record.kind != "symlink":
+    if record.kind is not Kind.SYMLINK:
         # Just made by us, so not a symlink: Linux has no chmod that refuses to follow.
         os.chmod(name, record.permissions, dir_fd=pfd)
     os.utime(name, (record.mtime, record.mtime), dir_fd=pfd, follow_symlinks=False)
@@ -244,18 +246,18 @@ def _extract_one(tree: _Tree, member: Member, report: ExtractReport) -> None:
     parts = entry_parts(record.name)
     if not parts:
         return  # the image root is DIR itself: its mode is the user's business
-    if record.kind in ("char", "block") and not tree.privileged:
+    if record.kind in DEVICES and not tree.privileged:
         raise _Skip(f"{record.kind} device {record.rdev_major}, {record.rdev_minor} not "
                     "created: making device nodes needs root")
     pfd = tree.open_parent(parts)
     try:
         fresh = tree.make_room(parts, pfd, record)
-        if record.kind == "dir":
+        if record.kind is Kind.DIR:
             if fresh:
                 os.mkdir(parts[-1], 0o700, dir_fd=pfd)
             if fresh or parts in tree.created or tree.force:
                 tree.dirs.append((parts, record))
-        elif record.kind == "file":
+        elif record.kind is Kind.FILE:
             _write_file(tree, member, parts, pfd)
         else:
             _write_node(tree, record, parts, pfd)
@@ -292,6 +294,12 @@ def extract_members(members: Iterable[Member], dest: Path, *, force: bool = Fals
     try:
         dest.mkdir(parents=True, exist_ok=True)
         root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileExistsError:
+        raise InputError(f"cannot use {dest} as the destination: it is "
+                         f"{kind_of(os.stat(dest).st_mode)}, not a directory") from None
+    except NotADirectoryError as error:
+        raise InputError(f"cannot use {dest} as the destination: "
+                         f"{why_not_opened(dest, error).removeprefix('not found: ')}") from None
     except OSError as error:
         raise InputError(f"cannot use {dest} as the destination: {error.strerror}") from None
     report = ExtractReport()

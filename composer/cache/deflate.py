@@ -8,7 +8,7 @@ deflates nothing: each block's bytes are found under a hash of exactly those inp
 A changed file, template or variable changes its blocks' content, hence their keys:
 a miss, deflated as always. The output is the same bytes with the cache warm, cold or
 off, which the tests check; the gzip trailer's CRC-32 is computed from the input, not
-taken from the cache. The store (composer/blobcache.py) checks every entry it reads.
+taken from the cache. The store (composer/cache/store.py) checks every entry it reads.
 
 A build stores at most ADD_LIMIT bytes: an image of hundreds of MB is not rebuilt
 unchanged often enough to be worth writing its blocks out again.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-from composer.blobcache import BlobCache
+from composer.cache.store import BlobCache
 
 FORMAT = 1
 ADD_LIMIT = 16 << 20  # bytes of deflated blocks one build may add

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.reader import Limits, Member, Record, Segment
+from composer.cpio import DEVICES, KIND_BITS, Kind
 from composer.image.s390 import BootHeader
-from composer.inspection import S390_IMAGE, Image, mtime_text, open_image, printable
-from composer.manifest import Entry, Kind
+from composer.manifest import Entry
+from composer.read.inspect import S390_IMAGE, Image, mtime_text, open_image, printable
 
 SCHEMA = "composer.diff/1"
 HEADER_FIELDS = ("kernel_version", "cmdline", "max_cmdline")
@@ -30,31 +31,26 @@ HEADER_FIELDS = ("kernel_version", "cmdline", "max_cmdline")
 
 @dataclass(frozen=True)
 class EntryState:
-    """One path as it ends up in the unpacked image."""
+    """One path as it ends up in the unpacked image: the archive member that put it there
+    (a hard link given the size of the member that carried its data) and, for a file,
+    the SHA-256 of its content."""
 
-    path: str
-    kind: str
-    mode: int
-    uid: int = 0
-    gid: int = 0
-    size: int = 0
+    record: Record
     sha256: str | None = None
-    target: str | None = None
-    device: tuple[int, int] | None = None
-    mtime: int = 0
 
     def compared(self, with_mtime: bool) -> dict[str, Any]:
         """The fields that matter for this kind of entry."""
-        fields: dict[str, Any] = {"type": self.kind, "mode": f"{self.mode:04o}",
-                                  "uid": self.uid, "gid": self.gid}
-        if self.kind == "file":
-            fields.update(size=self.size, sha256=self.sha256)
-        elif self.kind == "symlink":
-            fields["target"] = self.target
-        elif self.device is not None:
-            fields["device"] = f"{self.device[0]}, {self.device[1]}"
+        record = self.record
+        fields: dict[str, Any] = {"type": record.kind, "mode": f"{record.permissions:04o}",
+                                  "uid": record.uid, "gid": record.gid}
+        if record.kind is Kind.FILE:
+            fields.update(size=record.size, sha256=self.sha256)
+        elif record.kind is Kind.SYMLINK:
+            fields["target"] = record.target
+        elif record.kind in DEVICES:
+            fields["device"] = f"{record.rdev_major}, {record.rdev_minor}"
         if with_mtime:
-            fields["mtime"] = self.mtime
+            fields["mtime"] = record.mtime
         return fields
 
 
@@ -74,13 +70,6 @@ class EntryChange:
     changes: tuple[FieldChange, ...] = ()
 
 
-def state_of(record: Record, sha256: str | None = None) -> EntryState:
-    device = (record.rdev_major, record.rdev_minor) if record.kind in ("char", "block") \
-        else None
-    return EntryState(record.path, record.kind, record.permissions, record.uid, record.gid,
-                      record.size, sha256, record.target, device, record.mtime)
-
-
 def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
     """Hash every file while the reader streams it; resolve overrides and hard links."""
     states: dict[str, EntryState] = {}
@@ -89,13 +78,13 @@ def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
     for member in members:
         record = member.record
         digest = None
-        if record.kind == "file":
+        if record.kind is Kind.FILE:
             hasher = hashlib.sha256()
             for chunk in member.chunks():
                 hasher.update(chunk)
             digest = hasher.hexdigest()
-        states[record.path] = state_of(record, digest)
-        if record.kind == "file" and record.nlink >= 2:
+        states[record.path] = EntryState(record, digest)
+        if record.kind is Kind.FILE and record.nlink >= 2:
             key = (record.archive, record.dev_major, record.dev_minor, record.ino)
             groups.setdefault(key, []).append(record.path)
             if record.size and digest is not None:
@@ -103,8 +92,8 @@ def entry_states(members: Iterable[Member]) -> dict[str, EntryState]:
     for group, (size, digest) in content.items():
         for path in groups[group]:
             state = states[path]
-            if state.kind == "file" and not state.size:
-                states[path] = replace(state, size=size, sha256=digest)
+            if state.record.kind is Kind.FILE and not state.record.size:
+                states[path] = EntryState(replace(state.record, size=size), digest)
     return states
 
 
@@ -124,13 +113,11 @@ def states_from_entries(entries: Iterable[Entry]) -> dict[str, EntryState]:
     states = {}
     for entry in entries:
         is_file = entry.kind is Kind.FILE
-        device = (entry.major, entry.minor) if entry.kind in (Kind.CHAR, Kind.BLOCK) else None
-        states[entry.path] = EntryState(
-            entry.path, str(entry.kind), entry.mode, entry.uid, entry.gid,
-            entry.size() if is_file or entry.kind is Kind.SYMLINK else 0,
-            _file_digest(entry) if is_file else None, entry.target, device,
-            entry.mtime or 0,
-        )
+        record = Record(entry.path, KIND_BITS[entry.kind] | entry.mode, entry.uid, entry.gid,
+                        1, entry.mtime or 0,
+                        entry.size() if is_file or entry.kind is Kind.SYMLINK else 0,
+                        rdev_major=entry.major, rdev_minor=entry.minor, target=entry.target)
+        states[entry.path] = EntryState(record, _file_digest(entry) if is_file else None)
     return states
 
 
@@ -206,13 +193,15 @@ def diff_files(a: Path, b: Path, *, limits: Limits | None = None,
 
 
 def state_json(state: EntryState) -> dict[str, Any]:
+    record = state.record
+    device = record.kind in DEVICES
     return {
-        "path": state.path, "type": state.kind, "mode": f"{state.mode:04o}",
-        "uid": state.uid, "gid": state.gid, "size": state.size, "sha256": state.sha256,
-        "target": state.target,
-        "major": state.device[0] if state.device else None,
-        "minor": state.device[1] if state.device else None,
-        "mtime": state.mtime,
+        "path": record.path, "type": record.kind, "mode": f"{record.permissions:04o}",
+        "uid": record.uid, "gid": record.gid, "size": record.size, "sha256": state.sha256,
+        "target": record.target,
+        "major": record.rdev_major if device else None,
+        "minor": record.rdev_minor if device else None,
+        "mtime": record.mtime,
     }
 
 
@@ -257,13 +246,14 @@ def _short(field: str, value: Any) -> str:
 
 
 def _summary(state: EntryState) -> str:
-    text = f"{state.kind} {state.mode:04o} {state.uid}/{state.gid}"
-    if state.kind == "file":
-        text += f" {state.size} bytes"
-    elif state.target is not None:
-        text += f" -> {printable(state.target)}"
-    elif state.device is not None:
-        text += f" {state.device[0]}, {state.device[1]}"
+    record = state.record
+    text = f"{record.kind} {record.permissions:04o} {record.uid}/{record.gid}"
+    if record.kind is Kind.FILE:
+        text += f" {record.size} bytes"
+    elif record.target is not None:
+        text += f" -> {printable(record.target)}"
+    elif record.kind in DEVICES:
+        text += f" {record.rdev_major}, {record.rdev_minor}"
     return text
 
 

@@ -4,8 +4,8 @@ Importing Jinja2 with the sandbox and compiling a template is a fifth of a small
 image's build, for a text that is the same as last time unless the template, a file it
 includes or a variable changed. So a render is stored under a BLAKE2b of all it was
 computed from: the template's name and text, the variables (their types too: 1, True
-and "1" are different keys), the source of the code that renders (composer/templating.py,
-composer/sandbox.py), Python's version and the installed Jinja2 and MarkupSafe (each
+and "1" are different keys), the source of the code that renders (composer/render/jinja.py,
+composer/render/sandbox.py), Python's version and the installed Jinja2 and MarkupSafe (each
 known by its file's identity, without importing it). What a template reads at render
 time (`{% include %}`, `{% import %}`, `{% extends %}`) is not known before rendering:
 each stored render lists every file it looked for with a hash of its bytes, or that it
@@ -23,18 +23,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from composer.blobcache import BlobCache, digest, library_identity
+from composer.cache.index import code_version
+from composer.cache.store import BlobCache, digest, library_identity
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.resolve.cache import code_version
 
 FORMAT = 1
 BUDGET = 4 << 20  # bytes of stored renders before the oldest go
 ADD_LIMIT = 4 << 20
-RENDERING_CODE = ("templating.py", "sandbox.py", "rendercache.py")
+RENDERING_CODE = ("render/jinja.py", "render/sandbox.py", "cache/render.py")  # under composer/
 LIBRARIES = ("jinja2", "markupsafe")
 PLAIN = (str, int, float, bool, type(None))
 
-Probe = tuple[str, bytes | None]  # as composer/templating.py records them
+Probe = tuple[str, bytes | None]  # as composer/render/jinja.py records them
 
 
 def _plain(value: object, depth: int = 0) -> bool:
@@ -62,7 +62,7 @@ class RenderCache:
         store = BlobCache.open("render", BUDGET, ADD_LIMIT)
         if store is None:
             return None
-        here = Path(__file__).parent
+        here = Path(__file__).parents[1]
         code = code_version(*(str(here / name) for name in RENDERING_CODE))
         libraries = [library_identity(name) for name in LIBRARIES]
         if code is None or None in libraries:

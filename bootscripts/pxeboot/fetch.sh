@@ -15,7 +15,9 @@
 #                                       URL (dies on a URL it cannot fetch);
 #          resolve_set NAME             the same into RESOLVED (no subshell);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
-#                                       default server); shown_set: into SHOWN;
+#                                       default server, a URL's user:password@ as ***@);
+#                                       shown_set: into SHOWN;
+#          url_masked URL               prints URL with its user:password@ as ***@;
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
@@ -49,7 +51,7 @@ resolve_set() {
 	fi
 	if url_is "$full"; then
 		problem=$(url_check "$full")
-		[ -z "$problem" ] || die "'$full' $problem"
+		[ -z "$problem" ] || die "'$(url_masked "$full")' $problem"
 		RESOLVED=$(url_location "$full")
 		return 0
 	fi
@@ -68,12 +70,23 @@ shown() {
 # shown_set LOCATION: shown's answer in SHOWN, in this shell.
 shown_set() {
 	if url_is "$1"; then
-		SHOWN=$1
+		SHOWN=$(url_masked "$1")
 	elif [ "${1%%::*}" = "$SERVER" ]; then
 		SHOWN=${1#*::}
 	else
 		SHOWN=$1
 	fi
+}
+
+# url_masked URL: URL with the user:password@ of its authority shown as ***@: credentials
+# in a URL never reach the console.
+url_masked() {
+	local rest=${1#*://} authority
+	authority=${rest%%/*}
+	case $authority in
+	*@*) printf '%s://***@%s%s\n' "${1%%://*}" "${authority##*@}" "${rest#"$authority"}" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
 }
 
 fetch() {

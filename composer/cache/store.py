@@ -1,5 +1,5 @@
 """Content-addressed blobs remembered between builds, one file per key, under
-~/.cache/composer/KIND (see composer/resolve/cache.py for where, and COMPOSER_CACHE=off).
+~/.cache/composer/KIND (see composer/cache/index.py for where, and COMPOSER_CACHE=off).
 
 A key is a BLAKE2b-256 of everything the blob was computed from, so a hit is the blob
 itself (no collision is within reach). An entry file holds a magic, its key and a
@@ -19,7 +19,7 @@ from hashlib import blake2b
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-from composer.resolve.cache import cache_home
+from composer.cache.index import cache_home
 
 MAGIC = b"composer-blob\x01"
 KEY_SIZE = 32

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.codec import Codec, detect
-from composer.archive.reader import BINARY_MAGICS, InitramfsReader, Limits, Record, Segment
+from composer.archive.reader import InitramfsReader, Limits, Record, Segment
+from composer.cpio import BINARY_MAGICS, DEVICES
 from composer.errors import InputError
 from composer.image.s390 import (
     HEADER_SIZE,
@@ -28,6 +29,7 @@ from composer.image.s390 import (
     looks_like_boot_image,
     read_header,
 )
+from composer.inputfile import UnreadableFile, open_regular
 from composer.resolve.elf import ELF_MAGIC
 
 SCHEMA = "composer.inspect/1"
@@ -87,18 +89,11 @@ def classify(path: Path, f: Any) -> Image:
 def open_image(path: Path, limits: Limits | None = None) -> Iterator[tuple[Image, InitramfsReader]]:
     """The image's description and a reader over its initramfs (empty if it has none)."""
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else \
-                "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise InputError(f"{path} is {kind}; inspect, extract and diff read regular "
-                             "files only")
-        os.set_blocking(fd, True)
+        opened = open_regular(path)
+    except UnreadableFile as error:
+        raise InputError(f"{path} {error.message}; inspect, extract and diff read regular "
+                         "files only") from None
+    with opened as f:
         image = classify(path, f)
         name = str(path) if image.header is None else \
             f"{path} (initramfs at offset {image.initramfs_offset})"
@@ -137,7 +132,7 @@ def header_json(header: BootHeader | None) -> dict[str, Any] | None:
 
 
 def record_json(record: Record) -> dict[str, Any]:
-    device = record.kind in ("char", "block")
+    device = record.kind in DEVICES
     return {
         "segment": record.segment,
         "archive": record.archive,
@@ -211,7 +206,7 @@ def mtime_text(mtime: int) -> str:
 
 
 def listing_line(record: Record) -> str:
-    if record.kind in ("char", "block"):
+    if record.kind in DEVICES:
         size = f"{record.rdev_major:>4}, {record.rdev_minor:>3}"
     else:
         size = f"{record.size:>9}"

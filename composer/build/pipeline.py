@@ -15,11 +15,11 @@ from typing import BinaryIO
 
 from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.codec import Compression
+from composer.build.plan import NetbootLimit, Plan, plan
 from composer.errors import BuildError, InputError
-from composer.image.s390 import NETBOOT_LIMIT, patch_image, write_kernel
+from composer.image.s390 import NETBOOT_LIMIT, open_kernel, patch_image, write_kernel
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
-from composer.plan import NetbootLimit, Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
@@ -224,7 +224,7 @@ def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Pa
     kernel = the_plan.kernel
     assert image is not None and kernel is not None, "check_outputs: an image has a kernel"
     out = outputs.enter_context(_writing(image))
-    with timed("kernel"), open(kernel.path, "rb") as k:
+    with timed("kernel"), open_kernel(kernel.path) as k:
         offset = write_kernel(out, k)
     with timed("archive"):
         if archive is not None:
