@@ -41,6 +41,8 @@ fi
 . "$PXE_LIB/fetch.sh"
 # shellcheck source=lib/pxeboot/fetch-url.sh
 . "$PXE_LIB/fetch-url.sh"
+# shellcheck source=lib/pxeboot/verify.sh
+. "$PXE_LIB/verify.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh

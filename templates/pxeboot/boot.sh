@@ -4,7 +4,8 @@
 # Exports: boot_fetch    fetches ENTRY_KERNEL into $WORK/kernel and the INITRDS, in
 #                        order, into one $WORK/initrd (each but the last zero-padded to
 #                        4 KiB, as syslinux does), each written straight into it: an
-#                        installer's initrd of hundreds of MB is never held twice; sets
+#                        installer's initrd of hundreds of MB is never held twice; each
+#                        file's signature is checked as it arrives (verify.sh); sets
 #                        KERNEL_NAME, INITRD_NAMES (one per line, as shown) and
 #                        INITRD_FILE (empty without initrds);
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
@@ -14,12 +15,14 @@
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
 #                        kexec -l (kexec_load), "auto" kexec -s and, where the kernel has
 #                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
-# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC.
+# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC;
+#          verify_file (verify.sh).
 
 boot_fetch() {
 	local location name size pad=0 IFS_SAVE
 	location=$(resolve "$ENTRY_KERNEL") || exit 1
 	fetch_required "$location" kernel "$WORK/kernel"
+	verify_file "$WORK/kernel" "$location" || die "kernel '$(shown "$location")' $VERIFY_ERROR"
 	KERNEL_NAME=$(shown "$location")
 	INITRD_NAMES=
 	INITRD_FILE=
@@ -37,7 +40,10 @@ boot_fetch() {
 		# The kernel skips the zeros between concatenated archives.
 		[ "$pad" -gt 0 ] && head -c "$pad" /dev/zero >>"$INITRD_FILE"
 		location=$(resolve "$name") || exit 1
+		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		fetch_required "$location" initrd "$INITRD_FILE"
+		verify_file "$INITRD_FILE" "$location" "$size" ||
+			die "initrd '$(shown "$location")' $VERIFY_ERROR"
 		INITRD_NAMES="$INITRD_NAMES
 $(shown "$location")"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
