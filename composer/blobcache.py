@@ -15,13 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from hashlib import blake2b
 from importlib.machinery import PathFinder
 from pathlib import Path
-
-try:  # hashlib would load OpenSSL (~30 ms of a cold start) for one BLAKE2 it also has
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - every CPython build has _blake2
-    from hashlib import blake2b
 
 from composer.resolve.cache import cache_home
 

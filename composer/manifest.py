@@ -17,7 +17,6 @@ from pathlib import Path
 from composer.cpio import PATH_MAX
 from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError
-from composer.value import Value
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,
@@ -84,8 +83,8 @@ MAX_MAJOR = (1 << 12) - 1
 MAX_MINOR = (1 << 20) - 1
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Entry(Value):
+@dataclass(frozen=True, slots=True)
+class Entry:
     """One archive member, valid by construction for its kind.
 
     A file has exactly one of `source` (streamed at archive time) or `data` (held

@@ -21,13 +21,12 @@ from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 from composer.plan import NetbootLimit, Plan, plan
 from composer.recipe import LoadedRecipe, load_recipe
-from composer.value import Value
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BuildRequest(Value):
+@dataclass(frozen=True)
+class BuildRequest:
     """What to build: a recipe, where its inputs come from, and the command line's overrides."""
 
     recipe: Path
@@ -41,8 +40,8 @@ class BuildRequest(Value):
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BuildResult(Value):
+@dataclass(frozen=True)
+class BuildResult:
     """What a build wrote, for the report and for --json."""
 
     recipe: str
@@ -58,8 +57,8 @@ class BuildResult(Value):
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Written(Value):
+@dataclass(frozen=True)
+class Written:
     """What the write stages measured."""
 
     entries: int

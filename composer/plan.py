@@ -29,7 +29,6 @@ from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
 from composer.trust import trust_entries
-from composer.value import Value
 
 if TYPE_CHECKING:
     from composer.recipe import LoadedRecipe
@@ -41,8 +40,8 @@ DEV_CONSOLE = Entry("/dev/console", Kind.CHAR, major=5, minor=1,
 NetbootLimit = Literal["error", "warn", "ignore"]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Plan(Value):
+@dataclass(frozen=True)
+class Plan:
     """Everything decided before any byte is written; the write stages only carry it out."""
 
     name: str  # the recipe's

@@ -1,7 +1,6 @@
 """Jinja2 itself: templates rendered in the sandbox, their errors mapped to template:line.
 
-Imported only by renders that need Jinja (composer/render.py answers the rest without
-it); a template must not reach Python internals (`''.__class__.__mro__`) or burn memory
+A template must not reach Python internals (`''.__class__.__mro__`) or burn memory
 (`'x' * 10**10`), and a misspelt variable must be an error naming the template, line
 and variable, never an empty string in /init.
 """
@@ -17,7 +16,6 @@ import jinja2
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.plaintemplate import shquote
 from composer.sandbox import MAX_MEMORY, MAX_RESULT, Sandbox, memory_cap
 
 # A file a render looked for, and what it held (None: there was no file), so that a
@@ -60,6 +58,15 @@ class _Loader(jinja2.FileSystemLoader):
         except UnicodeDecodeError:
             raise jinja2.exceptions.TemplateNotFound(
                 template, f"included template {template!r} is not UTF-8 text") from None
+
+
+def shquote(value: object) -> str:
+    """VALUE as one single-quoted POSIX shell word (`{{ var | shquote }}`): whatever a
+    recipe variable holds, the rendered script treats it as data. A list becomes its
+    items joined by single spaces, the form a shell loop over words reads."""
+    if isinstance(value, list | tuple):
+        value = " ".join(str(item) for item in value)
+    return "'" + str(value).replace("'", "'\\''") + "'"
 
 
 def _environment(search: list[Path]) -> Sandbox:

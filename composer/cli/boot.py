@@ -19,7 +19,6 @@ prompt has appeared (after the previous answer's):
 from __future__ import annotations
 
 import argparse
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -96,8 +95,6 @@ class Tee:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     from composer.boot import boot_image
-
-    gc.enable()  # composer.cli.main stops it for builds; a boot runs for minutes
 
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]

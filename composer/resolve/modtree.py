@@ -20,13 +20,12 @@ from composer.errors import ResolveError
 from composer.resolve import cache
 from composer.resolve.modfile import split_module_name
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
 
 MODULES_DIR = "/lib/modules"
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Module(Value):
+@dataclass(frozen=True, slots=True)
+class Module:
     """A kernel module file of the sysroot's tree."""
 
     name: str  # canonical: underscores
