@@ -203,8 +203,8 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
                             modules=selection.load_order() if selection else [])
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
-    recipe_entries += trust_entries(variables, sysroot=sysroot, base=loaded.path.resolve().parent,
-                                    origins=loaded.origins)
+    recipe_entries += trust_entries(variables, sysroot=sysroot, top=loaded.path,
+                                    origins=loaded.origins, confinement=loaded.confinement)
     binaries = binary_entries(recipe, sysroot, context, declared_arch)
     arch = declared_arch or arch_of(binaries)
     modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []

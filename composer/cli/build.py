@@ -119,7 +119,8 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
-            netboot_limit=args.netboot_limit, cmdline=args.cmdline))
+            allow_paths=tuple(args.allow_paths), netboot_limit=args.netboot_limit,
+            cmdline=args.cmdline))
     return requests
 
 

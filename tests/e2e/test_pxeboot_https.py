@@ -48,7 +48,8 @@ def render(dest: Path, *settings: str) -> Path:
 
 @pytest.fixture(scope="module")
 def image_root(ca_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("rendered"), "--set", f"https_ca={ca_file}")
+    return render(tmp_path_factory.mktemp("rendered"), "--set", f"https_ca={ca_file}",
+                  "--allow-path", str(ca_file.parent))
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bootscripts import BUSYBOX, applet_links, serve
 from http_server import HttpServer
+from signing import Keys
 from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,38 +34,11 @@ pytestmark = pytest.mark.skipif(
     reason="needs busybox, gpg and gpgv")
 
 
-class Keys:
-    """Two signing keys in a GNUPGHOME of the test's own: the site's and a stranger's."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        home.mkdir(mode=0o700)
-        self.site = self._make("Boot Signer <boot@example.org>")
-        self.stranger = self._make("Someone Else <else@example.org>")
-
-    def gpg(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["gpg", "--batch", "--quiet", "--homedir", str(self.home),
-                               *args], capture_output=True, check=True, timeout=60)
-
-    def _make(self, uid: str) -> str:
-        self.gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
-        listing = self.gpg("--with-colons", "--list-keys", uid).stdout.decode()
-        return next(line.split(":")[9] for line in listing.splitlines()
-                    if line.startswith("fpr:"))
-
-    def export(self, path: Path) -> Path:
-        path.write_bytes(self.gpg("--export", self.site).stdout)
-        return path
-
-    def sign(self, path: Path, key: str | None = None) -> None:
-        """PATH.sig, as `gpg --detach-sign` writes it."""
-        self.gpg("--yes", "--local-user", key or self.site, "--output", f"{path}.sig",
-                 "--detach-sign", str(path))
-
-
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    return Keys(tmp_path_factory.mktemp("gpg") / "home")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
+    made = Keys(tmp_path_factory.mktemp("gpg") / "home")
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +50,7 @@ def render(dest: Path, keys: Keys, policy: str) -> Path:
     keyring = keys.export(dest.parent / f"{dest.name}-keys.gpg")
     done = compose("render", ROOT / "recipes" / "pxelinux.yaml", dest, "--set",
                    f"signatures={policy}", "--set", f"signing_keys={keyring}",
-                   "--set", "http_retries=1")
+                   "--set", "http_retries=1", "--allow-path", str(keyring.parent))
     assert done.returncode == 0, done.stderr
     return dest
 
