@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from composer.cli.ui import UI
-from composer.console import ANSWER_FORMAT, parse_answer
+from composer.qemu.console import ANSWER_FORMAT, parse_answer
 
-# The TFTP side is light; composer.boot (QEMU, subprocesses) is imported only to boot.
-from composer.tftproot import ENTRY_FORMAT, parse_entry
+# The TFTP side is light; composer.qemu.boot (QEMU, subprocesses) is imported only to boot.
+from composer.qemu.tftproot import ENTRY_FORMAT, parse_entry
 
 if TYPE_CHECKING:
-    from composer.boot import BootResult
+    from composer.qemu.boot import BootResult
 
 
 EPILOG = """\
@@ -42,7 +42,9 @@ nothing: it is 0 after a panic too. 2 for bad arguments or a bad image.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE",
-                        help="s390 boot image (pxelinux.0) to boot over the network")
+                        help="s390 boot image (pxelinux.0) to boot over the network, or an "
+                             ".INS file (compose --ins DIR): the firmware then loads the "
+                             "files it lists, served from its directory")
     add_boot_options(parser)
 
 
@@ -94,7 +96,7 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import boot_image
+    from composer.qemu.boot import boot_image
 
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import Outcome
+    from composer.qemu.boot import Outcome
 
     seconds = f"{result.elapsed:.1f} s"
     if result.waiting_for is not None:

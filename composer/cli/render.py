@@ -11,14 +11,14 @@ import argparse
 import os
 from pathlib import Path
 
+from composer.build.plan import build_context, simple_entries
+from composer.build.trust import trust_entries
 from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import BuildError
 from composer.manifest import Kind, read_content
-from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe
 from composer.recipe.stock import recipe_argument
-from composer.trust import trust_entries
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,6 +38,7 @@ from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema, WithJsonSchema
 from pydantic_core import CoreSchema
 
 from composer.archive.codec import WRITABLE, Codec, Compression
+from composer.cpio import image_path_of
 
 Scalar = str | int | float | bool
 VariableValue = Scalar | list[Scalar]
@@ -233,11 +234,6 @@ class Module(Entry):
         # A module's name as kmod compares it: `-` and `_` are the same character.
         return f"name:{str(item.get('name')).replace('-', '_')}"
 
-    @property
-    def selector(self) -> str:
-        """The module's identity, as `identity` gives it for its data."""
-        return f"name:{self.name}" if self.name is not None else f"pattern:{self.pattern}"
-
 
 class Kernel(Part):
     """The kernel to boot and where its modules are."""
@@ -295,6 +291,15 @@ class Output(Part):
     netboot_limit: Literal["error", "warn", "ignore"] = Field("warn", description=(
         "What to do when the image exceeds the s390 firmware's 125,820,928-byte network boot "
         "limit (default warn)."))
+    layout: Literal["s390-tools", "fixed-16m", "fixed-32m"] = Field("s390-tools", description=(
+        "Where the combined image puts the initrd: s390-tools (default: the next 4 KiB after "
+        "the kernel, 64-bit fields at 0x10408/0x10410, as mk-s390image), fixed-16m (at 16 MiB, "
+        "32-bit fields at 0x1040C/0x10414, as Ubuntu, debian-cd and KIWI) or fixed-32m (at "
+        "32 MiB, 64-bit fields, as lorax); --layout overrides."))
+    ins: str | None = Field(None, description=(
+        "Also write an .INS tree into this directory: NAME.kernel, NAME.initrd, NAME.prm (the "
+        "command line), the initrd's address and size, and NAME.ins, which the HMC and "
+        "QEMU's s390 firmware load; --ins overrides."))
 
 
 Arch = Literal["s390x", "x86_64", "aarch64", "ppc64le", "riscv64", "i386", "armhf"]
@@ -331,16 +336,10 @@ class Recipe(Part):
 
 
 def image_identity(path: Any) -> str:
-    """A destination as the archive will hold it: empty and `.` components dropped.
-
-    Only a spelling is normalised here; whether the path is allowed at all (`..`,
-    relative, the root) is for the plan stage, which reports it with its location.
-    """
-    if not isinstance(path, str):
-        return repr(path)
-    if "//" not in path and "/." not in path and not path.endswith("/"):
-        return path  # the common case, already normal
-    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+    """A destination as the archive will hold it (`cpio.image_path_of`). Only a spelling
+    is normalised here; whether the path is allowed at all (`..`, relative, the root) is
+    for the plan stage, which reports it with its location."""
+    return image_path_of(path) if isinstance(path, str) else repr(path)
 
 
 def _entry_lists() -> dict[str, type[Entry]]:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from composer.cache.index import FileCache, code_version, identity, is_strings
 from composer.errors import ResolveError
 from composer.manifest import Entry, Kind
-from composer.resolve.cache import FileCache, code_version, identity, is_strings
 from composer.resolve.sysroot import Sysroot
 
 INSTALL_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin")
@@ -78,7 +78,7 @@ class AppletTable:
 
 def read_applet_table(path: Path, *, name: str) -> AppletTable:
     """The applet table of the busybox binary at host `path` (`name` for messages),
-    from the cache while the file is the one read before (see composer.resolve.cache):
+    from the cache while the file is the one read before (see composer.cache.index):
     finding it reads the whole binary with a regular expression."""
     cache = FileCache("applets", str(path.parent), code_version(__file__))
     try:
@@ -188,12 +188,14 @@ def applet_entries(
             raise ResolveError(f"{busybox}: {applet!r} is not an applet name")
         directory = table.dir_of(applet) if table is not None else DEFAULT_DIR
         place = sysroot.placement(f"{directory.rstrip('/')}/{applet}")
+        why = (busybox, f"applet {applet}")
         entries.extend(
-            Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin)
+            Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin, why=why)
             for link in place.links
         )
         if place.canonical != busybox:
-            entries.append(Entry(place.canonical, Kind.SYMLINK, target=busybox, origin=origin))
+            entries.append(Entry(place.canonical, Kind.SYMLINK, target=busybox, origin=origin,
+                                 why=why))
     return entries
 
 

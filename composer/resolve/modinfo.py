@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.cache.index import is_strings
 from composer.errors import ResolveError
-from composer.resolve.cache import is_strings
 from composer.resolve.elfsection import SectionError, elf_section
 from composer.resolve.modfile import DecompressError, canonical_name, decompress
 

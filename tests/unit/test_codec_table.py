@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from composer.archive.codec import FORMATS, WRITABLE, Codec, Compression, detect, kernel_supports
-from composer.archive.decode import DecodedStream
+from composer.archive.decompress import DecodedStream
 from composer.errors import InputError
 from composer.recipe.schema import recipe_schema
 
@@ -109,7 +109,7 @@ def test_magics_identify_one_format_each() -> None:
 
 def test_codec_libraries_are_imported_only_when_a_stream_is_opened() -> None:
     code = ("import sys, composer.archive.codec, composer.archive.compress, "
-            "composer.archive.decode, composer.archive.reader; "
+            "composer.archive.decompress, composer.archive.reader; "
             "print(sorted(m for m in ('lz4', 'zstandard', 'composer.archive.pigz') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""The render cache (composer/rendercache.py) gives exactly what Jinja gives, and any
+"""The render cache (composer/cache/render.py) gives exactly what Jinja gives, and any
 change to a template, a file it reads or a variable is seen; recipe strings expand by
 Jinja's sandbox, as templates do.
 
@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from composer import blobcache, templating
+from composer.cache import store
 from composer.errors import InputError
-from composer.render import expand, render_file
+from composer.render import jinja
+from composer.render.templates import expand, render_file
 
 REPO = Path(__file__).resolve().parents[2]
-JINJA = templating.render_text  # the real one, for references (the fixture counts calls)
+JINJA = jinja.render_text  # the real one, for references (the fixture counts calls)
 
 
 @pytest.fixture
@@ -31,17 +32,17 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def jinja_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
-    original = templating.render_text
+    original = jinja.render_text
 
     def counting(text: str, variables: object, name: str, *args: object) -> str:
         names.append(name)
         return original(text, variables, name, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(templating, "render_text", counting)
+    monkeypatch.setattr(jinja, "render_text", counting)
     return names
 
 
-def jinja(path: Path, variables: dict[str, object]) -> tuple[str, list[Path]]:
+def by_jinja(path: Path, variables: dict[str, object]) -> tuple[str, list[Path]]:
     """The render as Jinja makes it, with no cache involved."""
     included: list[Path] = []
     text = JINJA(path.read_text(), variables, str(path), [path.parent], included)
@@ -61,17 +62,17 @@ def test_a_second_render_comes_from_the_cache_and_is_the_same(
     first = cached(template, variables)
     second = cached(template, variables)
     assert len(jinja_renders) == 1
-    assert first == second == jinja(template, variables)
+    assert first == second == by_jinja(template, variables)
     assert second[0] == "A='it'\\''s'\nload x\nload y\n"
     assert len(list(cache_dir.iterdir())) == 1
 
 
 def test_the_stock_template_renders_as_jinja_does_and_then_from_the_cache(
         cache_dir: Path, jinja_renders: list[str]) -> None:
-    template = REPO / "templates" / "pxeboot.conf.j2"
+    template = REPO / "bootscripts" / "pxeboot.conf.j2"
     variables: dict[str, object] = {"modules": ["virtio_net"], "verbosity": 2, "cmdline": ""}
     assert cached(template, variables) == cached(template, variables) == \
-        jinja(template, variables)
+        by_jinja(template, variables)
     assert len(jinja_renders) == 1
 
 
@@ -85,7 +86,7 @@ def test_a_changed_variable_is_another_render(
     template.write_text("{{ a | default('unset') }} {{ a is string }} {{ b | default('') }}\n")
     cached(template, {"a": "1"})
     jinja_renders.clear()
-    assert cached(template, change) == jinja(template, change)
+    assert cached(template, change) == by_jinja(template, change)
     assert len(jinja_renders) == 1
 
 
@@ -105,12 +106,12 @@ def test_a_changed_or_new_included_file_is_another_render(
     template.write_text('{% include "part.j2" %}{% include "local.j2" ignore missing %}end\n')
     (tmp_path / "part.j2").write_text("part {{ a }}\n")
     variables: dict[str, object] = {"a": "x"}
-    assert cached(template, variables) == jinja(template, variables)
+    assert cached(template, variables) == by_jinja(template, variables)
     assert cached(template, variables)[1] == [tmp_path / "part.j2"]  # a hit says it too
     assert len(jinja_renders) == 1
 
     (tmp_path / "part.j2").write_text("PART {{ a }}\n")
-    assert cached(template, variables) == jinja(template, variables)
+    assert cached(template, variables) == by_jinja(template, variables)
     assert cached(template, variables)[0] == "PART x\nend\n"
 
     (tmp_path / "local.j2").write_text("local\n")  # was missing, ignored: now it counts
@@ -135,9 +136,9 @@ def test_a_damaged_entry_is_rendered_again(
     elif damage == "empty":
         raw = b""
     else:  # a whole entry with a valid check, whose payload is not a render
-        key = raw[len(blobcache.MAGIC):len(blobcache.MAGIC) + blobcache.KEY_SIZE]
+        key = raw[len(store.MAGIC):len(store.MAGIC) + store.KEY_SIZE]
         payload = b"\xff\x00not marshal"
-        raw = blobcache.MAGIC + key + blobcache._check(key, payload) + payload
+        raw = store.MAGIC + key + store._check(key, payload) + payload
     entry.write_bytes(raw)
     jinja_renders.clear()
     assert cached(template, {"a": "x"})[0] == "v=x\n"

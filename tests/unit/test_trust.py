@@ -1,4 +1,4 @@
-"""composer/trust.py: the CA bundle and the signing keyring the build puts into the image."""
+"""composer/build/trust.py: the CA bundle and the signing keyring the build puts into the image."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from composer.build.trust import CA_BUNDLE, KEYRING, debian_bundle, trust_entries
 from composer.errors import InputError
 from composer.recipe.confine import Confinement
-from composer.trust import CA_BUNDLE, KEYRING, debian_bundle, trust_entries
 
 CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

@@ -1,0 +1,137 @@
+#!/bin/sh
+# pxeboot: finds and boots a PXELINUX configuration the way syslinux's pxelinux.0 does,
+# from inside a busybox initramfs: config lookup, LABEL/DEFAULT/APPEND/INITRD/IPAPPEND/
+# INCLUDE rules, TFTP, HTTP and FTP downloads, then kexec. See docs/pxelinux.md in the composer sources.
+#
+#   pxeboot                                   boot (facts from the udhcpc event script)
+#   pxeboot --dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...
+#                                             facts from the environment, files from DIR,
+#                                             the operator's answers (one per prompt) from
+#                                             --answer; prints config= label= kernel=
+#                                             initrd= append= (or localboot=)
+#
+# Installed as ROOT/sbin/pxeboot, it reads ROOT/etc/pxeboot.conf and the library in
+# ROOT/lib/pxeboot/ (ROOT is / in the image, the directory `compose render` wrote on the
+# build host). Copied by composer from templates/pxeboot.sh; POSIX sh (busybox ash, dash).
+
+case $0 in
+*/sbin/pxeboot) PXE_ROOT=${0%/sbin/pxeboot} ;;
+*/*) PXE_ROOT=${0%/*}/.. ;;
+*) PXE_ROOT=.. ;;
+esac
+PXE_LIB=$PXE_ROOT/lib/pxeboot
+PXE_TAG=pxeboot
+
+if [ ! -r "$PXE_ROOT/etc/pxeboot.conf" ] || [ ! -d "$PXE_LIB" ]; then
+	echo "pxeboot: error: no $PXE_ROOT/etc/pxeboot.conf or $PXE_LIB beside $0" >&2
+	exit 1
+fi
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck source=etc/pxeboot.conf
+. "$PXE_ROOT/etc/pxeboot.conf"
+# shellcheck source=lib/pxeboot/common.sh
+. "$PXE_LIB/common.sh"
+# shellcheck source=lib/pxeboot/facts.sh
+. "$PXE_LIB/facts.sh"
+# shellcheck source=lib/pxeboot/url.sh
+. "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/transfer.sh
+. "$PXE_LIB/transfer.sh"
+# shellcheck source=lib/pxeboot/fetch.sh
+. "$PXE_LIB/fetch.sh"
+# shellcheck source=lib/pxeboot/fetch-url.sh
+. "$PXE_LIB/fetch-url.sh"
+# shellcheck source=lib/pxeboot/verify.sh
+. "$PXE_LIB/verify.sh"
+# shellcheck source=lib/pxeboot/config.sh
+. "$PXE_LIB/config.sh"
+# shellcheck source=lib/pxeboot/choose.sh
+. "$PXE_LIB/choose.sh"
+# shellcheck source=lib/pxeboot/boot.sh
+. "$PXE_LIB/boot.sh"
+# shellcheck source=lib/pxeboot/console.sh
+. "$PXE_LIB/console.sh"
+# shellcheck source=lib/pxeboot/prompt.sh
+. "$PXE_LIB/prompt.sh"
+# shellcheck source=lib/pxeboot/menu.sh
+. "$PXE_LIB/menu.sh"
+# shellcheck source=lib/pxeboot/localboot.sh
+. "$PXE_LIB/localboot.sh"
+
+# No pathname expansion anywhere: config text and DHCP values are data, never patterns.
+set -f
+
+usage() {
+	echo "usage: pxeboot [--dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...]" >&2
+	exit 2
+}
+
+DRY_ROOT='' DRY_RUN=0 KEEP_WORK=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--dry-run) DRY_RUN=1 ;;
+	--tftp-root)
+		[ $# -ge 2 ] || usage
+		DRY_ROOT=$2
+		shift
+		;;
+	--work-dir)
+		[ $# -ge 2 ] || usage
+		KEEP_WORK=$2
+		shift
+		;;
+	--answer)
+		[ $# -ge 2 ] || usage
+		case $2 in *"
+"*) usage ;; esac
+		answers_add "$2"
+		shift
+		;;
+	-h | --help) usage ;;
+	*)
+		echo "pxeboot: unknown argument '$1'" >&2
+		usage
+		;;
+	esac
+	shift
+done
+if [ "$DRY_RUN" = 1 ]; then
+	[ -n "$DRY_ROOT" ] || usage
+	PXE_SYSFS=${PXE_SYSFS:-/sys}
+	[ -d "$DRY_ROOT" ] || die "--tftp-root $DRY_ROOT is not a directory"
+	fetch_use dir "$DRY_ROOT"
+else
+	[ -z "$DRY_ROOT" ] && [ "$N_ANSWERS" = 0 ] || usage
+	PXE_SYSFS=/sys
+	fetch_use tftp
+fi
+is_uint "$PXE_VERBOSITY" || PXE_VERBOSITY=1
+
+if [ -n "$KEEP_WORK" ]; then
+	WORK=$KEEP_WORK
+	mkdir -p "$WORK" || die "cannot create work directory $WORK"
+elif [ "$DRY_RUN" = 1 ]; then
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/pxeboot.XXXXXX") || die "cannot create a temporary directory"
+	trap 'rm -rf "$WORK"' EXIT
+else
+	WORK=$PXE_STATE_DIR/files
+	mkdir -p "$WORK" || die "cannot create work directory $WORK"
+fi
+
+# In the guest only the lease counts; the dry run takes the facts from the environment.
+[ "$DRY_RUN" = 1 ] || facts_read_lease
+facts_derive
+config_find
+# One configuration at a time: a CONFIG label starts over with another. A failed boot says
+# why, tries ONERROR once, and then shows the prompt (or menu) again: no dead end.
+while :; do
+	config_read "$CONFIG_LOCAL"
+	[ "$DRY_RUN" = 1 ] && [ "${PXE_DRY_ENTRIES:-0}" = 1 ] && boot_report_entries
+	console_choose
+	console_boot "$CHOICE" "$CHOICE_LABEL" "$CHOICE_ARGS" && continue
+	if [ -n "$C_ONERROR" ]; then
+		CHOICE_FROM=ONERROR
+		console_boot "$C_ONERROR $CHOICE" && continue
+	fi
+	console_failed "$CHOICE"
+done
