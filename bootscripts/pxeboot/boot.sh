@@ -14,13 +14,20 @@
 #                        0x10008); sets KERNEL_CMDLINE_MAX from the field at 0x10430;
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
 #                        append= (stdout holds nothing else);
+#          boot_report_entries  (dry run, PXE_DRY_ENTRIES=1: `compose check`) prints
+#                        one entry= line per LABEL of the configuration read, before the
+#                        choice: its name, type, kernel, initrds (comma-separated) and
+#                        command line as this script resolves them, and the APPEND as
+#                        written (the label's, else the global one), separated by the
+#                        ASCII unit separator;
 #          boot_kexec    loads the files with APPEND_LINE, then kexec -e; dies if
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
 #                        kexec -l (kexec_load), "auto" kexec -s and, where the kernel has
 #                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
 # Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
-#          PXE_KERNEL_CHECK (0: no kernel check, for tests serving stand-in kernels).
+#          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
+#          stand-in kernels).
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -120,6 +127,44 @@ boot_report() {
 		[ -n "$name" ] && printf 'initrd=%s\n' "$name"
 	done
 	printf 'append=%s\n' "$APPEND_LINE"
+}
+
+boot_report_entries() {
+	local index=1 count sep
+	count=$(label_count)
+	sep=$(printf '\037')
+	while [ "$index" -le "$count" ]; do
+		(
+			entry_build_label "$index" ''
+			initrds=''
+			if [ "$(label_get "$index" hasappend)" = 1 ]; then
+				raw=$(label_get "$index" append)
+			else
+				raw=$(config_get append)
+			fi
+			case $ENTRY_TYPE in
+			kernel | linux)
+				entry_split
+				entry_initrds
+				line=$APPEND_LINE
+				kernel=$(shown "$(resolve "$ENTRY_KERNEL")")
+				IFS_SAVE=$IFS
+				IFS=,
+				# shellcheck disable=SC2086 # split at the commas, globbing is off
+				set -- $INITRDS
+				IFS=$IFS_SAVE
+				for name; do
+					[ -n "$name" ] || continue
+					initrds="${initrds:+$initrds,}$(shown "$(resolve "$name")")"
+				done
+				;;
+			*) kernel=$ENTRY_KERNEL line=$ENTRY_KARGS ;;
+			esac
+			printf 'entry=%s%s%s%s%s%s%s%s%s%s%s\n' "$ENTRY_LABEL" "$sep" "$ENTRY_TYPE" \
+				"$sep" "$kernel" "$sep" "$initrds" "$sep" "$line" "$sep" "$raw"
+		)
+		index=$((index + 1))
+	done
 }
 
 # boot_load -s|-l: kexec's load of the fetched files in one of its two system calls.

@@ -73,7 +73,7 @@ def _path(raw: str, variables: Mapping[str, object], at: str) -> str:
 _LONE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
 
 
-def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
+def item_words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
     """A list item may expand to several names: `{{ extra_modules }}` -> "a b c".
 
     A list variable on its own contributes its items, so `modules: ["{{ modules }}"]`
@@ -172,7 +172,7 @@ def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list
         if module.pattern is not None:
             patterns.append(expand(module.pattern, variables, f"{module.at} pattern"))
         elif module.name is not None:
-            names += _words(module.name, variables, module.at)
+            names += item_words(module.name, variables, module.at)
     return names, patterns
 
 
@@ -312,7 +312,7 @@ def binary_entries(recipe: Recipe, sysroot: Path, variables: Mapping[str, object
     requests = []
     for binary in recipe.binaries:
         dest = _path(binary.path, variables, binary.at) if binary.path else None
-        for name in _words(binary.name, variables, binary.at):
+        for name in item_words(binary.name, variables, binary.at):
             requests.append(BinaryRequest(name, dest=dest, applets=binary.applets))
     target = Arch.from_name(arch) if arch else None
     return resolve_binaries(Sysroot(sysroot), requests, target=target)

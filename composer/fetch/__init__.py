@@ -37,6 +37,7 @@ from composer.cache.index import cache_base
 from composer.errors import InputError
 from composer.fetch.apt import Apt, Progress
 from composer.fetch.debian import FetchError, closure
+from composer.fetch.dpkgdb import has_database, read_deb, write_database
 
 __all__ = ["FetchError", "cache_root", "default_dest", "default_packages", "fetch"]
 
@@ -87,6 +88,7 @@ def unpack(debs: list[Path], dest: Path, stamp: dict[str, object]) -> None:
                                     capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise FetchError(f"dpkg-deb -x {deb.name} failed: {result.stderr.strip()}")
+        write_database(fresh, [read_deb(deb) for deb in debs])
         fresh.chmod(0o755)
         (fresh / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
         old = None
@@ -101,6 +103,23 @@ def unpack(debs: list[Path], dest: Path, stamp: dict[str, object]) -> None:
             shutil.rmtree(fresh)
 
 
+def _add_database(apt: Apt, dest: Path, stamp: dict[str, object], progress: Progress) -> None:
+    """Give an existing sysroot (a CI cache) its dpkg database without unpacking again:
+    the .debs it was made from are still in apt's cache (downloaded again if not)."""
+    versions = stamp.get("packages")
+    if not isinstance(versions, dict) or not versions:
+        return
+    if not apt.has_lists():
+        apt.update()
+    available = apt.available()
+    packages = [available[name] for name, version in sorted(versions.items())
+                if name in available and available[name].version == version]
+    if len(packages) != len(versions):
+        return  # the archive moved on: the next --refresh rebuilds the tree, database too
+    progress(f"writing the dpkg database of {dest}")
+    write_database(dest, [read_deb(deb) for deb in apt.download(packages)])
+
+
 def fetch(arch: str, dest: Path, requested: list[str], refresh: bool,
           progress: Progress) -> Path:
     """The sysroot at DEST holding REQUESTED and their run-time dependencies."""
@@ -112,6 +131,8 @@ def fetch(arch: str, dest: Path, requested: list[str], refresh: bool,
         wanted = sorted(set(requested))
         if (not refresh and old is not None and old.get("arch") == arch
                 and old.get("requested") == wanted):
+            if not has_database(dest):  # fetched before the database was written
+                _add_database(Apt(state, arch, progress), dest, old, progress)
             return dest
         apt = Apt(state, arch, progress)
         if refresh or not apt.has_lists():

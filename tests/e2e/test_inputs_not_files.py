@@ -4,8 +4,9 @@ The class, not a few examples: each place a path enters (the recipe, `extends:`,
 --vars, a file's `source:`, a template, --kernel, --sysroot, inspect/extract/diff, the
 image `boot` runs, and the outputs -o, -O, --initramfs and extract's directory) is given
 a directory, a FIFO nobody writes to, a socket, a character device, a dangling symlink
-and a path running through a regular file. Each run must end promptly (a FIFO must not be waited on) with
-exit 2 and one paragraph naming the path, and leave the working directory as it was.
+and a path running through a regular file. Each run must end promptly (a FIFO must not
+be waited on) with exit 2 and one paragraph naming the path, and leave the working
+directory as it was.
 """
 
 from __future__ import annotations
