@@ -73,6 +73,26 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--memory", type=int, default=1024, metavar="MB",
                         help="guest memory (default 1024)")
     parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
+    parser.add_argument("--lab", action="store_true",
+                        help="boot in a lab made for this run (root): a network namespace "
+                             "with dnsmasq (DHCPv4, DHCPv6, router advertisements, TFTP of "
+                             "the TFTP root, DNS) and nginx (--http-root), the guest's card "
+                             "on a tap device there; all gone afterwards")
+    parser.add_argument("--dnsmasq-conf", type=Path, metavar="FILE",
+                        help="with --lab: your site's dnsmasq lines (dhcp-range, dhcp-boot, "
+                             "dhcp-option...) instead of the lab's default ones")
+    parser.add_argument("--http-root", type=Path, metavar="DIR",
+                        help="with --lab: serve DIR over HTTP on port 80 of 192.168.77.1 "
+                             "and [fd77::1]")
+    parser.add_argument("--netns", metavar="NAME",
+                        help="put the guest's card on a tap device in this network namespace "
+                             "(your own servers there; see --tap) instead of QEMU's user "
+                             "network")
+    parser.add_argument("--tap", default="tap0", metavar="IFNAME",
+                        help="the tap device in --netns (default tap0)")
+    parser.add_argument("--append", metavar="CMDLINE",
+                        help="boot IMAGE directly with -kernel and this command line "
+                             "(libvirt's direct kernel boot: no firmware network boot)")
     parser.add_argument("--unwired-nics", type=int, default=0, metavar="N",
                         help="N more network cards connected to nothing, before the boot "
                              "card (does the image find the card it booted from?)")
@@ -95,7 +115,7 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import boot_image
+    from composer.boot import Site, boot_image
 
     gc.enable()  # composer.cli.main stops it for builds; a boot runs for minutes
 
@@ -115,7 +135,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             args.image, tftp_dir=args.tftp, entries=entries, mac=args.mac,
             timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
             console=Tee(*streams) if streams else None, answers=answers, disks=args.disk,
-            reboot=args.reboot, unwired_nics=args.unwired_nics)
+            reboot=args.reboot, unwired_nics=args.unwired_nics,
+            site=Site(netns=args.netns, tap=args.tap, lab=args.lab,
+                      dnsmasq_conf=args.dnsmasq_conf, http_root=args.http_root,
+                      append=args.append))
     finally:
         if log is not None:
             log.close()
