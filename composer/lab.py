@@ -129,6 +129,8 @@ class Lab:
     def _network(self) -> None:
         run(["ip", "netns", "add", self.netns])
         self.ip("link", "set", "lo", "up")
+        if not self.ipv4:  # IPv6 only: not even loopback's 127.0.0.1
+            self.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
         self.ip("link", "add", BRIDGE, "type", "bridge", "forward_delay", "0")
         self.ip("tuntap", "add", "dev", self.tap, "mode", "tap")
         self.ip("link", "set", self.tap, "master", BRIDGE)

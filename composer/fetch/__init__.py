@@ -51,9 +51,9 @@ def default_dest(arch: str) -> Path:
 
 
 def default_packages(arch: str) -> list[str]:
-    """What a PXELINUX image is built from: the kernel, busybox, kexec, and strace for
-    the debug variant."""
-    return [f"linux-image-{arch}", "busybox-static", "kexec-tools", "strace"]
+    """What a PXELINUX image is built from: the kernel, busybox, kexec, dhcpcd (the
+    DHCPv6 client: busybox-static has no udhcpc6), and strace for the debug variant."""
+    return [f"linux-image-{arch}", "busybox-static", "kexec-tools", "dhcpcd-base", "strace"]
 
 
 def read_stamp(dest: Path) -> dict[str, object] | None:

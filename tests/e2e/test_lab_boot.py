@@ -44,3 +44,33 @@ def test_dnsmasq_dhcpv4_tftp_options_209_210_and_nginx(parts: Path, tmp_path: Pa
     assert "path prefix 'http://192.168.77.1/' (from option 210" in console
     assert served == ["/pxelinux.cfg/site", "/boot/vmlinuz", "/boot/stage2.img"]
     assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=ipv4 BOOTIF={site.BOOTIF}"
+
+
+def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
+        parts: Path, tmp_path: Path) -> None:
+    config = CONFIG.format(scenario="ipv6").replace(
+        "boot/", "http://[fd77::1]/boot/")
+    tftp, www = site.site_roots(parts, tmp_path, config)
+    (tftp / "pxelinux.cfg").mkdir()
+    (tftp / "pxelinux.cfg" / "default").write_text(config)
+    lines = ["enable-ra", "dhcp-range=fd77::100,fd77::1ff,slaac,64,1h",
+             "dhcp-option=option6:bootfile-url,tftp://[fd77::1]/pxelinux.0",
+             "dhcp-option=option6:dns-server,[fd77::1]"]
+    with Lab(tftp, www, dnsmasq_lines=lines, ipv4=False) as lab:
+        assert not [a for a in site.addresses(lab) if "." in a], site.addresses(lab)
+        done = site.boot(lab, tftp / "pxelinux.0", "STAGE2-CMDLINE", 500)
+        dhcp_log, served = lab.log("dnsmasq.log"), site.requests(lab)
+    console = done.stdout
+    assert done.returncode == 0, console[-5000:] + done.stderr
+    # The firmware: its address from the router advertisement, the boot file by TFTP.
+    assert "Using IPv6 address: fd77::" in console
+    assert "sent " in dhcp_log and "pxelinux.0 to fd77::" in dhcp_log, dhcp_log
+    # The image: no DHCPv4 answer, then a DHCPv6 lease with option 59, the config by
+    # TFTP over IPv6 (the lookup without the hex-IP steps), the files by HTTP over IPv6.
+    assert "init: no DHCP lease on eth0" in console
+    assert "dhcpcd: BOUND6: eth0 fd77::" in console
+    assert "boot file URL tftp://[fd77::1]/pxelinux.0" in console
+    assert "TFTP server [fd77::1] (from DHCPv6 option 59 (bootfile-url))" in console
+    assert "DHCPREPLY(br0) fd77::" in dhcp_log
+    assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
+    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=ipv6 BOOTIF={site.BOOTIF}"
