@@ -30,6 +30,8 @@ fi
 . "$PXE_ROOT/lib/pxeboot/common.sh"
 # shellcheck source=lib/pxeboot/nic.sh
 . "$PXE_ROOT/lib/pxeboot/nic.sh"
+# shellcheck source=lib/pxeboot/ipconfig.sh
+. "$PXE_ROOT/lib/pxeboot/ipconfig.sh"
 # The udhcpc event script finds the settings through PXE_ROOT.
 export PXE_ROOT PXE_STATE_DIR PXE_VERBOSITY
 
@@ -169,9 +171,78 @@ dhcp() {
 		"$PXE_DHCP_TIMEOUT s apart"
 }
 
+# cmdline_settings: ip=, vlan= and pxeboot.* from the command line (ipconfig.sh); a
+# malformed value fails the boot with ipconfig's message.
+cmdline_settings() {
+	local cmdline
+	cmdline=$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)
+	set -f
+	ipconfig_parse "$cmdline"
+	set +f
+	[ -z "$IPC_ERROR" ] || fail "bad boot parameter: $IPC_ERROR" || return 1
+	case $IPC_MODE in
+	dhcp) PXE_DHCP=ipv4 ;;
+	dhcp6) PXE_DHCP=ipv6 ;;
+	esac
+	if [ -n "$IPC_VLAN_NAME" ]; then
+		PXE_INTERFACE=$IPC_VLAN_PARENT
+	elif [ -n "$IPC_IFACE" ]; then
+		PXE_INTERFACE=$IPC_IFACE
+	fi
+	return 0
+}
+
+# vlan_up: the tagged interface vlan= asks for, on its parent (8021q from the image).
+vlan_up() {
+	[ -n "$IPC_VLAN_NAME" ] || return 0
+	[ -e "/sys/class/net/$IPC_VLAN_NAME" ] || {
+		modprobe 8021q 2>/dev/null || [ -d /proc/net/vlan ] ||
+			fail "vlan=$IPC_VLAN_NAME:$IPC_VLAN_PARENT: no 8021q module in the image" || return 1
+		ip link set dev "$IPC_VLAN_PARENT" up &&
+			ip link add link "$IPC_VLAN_PARENT" name "$IPC_VLAN_NAME" type vlan id "$IPC_VLAN_ID"
+	} || fail "cannot make VLAN $IPC_VLAN_ID interface $IPC_VLAN_NAME on $IPC_VLAN_PARENT" || return 1
+	say "VLAN $IPC_VLAN_ID: $IPC_VLAN_NAME on $IPC_VLAN_PARENT (vlan=)"
+	PXE_INTERFACE=$IPC_VLAN_NAME
+}
+
+# static_address: ip=CLIENT:...:none, configured by the event script as a lease would be.
+static_address() {
+	local interface action=bound
+	interface=$(nic_candidates | head -n 1)
+	[ "$IPC_FAMILY" = 6 ] && action=static6
+	mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
+	rm -f "$PXE_STATE_DIR/dhcp.env"
+	ip link set dev "$interface" up || fail "cannot bring $interface up" || return 1
+	[ -n "$IPC_MTU" ] && ip link set dev "$interface" mtu "$IPC_MTU"
+	say "static address $IPC_ADDR/$IPC_BITS on $interface (ip=), no DHCP"
+	if [ "$IPC_FAMILY" = 6 ]; then
+		interface=$interface ip6=$IPC_ADDR mask=$IPC_BITS router=$IPC_GW dns=$IPC_DNS \
+			hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER "$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
+	else
+		interface=$interface ip=$IPC_ADDR mask=$IPC_BITS subnet=$IPC_NETMASK router=$IPC_GW \
+			dns=$IPC_DNS hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER \
+			"$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
+	fi
+	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
+		fail "cannot configure $IPC_ADDR/$IPC_BITS on $interface (ip=)"
+}
+
+# cmdline_dns: pxeboot.dns= wins over the name servers of the lease or of ip=.
+cmdline_dns() {
+	local server
+	[ -n "$IPC_PXE_DNS" ] || return 0
+	for server in $IPC_PXE_DNS; do echo "nameserver $server"; done >"$PXE_RESOLV_CONF"
+	say "name servers $IPC_PXE_DNS (pxeboot.dns=)"
+}
+
 net() {
 	load_modules
-	wait_interface && dhcp
+	cmdline_settings && wait_interface && vlan_up || return 1
+	if [ "$IPC_MODE" = static ]; then
+		static_address
+	else
+		dhcp
+	fi && cmdline_dns
 }
 
 boot() {

@@ -7,7 +7,9 @@
 # pxeconffile pxepathprefix ...). dhcpcd, the DHCPv6 client, runs it without arguments,
 # the event in $reason (BOUND6, INFORM6 ...) and the lease as new_dhcp6_* variables; it
 # has configured the addresses (DHCPv6 and SLAAC) and routes itself, so only resolv.conf
-# and the facts are left (family=6, ip6, bootfile_url: option 59, dns, search).
+# and the facts are left (family=6, ip6, bootfile_url: option 59, dns, search). /init
+# runs it as SCRIPT bound (IPv4) or SCRIPT static6 for a static ip= address, with the
+# same names (ip or ip6, mask as a prefix length, router, dns, siaddr: ip='s server).
 #
 # Installed as ROOT/etc/udhcpc/default.script, it reads ROOT/etc/pxeboot.conf and
 # ROOT/lib/pxeboot/common.sh. Copied by composer from templates/udhcpc.script.sh; POSIX sh.
@@ -135,6 +137,16 @@ global_ipv6() {
 		sed -n 's|.* inet6 \([0-9a-fA-F:]*\)/.*|\1|p' | head -n 1
 }
 
+# wait_dad: a new IPv6 address is "tentative" (unusable) until duplicate address
+# detection ends, about a second; wait up to 5 s for that.
+wait_dad() {
+	local ticks=0
+	while ip -6 addr show dev "$interface" 2>/dev/null | grep -q tentative && [ "$ticks" -lt 25 ]; do
+		sleep 0.2
+		ticks=$((ticks + 1))
+	done
+}
+
 # dhcpcd_event: a DHCPv6 event from dhcpcd ($reason, new_dhcp6_*).
 dhcpcd_event() {
 	PXE_TAG=dhcpcd
@@ -172,6 +184,18 @@ bound | renew)
 	configure_routes
 	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
 	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
+	;;
+static6)
+	# /init's ip=[ADDR]:...:none: the same facts as a lease, without DHCP.
+	say "static: $interface $ip6/${mask:-64}${router:+ router $router}"
+	ip -6 addr add "$ip6/${mask:-64}" dev "$interface" || { warn "cannot configure $ip6 on $interface"; exit 1; }
+	wait_dad
+	[ -z "$router" ] || ip -6 route add default via "$router" dev "$interface" ||
+		warn "cannot add default route via $router"
+	# shellcheck disable=SC2034 # read through $FACTS
+	family=6
+	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
+	record_facts || { warn "cannot record the address in $PXE_STATE_DIR/dhcp.env"; exit 1; }
 	;;
 leasefail | nak)
 	say "$1 on $interface${message:+: $message}"

@@ -44,17 +44,28 @@ facts_read_lease() {
 	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
 		die "no DHCP facts in $PXE_STATE_DIR/dhcp.env: the udhcpc event script did not record a lease"
 	unset tftp siaddr serverid bootfile boot_file pxeconffile pxepathprefix ip subnet router mac uuid \
-		family ip6 bootfile_url
+		family ip6 bootfile_url pxeboot_config pxeboot_server
 	# shellcheck source=/dev/null # written by the udhcpc event script at boot
 	. "$PXE_STATE_DIR/dhcp.env"
+	# pxeboot.config= and pxeboot.server= from the command line (ipconfig.sh; /init
+	# has refused a malformed one already).
+	pxeboot_config='' pxeboot_server=''
+	if ipconfig_parse "$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)"; then
+		pxeboot_config=$IPC_CONFIG pxeboot_server=$IPC_BOOT_SERVER
+	fi
 }
 
 # udhcpc's names come from dhcp.env or, in a dry run, the environment.
 # shellcheck disable=SC2154
 facts_derive() {
-	# TFTP server: option 66, else the BOOTP next-server (siaddr), else the DHCP server;
-	# over DHCPv6 the host of option 59's URL (RFC 5970), the only server it names.
-	if [ -n "${bootfile_url-}" ] && [ -z "$tftp$siaddr" ]; then
+	# pxeboot.config= names the config file as option 209 would, and wins over it.
+	[ -n "${pxeboot_config-}" ] && pxeconffile=$pxeboot_config
+	# TFTP server: pxeboot.server=, option 66, else the BOOTP next-server (siaddr, or
+	# ip='s server field), else the DHCP server; over DHCPv6 the host of option 59's URL
+	# (RFC 5970), the only server it names; without any, the host of pxeboot.config='s URL.
+	if [ -n "${pxeboot_server-}" ]; then
+		SERVER=$pxeboot_server SERVER_FROM="pxeboot.server="
+	elif [ -n "${bootfile_url-}" ] && [ -z "$tftp$siaddr" ]; then
 		url_is "$bootfile_url" ||
 			die "DHCPv6 option 59 (bootfile-url) '$bootfile_url' is not a URL"
 		problem=$(url_check "$bootfile_url")
@@ -66,10 +77,17 @@ facts_derive() {
 		SERVER=$siaddr SERVER_FROM="siaddr"
 	elif [ -n "$serverid" ]; then
 		SERVER=$serverid SERVER_FROM="option 54 (serverid)"
+	elif url_is "$pxeconffile"; then
+		SERVER=$(url_host "$pxeconffile") SERVER_FROM="pxeboot.config='s URL"
 	else
 		die "no TFTP server: DHCP gave neither option 66 (tftp), siaddr nor a server id," \
-			"DHCPv6 no option 59 (bootfile-url)"
+			"DHCPv6 no option 59 (bootfile-url), and there is no pxeboot.server="
 	fi
+	# An IPv6 server stands in brackets, as in URLs: [fd77::1]::path.
+	case $SERVER in
+	\[*) ;;
+	*:*) SERVER="[$SERVER]" ;;
+	esac
 
 	# Path prefix: option 210 verbatim, else the boot file's directory (with its slash).
 	# petitboot: without option 210, names in a config given as a URL by option 209

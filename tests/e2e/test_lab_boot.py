@@ -74,3 +74,25 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
     assert "DHCPREPLY(br0) fd77::" in dhcp_log
     assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
     assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=ipv6 BOOTIF={site.BOOTIF}"
+
+
+def test_no_dhcp_direct_kernel_boot_static_ip_config_by_name_from_the_labs_dns(
+        parts: Path, tmp_path: Path) -> None:
+    tftp, www = site.site_roots(parts, tmp_path, "")
+    (www / "site.cfg").write_text(CONFIG.format(scenario="static"))
+    # No dhcp-range: dnsmasq is only the lab's DNS server here.
+    lines = ["host-record=boot.lab,192.168.77.1"]
+    append = ("console=ttysclp0 ip=192.168.77.50::192.168.77.1:255.255.255.0:guest:eth0:none:"
+              "192.168.77.1 pxeboot.config=http://boot.lab/site.cfg")
+    with Lab(tftp, www, dnsmasq_lines=lines, ipv6=False) as lab:
+        done = site.boot(lab, tftp / "pxelinux.0", "STAGE2-CMDLINE", 400, "--append", append)
+        dns_log, served = lab.log("dnsmasq.log"), site.requests(lab)
+    console = done.stdout
+    assert done.returncode == 0, console[-4000:] + done.stderr
+    assert "init: static address 192.168.77.50/24 on eth0 (ip=), no DHCP" in console
+    assert "DHCP" not in dns_log and "udhcpc" not in console
+    # The host name went to the lab's DNS (from ip='s name server field).
+    assert "query[A] boot.lab from 192.168.77.50" in dns_log, dns_log
+    assert "TFTP server boot.lab (from pxeboot.config='s URL)" in console
+    assert served == ["/site.cfg", "/boot/vmlinuz", "/boot/stage2.img"]
+    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=static BOOTIF={site.BOOTIF}"
