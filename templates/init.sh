@@ -216,10 +216,10 @@ static_address() {
 	[ -n "$IPC_MTU" ] && ip link set dev "$interface" mtu "$IPC_MTU"
 	say "static address $IPC_ADDR/$IPC_BITS on $interface (ip=), no DHCP"
 	if [ "$IPC_FAMILY" = 6 ]; then
-		interface=$interface ip6=$IPC_ADDR mask=$IPC_BITS router=$IPC_GW dns=$IPC_DNS \
+		PXE_VERBOSITY=0 interface=$interface ip6=$IPC_ADDR mask=$IPC_BITS router=$IPC_GW dns=$IPC_DNS \
 			hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER "$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
 	else
-		interface=$interface ip=$IPC_ADDR mask=$IPC_BITS subnet=$IPC_NETMASK router=$IPC_GW \
+		PXE_VERBOSITY=0 interface=$interface ip=$IPC_ADDR mask=$IPC_BITS subnet=$IPC_NETMASK router=$IPC_GW \
 			dns=$IPC_DNS hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER \
 			"$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
 	fi
