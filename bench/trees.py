@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.build.plan import Plan, plan
 from composer.manifest import Entry, Kind
-from composer.plan import Plan, plan
 from composer.recipe import load_recipe
 
 BENCH = Path(__file__).resolve().parent

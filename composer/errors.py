@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from composer.value import Value
 
-
-@dataclass(frozen=True, eq=False, repr=False)
-class Location(Value):
+@dataclass(frozen=True)
+class Location:
     """Where in an input file a problem sits (1-based line and column)."""
 
     file: str
@@ -28,8 +26,8 @@ class Location(Value):
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Problem(Value):
+@dataclass(frozen=True)
+class Problem:
     """One finding about an input; a recipe error carries every one found."""
 
     message: str

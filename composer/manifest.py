@@ -14,10 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from composer.cpio import PATH_MAX
+from composer.cpio import PATH_MAX, path_parts
 from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError
-from composer.value import Value
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,
@@ -26,6 +25,7 @@ DEFAULT_MODES: dict[Kind, int] = {
     Kind.CHAR: 0o600,
     Kind.BLOCK: 0o600,
     Kind.FIFO: 0o644,
+    Kind.SOCKET: 0o755,  # read from archives, never written (_problem refuses it)
 }
 
 def mode_or_default(kind: Kind, mode: int | None) -> int:
@@ -59,7 +59,7 @@ def image_path(path: str, *, what: str = "destination") -> str:
             f"{what} {path!r} is not an absolute path inside the image",
             hint=f"write it as '/{path.lstrip('./')}'",
         )
-    parts = [p for p in path.split("/") if p not in ("", ".")]
+    parts = path_parts(path)
     if ".." in parts:
         raise InputError(f"{what} {path!r} contains '..'; image paths must not climb out")
     if not parts:
@@ -84,8 +84,8 @@ MAX_MAJOR = (1 << 12) - 1
 MAX_MINOR = (1 << 20) - 1
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Entry(Value):
+@dataclass(frozen=True, slots=True)
+class Entry:
     """One archive member, valid by construction for its kind.
 
     A file has exactly one of `source` (streamed at archive time) or `data` (held
@@ -173,6 +173,8 @@ def _kind(kind: object, path: str, origin: str) -> Kind:
 def _problem(entry: Entry) -> str:
     """What makes `entry` impossible to archive, or "" (the common case, checked first)."""
     kind = entry.kind
+    if kind is Kind.SOCKET:
+        return "a socket is read from archives, never written"
     has_source, has_data = entry.source is not None, entry.data is not None
     if kind in CONTENT_KINDS:
         if has_source == has_data:

@@ -4,7 +4,9 @@ It serves the files under a directory (GET and HEAD, with Content-Length), answe
 configured paths with a redirect (301, 302, 303, 307, 308) or a bare status, can stall a
 path (headers sent, then silence, for timeout tests) and logs every request in order,
 so a test sees what a client asked for. The guest of a QEMU user network reaches it as
-10.0.2.2:PORT.
+10.0.2.2:PORT. With `tls=` (an ssl.SSLContext holding the server's certificate, see
+tests/testca.py) it speaks HTTPS; the handshake runs in the request's own thread, so a
+client that refuses the certificate costs the server nothing but that thread.
 
     with HttpServer(root, redirects={"/old": (302, "/new")}) as server:
         server.url("/new")          # http://127.0.0.1:PORT/new
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -36,7 +40,7 @@ class HttpServer:
     def __init__(self, root: Path, *, port: int = 0,
                  redirects: dict[str, tuple[int, str]] | None = None,
                  statuses: dict[str, int] | None = None,
-                 stalls: set[str] | None = None) -> None:
+                 stalls: set[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.root = root.resolve()
         self.redirects = dict(redirects or {})
         self.statuses = dict(statuses or {})
@@ -44,13 +48,18 @@ class HttpServer:
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._server = _Server(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self.scheme = "https"
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}/{path.lstrip('/')}"
+        return f"{self.scheme}://{host}:{self.port}/{path.lstrip('/')}"
 
     def count(self, path: str) -> int:
         """How many GET requests named PATH (a leading / optional)."""
@@ -81,6 +90,12 @@ class HttpServer:
     def stalled(self, seconds: float) -> bool:
         """Waits up to SECONDS for the server to stop; true when it stopped."""
         return self._stop.wait(seconds)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket],
+                     client_address: object) -> None:
+        pass  # a client that refused our certificate, or hung up: its business
 
 
 def _handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:

@@ -1,6 +1,6 @@
 """The lab for the boot tests: real servers (dnsmasq, nginx) in a network namespace.
 
-composer.lab makes the namespace, the bridge and the guest's tap, and runs the servers;
+composer.qemu.lab makes the namespace, the bridge and the guest's tap, and runs the servers;
 this module adds what the tests share: the parts of a boot (pxelinux.0 of the stock
 recipe, the Debian kernel, the second stage), the TFTP and HTTP roots laid out as a site
 would, and one boot with `compose boot --netns` through the compose under test. Every
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import under_test
-from composer.lab import Lab
+from composer.qemu.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
 MAC = "52:54:00:12:34:56"

@@ -65,12 +65,12 @@ def _gzip_encoder(level: int, threads: int) -> Encoder:
 
     library = load()
     if library is not None:  # members, each compressed whole: see archive/members.py
-        from composer.archive.members import GzipMembers, MemberCache
+        from composer.archive.gzipmembers import GzipMembers, MemberCache
 
         return GzipMembers(library, level, threads, MemberCache.open(library, level))
     if threads:
-        from composer.archive.deflatecache import DeflateCache
         from composer.archive.pigz import ParallelGzip
+        from composer.cache.deflate import DeflateCache
 
         cache = DeflateCache.open(ParallelGzip.block_parameters(level))
         return ParallelGzip(level, threads, cache)

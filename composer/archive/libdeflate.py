@@ -19,7 +19,7 @@ import ctypes
 import os
 from functools import cache
 
-from composer.blobcache import file_identity
+from composer.cache.store import file_identity
 from composer.errors import InputError
 
 NAMES = ("libdeflate.so.0", "libdeflate.so")

@@ -1,8 +1,7 @@
 """The newc ("070701") cpio writer: a stream of records built from the manifest.
 
-Format facts (the kernel's Documentation/driver-api/early-userspace/buffer-format.rst):
-a 110-byte ASCII header of 13 eight-digit hex fields, the NUL-terminated name, padding
-to 4 bytes, the data, padding to 4 bytes; the archive ends with "TRAILER!!!".
+The format (headers packed by `cpio.pack_header`, padding, the trailer) is composer/cpio.py's;
+this module decides what goes into each header and moves the data.
 
 Reproducibility is decided here: names are relative ("bin/sh", as gen_init_cpio
 writes them), inode numbers follow the sorted order, mtimes are clamped to the epoch,
@@ -12,13 +11,20 @@ and nothing of the host (owner, device, inode) leaks into a header.
 from __future__ import annotations
 
 import os
-import struct
-from binascii import hexlify
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from composer.cpio import ALIGN, HEADER_LEN, KIND_BITS, NEWC_MAGIC, TRAILER, Kind, padding
+from composer.cpio import (
+    ALIGN,
+    HEADER_LEN,
+    KIND_BITS,
+    PAD,
+    TRAILER,
+    Kind,
+    pack_header,
+    padding,
+)
 from composer.errors import BuildError
 from composer.kernelcopy import copy_range
 from composer.manifest import Entry
@@ -30,11 +36,6 @@ BUFFER_LIMIT = 1 << 20
 DIRECT_THRESHOLD = 256 << 10
 CHUNK = 1 << 20
 IOV_MAX = 1024  # POSIX's minimum for writev, Linux's value
-# The 13 fields as big-endian 32-bit words: their hex digits, most significant first,
-# are the header's eight-digit fields. Packing checks the range (0..2**32-1), and
-# hexlify and upper run in C: no number is formatted one field at a time.
-HEADER_FIELDS = struct.Struct(">13I")
-U32 = 0xFFFFFFFF
 
 
 class Sink(Protocol):
@@ -49,32 +50,6 @@ def write_all(sink: Sink, data: bytes) -> None:
         if written is None:
             return
         view = view[written:]
-
-
-PADDING = (b"", b"\0", b"\0\0", b"\0\0\0")
-# The name's NUL and the padding that ends the header on a multiple of 4, by the
-# name's length modulo 4: 110 + len(name) + 1 + pad is a multiple of 4.
-NAME_END = tuple(b"\0" * (1 + padding(HEADER_LEN + 1 + n)) for n in range(ALIGN))
-
-
-def header(*, ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, size: int,
-           rmajor: int = 0, rminor: int = 0, name: bytes) -> bytes:
-    """One newc header with its name and the padding that follows the name."""
-    return _header(ino, mode, uid, gid, nlink, mtime, size, rmajor, rminor, name)
-
-
-def _header(ino: int, mode: int, uid: int, gid: int, nlink: int, mtime: int, size: int,
-            rmajor: int, rminor: int, name: bytes) -> bytes:
-    fields = (ino, mode, uid, gid, nlink, mtime, size, 0, 0, rmajor, rminor, len(name) + 1, 0)
-    try:
-        packed = HEADER_FIELDS.pack(*fields)
-    except struct.error:
-        value = next(v for v in fields if not 0 <= v <= U32)
-        raise ValueError(f"{name.decode(errors='replace')}: header field {value} "
-                         "does not fit newc's 32 bits") from None
-    # 110 header bytes + name + NUL, padded to 4: the NUL and the padding after it
-    # are NAME_END[len(name) % 4].
-    return NEWC_MAGIC + hexlify(packed).upper() + name + NAME_END[len(name) % ALIGN]
 
 
 @dataclass
@@ -238,7 +213,7 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
             fd = _open_source(entry.source, entry.path)
             try:
                 size = os.fstat(fd).st_size
-                add(_header(ino, mode, entry.uid, entry.gid, 1, mtime, size, entry.major,
+                add(pack_header(ino, mode, entry.uid, entry.gid, 1, mtime, size, entry.major,
                             entry.minor, name))
                 writer.add_file(fd, entry.source, size)
             finally:
@@ -246,20 +221,19 @@ def write_archive(entries: Iterable[Entry], sink: BinaryIO | Sink, *, epoch: int
         else:
             content = _inline_content(entry)
             size = len(content)
-            add(_header(ino, mode, entry.uid, entry.gid, 2 if kind is Kind.DIR else 1, mtime,
+            add(pack_header(ino, mode, entry.uid, entry.gid, 2 if kind is Kind.DIR else 1, mtime,
                         size, entry.major, entry.minor, name))
             if size:
                 add(content)
         if size % ALIGN:
-            add(PADDING[padding(size)])
+            add(PAD[padding(size)])
         stats.entries += 1
         stats.data_bytes += size
         if cut is not None:
             writer.since_cut += HEADER_LEN + len(name) + size
             if writer.since_cut >= member_size:  # type: ignore[operator]
                 writer.cut(cut)
-    writer.add(header(ino=0, mode=0, uid=0, gid=0, nlink=1, mtime=0, size=0,
-                      name=TRAILER.encode()))
+    writer.add(pack_header(0, 0, 0, 0, 1, 0, 0, 0, 0, TRAILER.encode()))
     writer.flush()
     stats.archive_bytes = writer.written
     return stats

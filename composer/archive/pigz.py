@@ -11,7 +11,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from composer.archive.deflatecache import DeflateCache
+    from composer.cache.deflate import DeflateCache
 
 
 class ParallelGzip:

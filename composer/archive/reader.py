@@ -24,27 +24,23 @@ from typing import BinaryIO
 
 from composer.archive.codec import MAGIC_LEN, Codec, detect, kernel_caveat
 from composer.archive.cursor import Cursor, read_exact
-from composer.archive.decode import DecodedStream
-from composer.archive.records import (
-    BINARY_MAGICS,
-    Member,
-    Record,
-    bad_magic,
-    header_fields,
-)
+from composer.archive.decompress import DecodedStream
+from composer.archive.records import Member
 from composer.cpio import (
     ALIGN,
-    CRC_MAGIC,
+    BINARY_MAGICS,
     HEADER_LEN,
-    KIND_NAMES,
-    NEWC_MAGIC,
+    KIND_OF_BITS,
     PATH_MAX,
     TRAILER,
+    Record,
+    bad_magic,
     padding,
+    parse_header,
 )
 from composer.errors import InputError
 
-__all__ = ["BINARY_MAGICS", "InitramfsReader", "Limits", "Member", "Record", "Segment"]
+__all__ = ["InitramfsReader", "Limits", "Member", "Record", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -282,10 +278,9 @@ class InitramfsReader:
         """The member whose header starts here; None for a trailer."""
         offset = cursor.pos
         header = read_exact(cursor, HEADER_LEN, "a cpio header", where)
-        if header[:6] not in (NEWC_MAGIC, CRC_MAGIC):
-            raise bad_magic(header[:6], where)
+        form, fields = parse_header(header, where)
         (ino, mode, uid, gid, nlink, mtime, size, dev_major, dev_minor,
-         rdev_major, rdev_minor, namesize, checksum) = header_fields(header, where)
+         rdev_major, rdev_minor, namesize, checksum) = fields
         if not 1 <= namesize <= PATH_MAX:
             raise InputError(f"{where}: name size {namesize} is out of range "
                              f"(1 to {PATH_MAX}, the kernel's PATH_MAX)")
@@ -303,7 +298,7 @@ class InitramfsReader:
             return None
         seg.open = True
         where = f"{where} ({name!r})"
-        if stat.S_IFMT(mode) not in KIND_NAMES:
+        if stat.S_IFMT(mode) not in KIND_OF_BITS:
             raise InputError(f"{where}: mode {mode:o} has no known file type")
         target = None
         data_size = size
@@ -317,8 +312,7 @@ class InitramfsReader:
             target = os.fsdecode(raw_target)
             data_size = 0
         record = Record(name, mode, uid, gid, nlink, mtime, size, ino, dev_major,
-                        dev_minor, rdev_major, rdev_minor, checksum,
-                        "crc" if header[:6] == CRC_MAGIC else "newc", target, seg.index,
+                        dev_minor, rdev_major, rdev_minor, checksum, form, target, seg.index,
                         self._archives, offset)
         # Data after a directory or device header is skipped, as the kernel does.
         return Member(record, cursor, where, data_size)

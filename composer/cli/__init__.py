@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import importlib
 import os
 import signal
@@ -20,11 +19,10 @@ from dataclasses import dataclass
 from composer import __version__
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
-from composer.value import Value
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Command(Value):
+@dataclass(frozen=True)
+class Command:
     """A subcommand: its name, the module that implements it, its line in --help."""
 
     name: str
@@ -159,22 +157,7 @@ def _print_traceback() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a reader that goes away (`compose --help | head -1`) ends it
-    quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that.
-
-    The cyclic garbage collector is off for the command: a build's objects live until
-    it ends, and the 41 collections that its imports and plan triggered (class creation
-    allocates a lot) freed nothing worth their time. `compose boot` turns it back on, as
-    it runs for minutes; it is put back as it was for a caller that runs commands
-    in-process."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _main_quietly(argv)
-    finally:
-        (gc.enable if collecting else gc.disable)()
-
-
-def _main_quietly(argv: Sequence[str] | None) -> int:
+    quietly, as it would a C tool killed by SIGPIPE, with the status a shell shows for that."""
     try:
         try:
             code = _main(argv)

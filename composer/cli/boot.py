@@ -19,18 +19,17 @@ prompt has appeared (after the previous answer's):
 from __future__ import annotations
 
 import argparse
-import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from composer.cli.ui import UI
-from composer.console import ANSWER_FORMAT, parse_answer
+from composer.qemu.console import ANSWER_FORMAT, parse_answer
 
-# The TFTP side is light; composer.boot (QEMU, subprocesses) is imported only to boot.
-from composer.tftproot import ENTRY_FORMAT, parse_entry
+# The TFTP side is light; composer.qemu.boot (QEMU, subprocesses) is imported only to boot.
+from composer.qemu.tftproot import ENTRY_FORMAT, parse_entry
 
 if TYPE_CHECKING:
-    from composer.boot import BootResult
+    from composer.qemu.boot import BootResult
 
 
 EPILOG = """\
@@ -115,9 +114,7 @@ class Tee:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import Site, boot_image
-
-    gc.enable()  # composer.cli.main stops it for builds; a boot runs for minutes
+    from composer.qemu.boot import Site, boot_image
 
     entries = [parse_entry(text) for text in args.entry]
     answers = [parse_answer(text) for text in args.answers]
@@ -148,7 +145,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def report(result: BootResult, args: argparse.Namespace, ui: UI) -> int:
-    from composer.boot import Outcome
+    from composer.qemu.boot import Outcome
 
     seconds = f"{result.elapsed:.1f} s"
     if result.waiting_for is not None:

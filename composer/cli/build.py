@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.archive.codec import Codec, gzip_engine
+from composer.build.pipeline import BuildRequest, BuildResult, build
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
 from composer.cli.options import (
@@ -32,7 +33,6 @@ from composer.cli.options import (
 )
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
-from composer.pipeline import BuildRequest, BuildResult, build
 from composer.recipe.stock import recipe_argument
 
 EPILOG = """\

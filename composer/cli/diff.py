@@ -16,11 +16,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from composer.build.pipeline import BuildRequest, build
 from composer.cli.inspect import add_limit_arguments, limits_from
 from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
 from composer.cli.ui import UI
-from composer.diff import diff_files, diff_json, diff_lines
-from composer.pipeline import BuildRequest, build
+from composer.read.diff import diff_files, diff_json, diff_lines
 from composer.recipe import load_recipe
 
 EPILOG = """\

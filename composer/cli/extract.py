@@ -13,8 +13,8 @@ from pathlib import Path
 
 from composer.cli.inspect import add_limit_arguments, limits_from
 from composer.cli.ui import UI
-from composer.extract import extract_file
-from composer.inspection import printable
+from composer.read.extract import extract_file
+from composer.read.inspect import printable
 
 EPILOG = """\
 Exit status: 0 all extracted (skipped device nodes included), 1 some entries clashed

@@ -16,7 +16,7 @@ from pathlib import Path
 from composer.archive.reader import Limits
 from composer.cli.ui import UI
 from composer.errors import InputError
-from composer.inspection import inspect_file, inspection_json, inspection_lines
+from composer.read.inspect import inspect_file, inspection_json, inspection_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.

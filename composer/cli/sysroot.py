@@ -1,5 +1,6 @@
-"""Fetch a Debian sysroot to build from: the kernel, busybox-static, kexec-tools and
-strace of a foreign architecture (s390x by default), with their run-time libraries.
+"""Fetch a Debian sysroot to build from: the kernel, busybox-static, kexec-tools, curl,
+ca-certificates, gpgv and strace of a foreign architecture (s390x by default), with their
+run-time libraries.
 
 No root needed and the host's apt and dpkg stay untouched: a private apt state under
 ~/.cache/composer/apt-ARCH downloads and checks Debian's signed packages, `dpkg-deb -x`

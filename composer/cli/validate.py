@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from composer.build.plan import build_context, simple_entries
 from composer.cli.options import add_variable_options, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
-from composer.plan import build_context, simple_entries
 from composer.recipe import load_recipe
 from composer.recipe.stock import recipe_argument
 

@@ -13,11 +13,10 @@ from pathlib import Path
 from composer.errors import KernelError
 from composer.image.s390 import BootHeader, read_kernel, release_of
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Kernel(Value):
+@dataclass(frozen=True)
+class Kernel:
     """The kernel a build boots: its host file and its boot header."""
 
     path: Path

@@ -16,7 +16,6 @@ from typing import BinaryIO
 from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
 from composer.resolve.elf import ELF_MAGIC
-from composer.value import Value
 
 SIGNATURE_OFFSET = 0x08
 SIGNATURE = bytes.fromhex("02000018600000500200006860000050")
@@ -41,8 +40,8 @@ NETBOOT_LIMIT = 0x7800000 - 0x2000
 VERSION_STRING_MAX = 256
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class BootHeader(Value):
+@dataclass(frozen=True)
+class BootHeader:
     """The parm area and version string of an s390 kernel image, as read from its file."""
 
     kernel_version: str | None

@@ -1,5 +1,6 @@
-"""Recipes: YAML documents (yamldoc) checked (schema, conform), merged (merge) and
-loaded as typed values (loader, model). The loader's names are the package's."""
+"""Recipes: YAML documents (yamldoc) checked against the schema generated from the models
+(schema, model), merged (merge) and loaded into the models (loader). The loader's names
+are the package's."""
 
 from composer.recipe.loader import LoadedRecipe, Recipe, load_recipe, parse_assignment
 

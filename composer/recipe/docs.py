@@ -22,9 +22,9 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         name = schema["$ref"].rsplit("/", 1)[-1]
         target = defs[name]
         if "properties" in target:
-            return f"[{name}](#{name})"
+            return f"[{name}](#{name.lower()})"
         if any("properties" in b for b in target.get("anyOf", [])):
-            return f"string or [{name}](#{name}) mapping"
+            return f"string or [{name}](#{name.lower()}) mapping"
         return _type(target, defs)
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])

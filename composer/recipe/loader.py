@@ -14,21 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from composer.errors import InputError, Location, Problem, RecipeError
-from composer.recipe.merge import NAME_LISTS, PATH_LISTS, merge
-from composer.recipe.model import Recipe, VariableError, VariableValue
+from composer.recipe.merge import merge
+from composer.recipe.model import ENTRY_LISTS, Recipe, VariableValue
 from composer.recipe.schema import validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 from composer.recipe.yamldoc import Document, format_key_path, load_document
-from composer.value import Value
 
 __all__ = ["LoadedRecipe", "Recipe", "load_recipe", "parse_assignment"]
 
-ENTRY_LISTS = (*PATH_LISTS, *NAME_LISTS)
 
-
-@dataclass(frozen=True, eq=False, repr=False)
-class LoadedRecipe(Value):
+@dataclass(frozen=True)
+class LoadedRecipe:
     """A recipe as loaded: the model, and what the build reports and checks about its files."""
 
     recipe: Recipe
@@ -40,15 +39,14 @@ class LoadedRecipe(Value):
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
     """Make relative sources absolute and note where each entry was written."""
-    for key in ENTRY_LISTS:
+    for key, kind in ENTRY_LISTS.items():
         items = data.get(key, [])
         for i, item in enumerate(items):
-            if isinstance(item, str):
-                item = {"pattern": "**"} if key == "modules" and item == "all" else {"name": item}
-                items[i] = item
+            item = items[i] = dict(kind.spelt_out(item))
             item["at"] = str(doc.where((key, i)))
-            if key in ("files", "templates") and isinstance(item.get("source"), str):
-                item["source"] = str((base / item["source"]).resolve())
+            for name in kind.relative:
+                if isinstance(item.get(name), str):
+                    item[name] = str((base / item[name]).resolve())
 
 
 def _display_path(path: Path) -> Path:
@@ -181,8 +179,10 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     data["variables"] = variables
     data["name"] = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
-        recipe = Recipe.from_data(data)
-    except VariableError as error:
-        raise RecipeError([Problem(message, Location(str(path)), format_key_path(loc))
-                           for loc, message in error.problems]) from None
+        recipe = Recipe.model_validate(data)
+    except ValidationError as error:
+        # The schema passed every file, so what is left is a value no schema saw: a
+        # variable from a --vars file, judged by the model.
+        raise RecipeError([Problem(e["msg"], Location(str(path)), format_key_path(e["loc"]))
+                           for e in error.errors()]) from None
     return LoadedRecipe(recipe, path, tuple(files), data, origins)

@@ -18,35 +18,17 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-PATH_LISTS = ("directories", "files", "symlinks", "devices", "templates")
-NAME_LISTS = ("binaries", "modules")
+from composer.recipe.model import ENTRY_LISTS
 
-
-def image_identity(path: Any) -> str:
-    """A destination as the archive will hold it: empty and `.` components dropped.
-
-    Only a spelling is normalised here; whether the path is allowed at all (`..`,
-    relative, the root) is for the plan stage, which reports it with its location.
-    """
-    if not isinstance(path, str):
-        return repr(path)
-    if "//" not in path and "/." not in path and not path.endswith("/"):
-        return path  # the common case, already normal
-    return "/" + "/".join(p for p in path.split("/") if p not in ("", "."))
+# Lists whose entries share one identity space (a destination path): a variant's entry
+# replaces an earlier one of the same path in any of them.
+SHARED = {key for key, kind in ENTRY_LISTS.items() if kind.identity_key == "path"}
 
 
 def identity(list_key: str, item: Any) -> str:
-    if list_key in PATH_LISTS:
-        return f"path:{image_identity(item.get('path'))}"
-    name = item if isinstance(item, str) else item.get("name")
-    if list_key != "modules":
-        return f"name:{name}"
-    if name == "all":
-        return "pattern:**"
-    if isinstance(item, dict) and "pattern" in item:
-        return f"pattern:{item['pattern']}"
-    # A module's name as kmod compares it: `-` and `_` are the same character.
-    return f"name:{str(name).replace('-', '_')}"
+    """What an item of `list_key` is, for replacing and removing (its model says)."""
+    kind = ENTRY_LISTS[list_key]
+    return kind.identity(kind.spelt_out(item))
 
 
 def _removes(item: Any) -> bool:
@@ -97,12 +79,12 @@ def _merge_list(base: Identified, layer: Identified) -> list[Any]:
 def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
     """The recipe data of `layer` applied on top of `base` (neither is modified)."""
     out = dict(base)
-    lists = (*PATH_LISTS, *NAME_LISTS)
+    lists = tuple(ENTRY_LISTS)
     ids = {key: [identity(key, item) for item in layer.get(key, [])] for key in lists}
     base_ids = {key: [identity(key, item) for item in out.get(key, [])] for key in lists}
-    for key in PATH_LISTS:
+    for key in SHARED:
         # A destination the layer claims in another list leaves this one.
-        elsewhere = set().union(*(ids[other] for other in PATH_LISTS if other != key))
+        elsewhere = set().union(*(ids[other] for other in SHARED if other != key))
         if elsewhere and out.get(key):
             kept = [(i, item) for i, item in zip(base_ids[key], out[key], strict=True)
                     if i not in elsewhere]

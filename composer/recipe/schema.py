@@ -1,4 +1,9 @@
-"""Validate recipe data against the JSON Schema and turn every error into a Problem.
+"""The recipe's JSON Schema: generated from the models, and every error it finds as a Problem.
+
+`generate()` makes the schema from `recipe/model.py` (pydantic's, tidied into a schema an
+editor shows well); schemas/recipe.schema.json is that, checked in and shipped, and a
+test fails when the two differ (`scripts/generate-schema` rewrites it and docs/recipes.md).
+Recipes are validated against the shipped file by jsonschema, before any model is built.
 
 osbuild's lesson: report every error at once with its key path. LinuxKit's: unknown
 keys are errors. The messages are rewritten from jsonschema's wording into what a
@@ -12,14 +17,65 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from jsonschema import Draft202012Validator
+
 from composer.errors import Problem
-from composer.recipe.conform import conforms
+from composer.recipe.model import Recipe
 from composer.recipe.stock import data_dir
 from composer.recipe.yamldoc import Document, KeyPath, format_key_path
 
-if TYPE_CHECKING:  # jsonschema is imported only when a recipe has problems to explain
-    from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
+
+HEADER = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://composer.example.org/schemas/recipe.schema.json",
+    "title": "composer recipe",
+}
+
+
+def generate() -> dict[str, Any]:
+    """The recipe schema from the models, as schemas/recipe.schema.json holds it."""
+    schema = _tidy(Recipe.model_json_schema())
+    return {**HEADER, **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def _tidy(node: Any) -> Any:
+    """pydantic's schema as an editor schema. Titles go (they repeat the key); `null`
+    goes from every choice, with its default (and a mapping's default goes: its keys show
+    theirs), since a recipe leaves a key out rather than
+    writing it empty; a choice among bare types becomes one `type` list; descriptions
+    (docstrings) become one line each."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key == "default" and (value is None or isinstance(value, dict)):
+            continue  # nothing, or a mapping whose own keys show their defaults
+        if key == "description" and isinstance(value, str):
+            out[key] = " ".join(value.split())
+        elif key in ("properties", "$defs", "patternProperties"):
+            out[key] = {name: _tidy(sub) for name, sub in value.items()}
+        else:
+            out[key] = _tidy(value)
+    choices = out.get("anyOf")
+    if choices is not None:
+        choices = [c for c in choices if c != {"type": "null"}]
+        if all(set(c) == {"type"} and isinstance(c["type"], str) for c in choices):
+            out["type"] = [c["type"] for c in choices]
+            del out["anyOf"]
+        elif len(choices) == 1:
+            del out["anyOf"]
+            out = {**choices[0], **out}
+        else:
+            out["anyOf"] = choices
+    if isinstance(out.get("type"), list) and len(out["type"]) == 1:
+        out["type"] = out["type"][0]
+    return out
 
 
 @cache
@@ -35,8 +91,6 @@ def recipe_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
-    from jsonschema import Draft202012Validator
-
     return Draft202012Validator(recipe_schema())
 
 
@@ -136,8 +190,6 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
 
 def validate(doc: Document) -> list[Problem]:
     """Every schema problem in the document, in the order they appear in the file."""
-    if conforms(recipe_schema(), doc.data):
-        return []
     problems: list[Problem] = []
     seen: set[str] = set()
     for error in _validator().iter_errors(doc.data):

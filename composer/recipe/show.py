@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from composer.recipe.merge import NAME_LISTS, PATH_LISTS
+from composer.recipe.model import ENTRY_LISTS, Recipe
 
-ORDER = ("description", "arch", "variables", "kernel", "compression", "output", *PATH_LISTS,
-         *NAME_LISTS)
+ORDER = tuple(Recipe.model_fields)  # the model's order: settings, then the entry lists
 
 
 def _flow(value: Any) -> str:
@@ -31,7 +30,7 @@ def recipe_data(data: dict[str, Any]) -> dict[str, Any]:
     """Merged data as a recipe again: without the name (it comes from the file name)
     and the entries' `at` (where they were written), which no recipe may contain."""
     out = {k: v for k, v in data.items() if k != "name"}
-    for key in (*PATH_LISTS, *NAME_LISTS):
+    for key in ENTRY_LISTS:
         if key in out:
             out[key] = [{k: v for k, v in item.items() if k != "at"}
                         if isinstance(item, dict) else item for item in out[key]]
@@ -50,7 +49,7 @@ def show(data: dict[str, Any], origins: dict[str, str] | None = None) -> str:
             continue
         value = data[key]
         where = (origins or {}).get(key)
-        if key in PATH_LISTS or key in NAME_LISTS:
+        if key in ENTRY_LISTS:
             if not value:
                 continue
             lines.append(f"{key}:")

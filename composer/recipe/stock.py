@@ -1,9 +1,9 @@
 """The stock recipes: the ones composer ships, found by name.
 
-Installed, they are package data (`composer/recipes/`, `composer/templates/` and
+Installed, they are package data (`composer/recipes/`, `composer/bootscripts/` and
 `composer/schemas/`, mapped from the checkout's top-level directories by pyproject.toml);
 run from a checkout that was never installed, they are those top-level directories
-themselves. Both layouts keep templates at `../templates/` from the recipes, so the
+themselves. Both layouts keep the boot scripts at `../bootscripts/` from the recipes, so the
 recipes are the same files either way.
 
 A recipe argument is a *name* when it has no `/` and no `.yaml`/`.yml` suffix
@@ -22,7 +22,7 @@ SUFFIXES = (".yaml", ".yml")
 
 @cache
 def data_dir(name: str) -> Path | None:
-    """The package data directory `composer.<name>` (recipes, templates, schemas)."""
+    """The package data directory `composer.<name>` (recipes, bootscripts, schemas)."""
     try:
         spec = importlib.util.find_spec(f"composer.{name}")
     except ModuleNotFoundError:

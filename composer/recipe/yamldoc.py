@@ -345,7 +345,7 @@ def load_document(path: Path, what: str = "recipe") -> Document:
 
 def _parse_cached(text: str, file: str) -> Document:
     """parse_document, or the same Document from the parse cache."""
-    from composer.recipe.parsecache import ParseCache
+    from composer.cache.parse import ParseCache
 
     cache = ParseCache.open()
     if cache is None:

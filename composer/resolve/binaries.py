@@ -33,14 +33,13 @@ from composer.manifest import Entry, Kind, image_path
 from composer.resolve.busybox import AppletTable, applet_entries, read_applet_table
 from composer.resolve.elf import ELF_MAGIC, ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
 from composer.resolve.sysroot import Lookup, Sysroot
-from composer.value import Value
 
 MAX_INTERPRETER_DEPTH = 4  # the kernel's BINPRM_MAX_RECURSION for nested #! scripts
 SCRIPT_HEAD = 256  # BINPRM_BUF_SIZE: the kernel reads no more of a #! line
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class BinaryRequest(Value):
+@dataclass(frozen=True, slots=True)
+class BinaryRequest:
     """One item of a recipe's `binaries:` list.
 
     `path_or_name`: an absolute image path in the sysroot, or a bare name searched

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from composer.cache.index import FileCache, code_version, identity, is_strings
 from composer.errors import ResolveError
 from composer.manifest import Entry, Kind
-from composer.resolve.cache import FileCache, code_version, identity, is_strings
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
 
 INSTALL_DIRS = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin")
 DEFAULT_DIR = "/bin"
@@ -50,8 +49,8 @@ MAX_ROOT_APPLETS = 2
 _LOC_MASK = bytes(1 if b in _LOC_BYTES else 0 for b in range(256))
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class AppletTable(Value):
+@dataclass(frozen=True, slots=True)
+class AppletTable:
     """The applets a busybox binary carries and where its installer would link each."""
 
     names: tuple[str, ...]
@@ -79,7 +78,7 @@ class AppletTable(Value):
 
 def read_applet_table(path: Path, *, name: str) -> AppletTable:
     """The applet table of the busybox binary at host `path` (`name` for messages),
-    from the cache while the file is the one read before (see composer.resolve.cache):
+    from the cache while the file is the one read before (see composer.cache.index):
     finding it reads the whole binary with a regular expression."""
     cache = FileCache("applets", str(path.parent), code_version(__file__))
     try:

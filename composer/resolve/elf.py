@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from composer.errors import InputError, ResolveError
-from composer.value import Value
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -91,8 +90,8 @@ _ALIASES = {
 }
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Arch(Value):
+@dataclass(frozen=True, slots=True)
+class Arch:
     """What the loader compares before it maps a library: ELF class, byte order, machine."""
 
     elf_class: int
@@ -132,8 +131,8 @@ class ElfError(ResolveError):
     """A file is not an ELF object, or its headers are cut short or inconsistent."""
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class ElfInfo(Value):
+@dataclass(frozen=True, slots=True)
+class ElfInfo:
     """The parts of an ELF object that decide what the loader needs alongside it."""
 
     arch: Arch
@@ -199,8 +198,8 @@ def read_elf(path: Path, *, name: str | None = None) -> ElfInfo:
         return _Reader(f, shown).info()
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class _Segment(Value):
+@dataclass(frozen=True, slots=True)
+class _Segment:
     """A program header's fields that the dynamic section and interpreter lookups need."""
 
     type: int

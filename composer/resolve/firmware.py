@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
 
 FIRMWARE_DIRS = (
     "/lib/firmware/updates/{release}",
@@ -24,8 +23,8 @@ FIRMWARE_DIRS = (
 FIRMWARE_SUFFIXES = ("", ".zst", ".xz")  # the kernel's order (firmware_loader/main.c)
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Firmware(Value):
+@dataclass(frozen=True, slots=True)
+class Firmware:
     """A firmware file some modules ask for, where it was found."""
 
     name: str  # as the module names it in firmware=

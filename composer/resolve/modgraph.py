@@ -15,11 +15,10 @@ from typing import Protocol
 
 from composer.errors import ResolveError
 from composer.resolve.modinfo import ModInfo
-from composer.value import Value
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Unresolved(Value):
+@dataclass(frozen=True, slots=True)
+class Unresolved:
     """A soft dependency or firmware file that was asked for and is not there."""
 
     name: str

@@ -15,19 +15,18 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.cache.index import is_strings
 from composer.errors import ResolveError
-from composer.resolve.cache import is_strings
 from composer.resolve.elfsection import SectionError, elf_section
 from composer.resolve.modfile import DecompressError, canonical_name, decompress
-from composer.value import Value
 
 
 class ModinfoError(ValueError):
     """The bytes are not a module we can read; the caller knows which file it was."""
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class ModInfo(Value):
+@dataclass(frozen=True, slots=True)
+class ModInfo:
     """What a module declares about itself; empty tuples when it declares nothing."""
 
     depends: tuple[str, ...] = ()

@@ -16,17 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from composer.cache import index
 from composer.errors import ResolveError
-from composer.resolve import cache
 from composer.resolve.modfile import split_module_name
 from composer.resolve.sysroot import Sysroot
-from composer.value import Value
 
 MODULES_DIR = "/lib/modules"
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Module(Value):
+@dataclass(frozen=True, slots=True)
+class Module:
     """A kernel module file of the sysroot's tree."""
 
     name: str  # canonical: underscores
@@ -57,7 +56,7 @@ def scan_cached(directory: Path) -> list[ScanRow]:
     (a few hundred) instead of reading them all. Only a tree whose directories had all
     settled (ctime over SETTLED seconds old) is stored, as for every answer of the cache.
     """
-    listing = cache.FileCache("tree", str(directory), cache.code_version(__file__))
+    listing = index.FileCache("tree", str(directory), index.code_version(__file__))
     stored = listing.get(TREE_KEY, TREE_IDENTITY)
     if (type(stored) is tuple and len(stored) == 2 and type(stored[1]) is list
             and _still(directory, stored[0])):
@@ -65,7 +64,7 @@ def scan_cached(directory: Path) -> list[ScanRow]:
         return rows
     rows, dirs = scan(directory)
     now = time.time()
-    if all(now - d[4] / 1e9 > cache.SETTLED for d in dirs):
+    if all(now - d[4] / 1e9 > index.SETTLED for d in dirs):
         listing.put(TREE_KEY, TREE_IDENTITY, (tuple(dirs), rows))
         listing.save()
     return rows

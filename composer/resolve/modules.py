@@ -37,11 +37,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
+from composer.cache.index import CacheDirectory, FileCache, code_version, identity
 from composer.errors import InputError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.resolve import elfsection, modfile
 from composer.resolve import modinfo as modinfo_format
-from composer.resolve.cache import CacheDirectory, FileCache, code_version, identity
 from composer.resolve.depmod import (
     is_pattern,
     parse_builtin,
@@ -151,7 +151,7 @@ class ModuleIndex:
         return info
 
     def _read_modinfo(self, module: Module) -> ModInfo:
-        """From the cache while the file is the one read before (see composer.resolve.cache)."""
+        """From the cache while the file is the one read before (see composer.cache.index)."""
         try:
             key = identity(os.stat(module.host))
         except OSError:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from composer.errors import InputError, ResolveError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.value import Value
 
 MAX_SYMLINKS = 40
 PATH_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -34,8 +33,8 @@ MAX_LD_SO_CONFS = 1000  # files one ld.so.conf may pull in through includes
 MAX_LD_SO_CONF_BYTES = 1 << 20
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Link(Value):
+@dataclass(frozen=True, slots=True)
+class Link:
     """A symlink met during a lookup: its own image path (under real directories only)
     and its target exactly as stored."""
 
@@ -46,8 +45,8 @@ class Link(Value):
         return f"{self.path} -> {self.target}"
 
 
-@dataclass(frozen=True, eq=False, repr=False, slots=True)
-class Lookup(Value):
+@dataclass(frozen=True, slots=True)
+class Lookup:
     """Where an image path leads: the canonical path and the links on the way."""
 
     asked: str

@@ -24,9 +24,9 @@ import pytest
 
 from composer.archive import write_initramfs
 from composer.archive.codec import Compression
+from composer.build.plan import plan
 from composer.cpio import ALIGN, HEADER_LEN, TRAILER, Kind
 from composer.manifest import Entry, Manifest
-from composer.plan import plan
 from composer.recipe import load_recipe
 
 pytestmark = pytest.mark.skipif(shutil.which("cpio") is None, reason="needs GNU cpio")

@@ -1,4 +1,4 @@
-"""The boot card and the reboot time: templates/pxeboot/nic.sh and /init's failure path.
+"""The boot card and the reboot time: bootscripts/pxeboot/nic.sh and /init's failure path.
 
 nic.sh runs against directories laid out like sysfs (PXE_SYSFS): /sys/firmware/ipl names
 the device the s390 firmware booted from, /sys/class/net/*/device links lead to it.
@@ -61,7 +61,7 @@ def fake_sysfs(root: Path, ipl: tuple[str, str] | None, cards: dict[str, str]) -
 
 
 def candidates(tmp_path: Path, sysfs: Path, interface: str = "auto") -> list[str]:
-    script = (f". {ROOT}/templates/pxeboot/common.sh; . {ROOT}/templates/pxeboot/nic.sh; "
+    script = (f". {ROOT}/bootscripts/pxeboot/common.sh; . {ROOT}/bootscripts/pxeboot/nic.sh; "
               "nic_candidates")
     done = subprocess.run([BUSYBOX, "sh", "-c", script], capture_output=True, text=True,
                           check=True, env={"PATH": "/usr/bin:/bin", "PXE_SYSFS": str(sysfs),

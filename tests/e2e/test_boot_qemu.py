@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from composer.boot import Outcome, boot_image
-from composer.pipeline import BuildRequest, build
-from composer.tftproot import parse_entry
+from composer.build.pipeline import BuildRequest, build
+from composer.qemu.boot import Outcome, boot_image
+from composer.qemu.tftproot import parse_entry
 from under_test import COMPOSE
 
 MARKER = "COMPOSE-BOOT-PROBE"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from composer.archive.reader import InitramfsReader, Limits
 from composer.errors import InputError
-from composer.inspection import inspect_file
+from composer.read.inspect import inspect_file
 from hostile.corpus import LINK, archive, entry
 from hostile.makers import COMPRESSORS, compress, s390_image
 

@@ -1,5 +1,5 @@
 """Real sites: the stock image network-booted by the s390 firmware in the lab (tests/lab.py,
-composer/lab.py): dnsmasq as DHCP and TFTP server, nginx for the config, the kernel and
+composer/qemu/lab.py): dnsmasq as DHCP and TFTP server, nginx for the config, the kernel and
 the second stage, the guest on a tap device in a network namespace. Each test writes the
 dnsmasq lines a site would (docs/pxelinux.md shows the same ones).
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import lab as site
-from composer.lab import Lab
+from composer.qemu.lab import Lab
 
 pytestmark = [pytest.mark.qemu, pytest.mark.sysroot]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.plan import plan
+from composer.build.plan import plan
 from composer.recipe import load_recipe
 
 pytestmark = pytest.mark.sysroot

@@ -1,4 +1,4 @@
-"""The PXELINUX rules of the boot script (templates/pxeboot.sh and templates/pxeboot/),
+"""The PXELINUX rules of the boot script (bootscripts/pxeboot.sh and bootscripts/pxeboot/),
 run under the host's busybox sh.
 
 The boot script is rendered by `compose render` (with its library and settings) and run

@@ -2,11 +2,11 @@
 
 The rendered boot script runs under the host's busybox (`busybox sh ROOT/sbin/pxeboot
 --dry-run --tftp-root DIR`, busybox applets first on PATH): TFTP names are read from DIR,
-URL names are fetched for real by busybox wget from tests/http_server.py (or the FTP
-server) on 127.0.0.1. The expected names follow syslinux's lpxelinux (URLs in KERNEL,
-INITRD, APPEND initrd=, INCLUDE, CONFIG; `::name` stays TFTP) and petitboot's rules for a
-URL in DHCP option 209 or 210 (relative names resolve under it; a leading / or ./ is
-not absolute).
+URL names are fetched for real by the host's curl (Debian's, as in the image) from
+tests/http_server.py (or the FTP server) on 127.0.0.1. The expected names follow
+syslinux's lpxelinux (URLs in KERNEL, INITRD, APPEND initrd=, INCLUDE, CONFIG; `::name`
+stays TFTP) and petitboot's rules for a URL in DHCP option 209 or 210 (relative names
+resolve under it; a leading / or ./ is not absolute).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """busybox's applets first on PATH, as in the image (wget is busybox's, not GNU's)."""
+    """busybox's applets first on PATH, as in the image (curl, which busybox has not,
+    is the host's Debian curl from /usr/bin)."""
     return applet_links(tmp_path_factory.mktemp("applets"))
 
 
@@ -294,7 +295,8 @@ def test_refused_connection_is_retried_then_reported(image_root: Path, applets: 
     assert boot.returncode == 1
     assert f"cannot fetch kernel '{url}' after 2 attempts: can't connect to remote host" \
            in boot.stderr
-    assert "Connection refused" in boot.stderr
+    assert f"Failed to connect to 127.0.0.1 port {url.split(':')[2].split('/')[0]}" \
+        in boot.stderr  # curl's own words
 
 
 def test_a_stalled_transfer_times_out(image_root: Path, applets: Path, tftp: Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.archive.newc import header
+from composer.cpio import pack_header
 from hostile.corpus import archive, entry
 from under_test import PYTHON
 
@@ -41,8 +41,8 @@ def _measure(path: Path, mode: str) -> tuple[int, int, float]:
 @pytest.mark.slow
 def test_a_gigabyte_initramfs_is_listed_and_read_in_bounded_memory(tmp_path: Path) -> None:
     gib = 1 << 30
-    head = header(ino=1, mode=0o100644, uid=0, gid=0, nlink=1, mtime=0, size=gib,
-                  name=b"huge.img")
+    head = pack_header(ino=1, mode=0o100644, uid=0, gid=0, nlink=1, mtime=0, size=gib,
+                       rmajor=0, rminor=0, name=b"huge.img")
     tail = archive(entry(b"after", data=b"still here"))
     plain = tmp_path / "plain.cpio"
     with open(plain, "wb") as f:  # sparse: the gigabyte costs no disk

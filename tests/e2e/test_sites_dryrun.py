@@ -1,5 +1,5 @@
 """Real sites in the dry run: the IPv6 lookup, the command line's ip=/vlan=/pxeboot.*
-parameters (templates/pxeboot/ipconfig.sh) and what wins over DHCP, run by the host's
+parameters (bootscripts/pxeboot/ipconfig.sh) and what wins over DHCP, run by the host's
 busybox sh and dash on the scripts `compose render` writes for the image.
 
 Expected values come from dracut.cmdline(7) (ip=, vlan=), RFC 5970 (DHCPv6 option 59) and

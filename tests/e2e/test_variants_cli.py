@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ def test_show_origins_names_file_line_and_set(family: Path) -> None:
     write(family / "shown.yaml", done.stdout)
     again = load_recipe(family / "shown.yaml").recipe
     original = load_recipe(family / "variants/debug.yaml", overrides=[("retries", "7")]).recipe
-    assert _meaning(asdict(again)) == _meaning(asdict(original))
+    assert _meaning(again.model_dump()) == _meaning(original.model_dump())
 
 
 def _meaning(value: object) -> object:

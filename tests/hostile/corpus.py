@@ -1,6 +1,6 @@
 """The hostile and broken inputs: each one a reader error or an extraction refusal.
 
-Well-formed pieces come from composer's newc writer (`newc.header`); the breakage is
+Well-formed pieces come from composer's header packer (`cpio.pack_header`); the breakage is
 done by hand on top, one field or one byte at a time, so each case tests one thing.
 Real-tool outputs (GNU cpio's odc and binary formats) are made at test time.
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-from composer.archive.newc import header
+from composer.cpio import pack_header
 
 FILE, DIR, LINK = 0o100644, 0o040755, 0o120777
 NAMESIZE, FILESIZE, MODE = 11, 6, 1  # field indexes in the 13-field header
@@ -25,8 +25,8 @@ NAMESIZE, FILESIZE, MODE = 11, 6, 1  # field indexes in the 13-field header
 def entry(name: bytes, *, mode: int = FILE, data: bytes = b"", ino: int = 1,
           nlink: int = 1) -> bytes:
     size = len(data)
-    return header(ino=ino, mode=mode, uid=0, gid=0, nlink=nlink, mtime=1_700_000_000,
-                  size=size, name=name) + data + bytes(-size % 4)
+    return pack_header(ino=ino, mode=mode, uid=0, gid=0, nlink=nlink, mtime=1_700_000_000,
+                       size=size, rmajor=0, rminor=0, name=name) + data + bytes(-size % 4)
 
 
 def link(name: bytes, target: bytes) -> bytes:
@@ -96,8 +96,8 @@ def malformed() -> list[Case]:
 def bomb(size: int = 64 << 20) -> bytes:
     """A gzip'd archive holding one file of `size` zero bytes (about 1000:1)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    parts = [packer.compress(header(ino=1, mode=FILE, uid=0, gid=0, nlink=1, mtime=0,
-                                    size=size, name=b"zeros"))]
+    parts = [packer.compress(pack_header(ino=1, mode=FILE, uid=0, gid=0, nlink=1, mtime=0,
+                                         size=size, rmajor=0, rminor=0, name=b"zeros"))]
     zeros = bytes(1 << 20)
     for _ in range(size >> 20):
         parts.append(packer.compress(zeros))

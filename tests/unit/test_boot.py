@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from composer.boot import ConsoleWatch, Outcome, check_image
 from composer.cli import boot as boot_command
 from composer.cli import main
 from composer.errors import BuildError, InputError
 from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE
-from composer.qemu import check_firmware, find_qemu, qemu_command
-from composer.tftproot import (
+from composer.qemu.boot import ConsoleWatch, Outcome, check_image
+from composer.qemu.command import check_firmware, find_qemu, qemu_command
+from composer.qemu.tftproot import (
     ENTRY_FORMAT,
     BootEntry,
     bootfile_in,
@@ -198,5 +198,6 @@ def test_panic_and_firmware_failures_end_the_run() -> None:
 
 
 def test_the_boot_options_describe_entries_as_the_boot_module_parses_them() -> None:
-    """The CLI takes the format from composer.tftproot: a build need not import composer.boot."""
+    """The CLI takes the format from composer.qemu.tftproot: a build need not import
+    composer.qemu.boot."""
     assert boot_command.ENTRY_FORMAT == ENTRY_FORMAT

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from composer.archive.codec import FORMATS, WRITABLE, Codec, Compression, detect, kernel_supports
-from composer.archive.decode import DecodedStream
+from composer.archive.decompress import DecodedStream
 from composer.errors import InputError
 from composer.recipe.schema import recipe_schema
 
@@ -97,7 +97,7 @@ def test_the_kernel_config_check_reads_the_formats_option(codec: Codec) -> None:
 
 
 def test_the_recipe_schema_offers_exactly_the_formats_composer_writes() -> None:
-    assert recipe_schema()["$defs"]["codec"]["enum"] == list(WRITABLE)
+    assert recipe_schema()["$defs"]["CompressionSpec"]["anyOf"][0]["enum"] == list(WRITABLE)
 
 
 def test_magics_identify_one_format_each() -> None:
@@ -109,7 +109,7 @@ def test_magics_identify_one_format_each() -> None:
 
 def test_codec_libraries_are_imported_only_when_a_stream_is_opened() -> None:
     code = ("import sys, composer.archive.codec, composer.archive.compress, "
-            "composer.archive.decode, composer.archive.reader; "
+            "composer.archive.decompress, composer.archive.reader; "
             "print(sorted(m for m in ('lz4', 'zstandard', 'composer.archive.pigz') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from composer.cli import main
-from composer.console import Answer, Typist, parse_answer, type_keys
 from composer.errors import InputError
-from composer.qemu import qemu_command
+from composer.qemu.command import qemu_command
+from composer.qemu.console import Answer, Typist, parse_answer, type_keys
 
 
 def test_answer_splits_at_the_first_equals_sign() -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from composer import blobcache
-from composer.archive import deflatecache, pigz
+from composer.archive import pigz
 from composer.archive.codec import Codec, Compression
 from composer.archive.compress import open_compressor
+from composer.cache import deflate, store
 
 BLOCK = pigz.ParallelGzip.BLOCK
 
@@ -153,7 +153,7 @@ def test_a_damaged_entry_is_a_miss_and_never_used(
         if damage == "flip-payload":
             raw[-1] ^= 0x01
         elif damage == "flip-check":
-            raw[len(blobcache.MAGIC) + blobcache.KEY_SIZE] ^= 0x01
+            raw[len(store.MAGIC) + store.KEY_SIZE] ^= 0x01
         elif damage == "truncate":
             raw = raw[: len(raw) // 2]
         elif damage == "empty":
@@ -161,7 +161,7 @@ def test_a_damaged_entry_is_a_miss_and_never_used(
         elif damage == "other-entry":  # a whole, valid entry, but for another key
             raw = bytearray(entries[(i + 1) % len(entries)].read_bytes())
         elif damage == "huge":
-            raw += bytes(blobcache.MAX_ENTRY)
+            raw += bytes(store.MAX_ENTRY)
         entry.write_bytes(bytes(raw))
     deflates.clear()
     out = gzip_bytes(data)
@@ -188,7 +188,7 @@ def test_a_build_adds_at_most_the_limit_and_the_directory_is_pruned_oldest_first
     data = payload(blocks=5)
     reference = uncached(data, monkeypatch)
     sizes = [len(zlib.compress(data[i:i + BLOCK])) for i in range(0, len(data), BLOCK)]
-    monkeypatch.setattr(deflatecache, "ADD_LIMIT", sum(sizes[:3]) + 10)
+    monkeypatch.setattr(deflate, "ADD_LIMIT", sum(sizes[:3]) + 10)
     assert gzip_bytes(data) == reference
     stored = len(os.listdir(cache_dir))
     assert 2 <= stored <= 4  # about three blocks' worth, whichever threads finished first
@@ -197,9 +197,9 @@ def test_a_build_adds_at_most_the_limit_and_the_directory_is_pruned_oldest_first
         os.utime(cache_dir / name, ns=(n * 10**9, n * 10**9))
     oldest = sorted(os.listdir(cache_dir))[0]
     total = sum(p.stat().st_size for p in cache_dir.iterdir())
-    blobcache.prune(cache_dir, total - 1)
+    store.prune(cache_dir, total - 1)
     left = os.listdir(cache_dir)
     assert oldest not in left
     assert sum(p.stat().st_size for p in cache_dir.iterdir()) <= (total - 1) * 3 // 4
-    blobcache.prune(cache_dir, 10**9)  # under budget: nothing goes
+    store.prune(cache_dir, 10**9)  # under budget: nothing goes
     assert sorted(os.listdir(cache_dir)) == sorted(left)

@@ -1,4 +1,4 @@
-"""composer.diff as functions: change lists from entry states, and a manifest against the
+"""composer.read.diff as functions: change lists from entry states, and a manifest against the
 archive written from it (`compose diff` itself is tests/e2e/test_diff.py)."""
 
 from __future__ import annotations
@@ -9,15 +9,21 @@ from pathlib import Path
 
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
-from composer.diff import EntryState, diff_archives, entry_states, states_from_entries
+from composer.cpio import KIND_BITS, Record
 from composer.manifest import Entry, Kind
+from composer.read.diff import EntryState, diff_archives, entry_states, states_from_entries
+
+
+def member(path: str, kind: Kind, mode: int, size: int = 0, target: str | None = None
+           ) -> Record:
+    return Record(path, KIND_BITS[kind] | mode, 0, 0, 1, 0, size, target=target)
 
 
 def test_diff_archives_is_a_pure_function_of_states() -> None:
-    a = {"/x": EntryState("/x", "file", 0o644, size=1, sha256="aa"),
-         "/d": EntryState("/d", "dir", 0o755)}
-    b = {"/x": EntryState("/x", "symlink", 0o777, size=1, target="y"),
-         "/e": EntryState("/e", "dir", 0o700)}
+    a = {"/x": EntryState(member("/x", Kind.FILE, 0o644, size=1), sha256="aa"),
+         "/d": EntryState(member("/d", Kind.DIR, 0o755))}
+    b = {"/x": EntryState(member("/x", Kind.SYMLINK, 0o777, size=1, target="y")),
+         "/e": EntryState(member("/e", Kind.DIR, 0o700))}
     changes = diff_archives(a, b)
     assert [(c.path, c.status) for c in changes] == [
         ("/d", "removed"), ("/e", "added"), ("/x", "changed")]

@@ -76,8 +76,10 @@ def test_the_error_says_where_the_entry_came_from() -> None:
 def test_a_relative_path_and_an_unknown_kind_are_refused() -> None:
     with pytest.raises(InputError, match="not absolute"):
         Entry("etc", Kind.DIR)
-    with pytest.raises(InputError, match="'socket' is not a kind of entry"):
-        Entry("/run/s", "socket")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="'door' is not a kind of entry"):
+        Entry("/run/d", "door")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="a socket is read from archives, never written"):
+        Entry("/run/s", Kind.SOCKET)
 
 
 def test_a_kind_given_as_its_name_becomes_the_kind() -> None:

@@ -1,4 +1,4 @@
-"""composer.extract as a function: read-only directories, later entries winning, device
+"""composer.read.extract as a function: read-only directories, later entries winning, device
 nodes with and without root, truncated data (`compose extract` itself, escapes and bombs
 are tests/e2e/test_extract.py)."""
 
@@ -14,8 +14,8 @@ import pytest
 from composer.archive.newc import write_archive
 from composer.archive.reader import InitramfsReader
 from composer.errors import InputError
-from composer.extract import extract_members
 from composer.manifest import Entry, Kind
+from composer.read.extract import extract_members
 from hostile.corpus import DIR, archive, entry, link
 
 

@@ -1,4 +1,4 @@
-"""gzip as members of whole entries, compressed by libdeflate (archive/members.py).
+"""gzip as members of whole entries, compressed by libdeflate (archive/gzipmembers.py).
 
 What the kernel requires of a series of members (init/initramfs.c): each one must end
 between two entries, or it stops with "junk at the end of compressed archive". These
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from composer.archive import libdeflate, members
+from composer.archive import gzipmembers, libdeflate
 from composer.archive.codec import Codec, Compression
 from composer.archive.reader import InitramfsReader
 from composer.archive.segments import write_initramfs
@@ -91,7 +91,7 @@ def test_every_member_ends_between_two_entries_and_together_they_hold_the_archiv
     assert gzip.decompress(image) == subprocess.run(
         ["gzip", "-dc"], input=image, capture_output=True, check=True).stdout
     for part in parts[:-1]:
-        assert len(gzip.decompress(part)) >= members.MEMBER
+        assert len(gzip.decompress(part)) >= gzipmembers.MEMBER
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
@@ -127,23 +127,23 @@ def test_members_apart_are_segments_apart_and_a_member_cut_inside_an_entry_is_ju
 
 def test_an_entry_bigger_than_a_member_may_be_is_streamed_with_bounded_memory(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(members, "STREAM_AFTER", 300_000)
+    monkeypatch.setattr(gzipmembers, "STREAM_AFTER", 300_000)
     rng = random.Random(5)
     big = b"".join(rng.randbytes(64) * rng.randrange(1, 40) for _ in range(3000))
     assert len(big) > 3 * 300_000
     items = [Entry("/a", Kind.FILE, data=b"first\n" * 40_000),
              Entry("/big", Kind.FILE, data=big), Entry("/z", Kind.FILE, data=b"last\n")]
     held: list[int] = []
-    original = members.GzipMembers.compress
+    original = gzipmembers.GzipMembers.compress
 
-    def watching(self: members.GzipMembers, data: bytes, /) -> bytes:
+    def watching(self: gzipmembers.GzipMembers, data: bytes, /) -> bytes:
         out = original(self, data)
         held.append(self.buffered)
         return out
 
-    monkeypatch.setattr(members.GzipMembers, "compress", watching)
+    monkeypatch.setattr(gzipmembers.GzipMembers, "compress", watching)
     image = build(items, threads=2)
-    assert max(held) <= members.STREAM_AFTER + (1 << 20)
+    assert max(held) <= gzipmembers.STREAM_AFTER + (1 << 20)
     assert [r.name for r in InitramfsReader(io.BytesIO(image)).records()] == ["a", "big", "z"]
     assert gzip.decompress(image).count(big) == 1
     assert build(items, threads=1) == image
@@ -190,7 +190,7 @@ def test_without_libdeflate_gzip_is_zlibs_single_member(monkeypatch: pytest.Monk
 
 
 def test_an_empty_stream_is_one_empty_member() -> None:
-    encoder = members.GzipMembers(library(), 6, 2)
+    encoder = gzipmembers.GzipMembers(library(), 6, 2)
     assert gzip.decompress(encoder.flush()) == b""
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from composer.cache import index
 from composer.resolve import busybox as busybox_module
-from composer.resolve import cache
 from composer.resolve import modules as modules_module
 from composer.resolve.busybox import read_applet_table
 from composer.resolve.modules import ModuleIndex
@@ -32,7 +32,7 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def settled_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "SETTLED", -60.0)
+    monkeypatch.setattr(index, "SETTLED", -60.0)
 
 
 def tree(root: Path) -> ModTree:

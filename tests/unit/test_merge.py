@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from composer.recipe.merge import identity, image_identity, merge
+from composer.recipe.merge import identity, merge
+from composer.recipe.model import image_identity
 
 
 def f(path: str, content: str = "x", **more: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from composer import blobcache
+from composer.cache import store
 from composer.errors import RecipeError
 from composer.recipe import yamldoc
 from composer.recipe.yamldoc import Document, load_document
@@ -95,10 +95,10 @@ def test_a_damaged_entry_is_parsed_again(
     reference = load_document(recipe)
     [entry] = cache_dir.iterdir()
     raw = entry.read_bytes()
-    key = raw[len(blobcache.MAGIC):len(blobcache.MAGIC) + blobcache.KEY_SIZE]
+    key = raw[len(store.MAGIC):len(store.MAGIC) + store.KEY_SIZE]
 
     def whole(payload: bytes) -> bytes:
-        return blobcache.MAGIC + key + blobcache._check(key, payload) + payload
+        return store.MAGIC + key + store._check(key, payload) + payload
 
     if damage == "flip":
         raw = raw[:-7] + bytes([raw[-7] ^ 4]) + raw[-6:]

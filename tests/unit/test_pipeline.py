@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from composer.build.pipeline import BuildRequest, BuildResult, build, netboot_warnings
+from composer.build.plan import plan
 from composer.errors import BuildError, InputError, KernelError
 from composer.image.s390 import COMMAND_LINE, NETBOOT_LIMIT, PAGE, patch_image, read_kernel
-from composer.pipeline import BuildRequest, BuildResult, build, netboot_warnings
-from composer.plan import plan
 from composer.recipe import load_recipe
 from kernelfactory import s390_kernel, write_kernel
 

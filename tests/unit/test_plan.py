@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from composer.archive.codec import Codec
+from composer.build.plan import Plan, arch_of, plan
 from composer.errors import InputError, KernelError, ResolveError
 from composer.manifest import Entry, Kind
-from composer.plan import Plan, arch_of, plan
 from composer.recipe import load_recipe
 from elffactory import EM_S390, EM_X86_64, make_elf
 from kernelfactory import write_kernel

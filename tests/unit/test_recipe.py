@@ -10,7 +10,7 @@ import pytest
 
 from composer.errors import InputError, RecipeError
 from composer.recipe import load_recipe
-from composer.render import render_text
+from composer.render.jinja import render_text
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
-"""Renders without Jinja: the render cache, the lone-variable path and plain templates
-(composer/plaintemplate.py) give exactly what Jinja gives, and any change to a
-template, a file it reads or a variable is seen. A template with a block (`{% if %}`)
-is Jinja's, so the cache's tests use one.
+"""The render cache (composer/cache/render.py) gives exactly what Jinja gives, and any
+change to a template, a file it reads or a variable is seen; recipe strings expand by
+Jinja's sandbox, as templates do.
 
 Each test gets its own cache directory (XDG_CACHE_HOME); `jinja_renders` counts the
 renders that really went through Jinja.
@@ -13,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from composer import blobcache, render, sandbox, templating
+from composer.cache import store
 from composer.errors import InputError
-from composer.render import expand, render_file
+from composer.render import jinja
+from composer.render.templates import expand, render_file
 
 REPO = Path(__file__).resolve().parents[2]
-JINJA = templating.render_text  # the real one, for references (the fixture counts calls)
+JINJA = jinja.render_text  # the real one, for references (the fixture counts calls)
 
 
 @pytest.fixture
@@ -32,17 +32,17 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def jinja_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
-    original = templating.render_text
+    original = jinja.render_text
 
     def counting(text: str, variables: object, name: str, *args: object) -> str:
         names.append(name)
         return original(text, variables, name, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(templating, "render_text", counting)
+    monkeypatch.setattr(jinja, "render_text", counting)
     return names
 
 
-def jinja(path: Path, variables: dict[str, object]) -> tuple[str, list[Path]]:
+def by_jinja(path: Path, variables: dict[str, object]) -> tuple[str, list[Path]]:
     """The render as Jinja makes it, with no cache involved."""
     included: list[Path] = []
     text = JINJA(path.read_text(), variables, str(path), [path.parent], included)
@@ -62,20 +62,18 @@ def test_a_second_render_comes_from_the_cache_and_is_the_same(
     first = cached(template, variables)
     second = cached(template, variables)
     assert len(jinja_renders) == 1
-    assert first == second == jinja(template, variables)
+    assert first == second == by_jinja(template, variables)
     assert second[0] == "A='it'\\''s'\nload x\nload y\n"
     assert len(list(cache_dir.iterdir())) == 1
 
 
-def test_the_stock_template_renders_as_jinja_does_without_jinja_or_the_cache(
+def test_the_stock_template_renders_as_jinja_does_and_then_from_the_cache(
         cache_dir: Path, jinja_renders: list[str]) -> None:
-    """It only substitutes variables: composer/plaintemplate.py renders it."""
-    template = REPO / "templates" / "pxeboot.conf.j2"
+    template = REPO / "bootscripts" / "pxeboot.conf.j2"
     variables: dict[str, object] = {"modules": ["virtio_net"], "verbosity": 2, "cmdline": ""}
     assert cached(template, variables) == cached(template, variables) == \
-        jinja(template, variables)
-    assert jinja_renders == []
-    assert not cache_dir.exists()
+        by_jinja(template, variables)
+    assert len(jinja_renders) == 1
 
 
 @pytest.mark.parametrize("change", [
@@ -88,7 +86,7 @@ def test_a_changed_variable_is_another_render(
     template.write_text("{{ a | default('unset') }} {{ a is string }} {{ b | default('') }}\n")
     cached(template, {"a": "1"})
     jinja_renders.clear()
-    assert cached(template, change) == jinja(template, change)
+    assert cached(template, change) == by_jinja(template, change)
     assert len(jinja_renders) == 1
 
 
@@ -108,12 +106,12 @@ def test_a_changed_or_new_included_file_is_another_render(
     template.write_text('{% include "part.j2" %}{% include "local.j2" ignore missing %}end\n')
     (tmp_path / "part.j2").write_text("part {{ a }}\n")
     variables: dict[str, object] = {"a": "x"}
-    assert cached(template, variables) == jinja(template, variables)
+    assert cached(template, variables) == by_jinja(template, variables)
     assert cached(template, variables)[1] == [tmp_path / "part.j2"]  # a hit says it too
     assert len(jinja_renders) == 1
 
     (tmp_path / "part.j2").write_text("PART {{ a }}\n")
-    assert cached(template, variables) == jinja(template, variables)
+    assert cached(template, variables) == by_jinja(template, variables)
     assert cached(template, variables)[0] == "PART x\nend\n"
 
     (tmp_path / "local.j2").write_text("local\n")  # was missing, ignored: now it counts
@@ -138,9 +136,9 @@ def test_a_damaged_entry_is_rendered_again(
     elif damage == "empty":
         raw = b""
     else:  # a whole entry with a valid check, whose payload is not a render
-        key = raw[len(blobcache.MAGIC):len(blobcache.MAGIC) + blobcache.KEY_SIZE]
+        key = raw[len(store.MAGIC):len(store.MAGIC) + store.KEY_SIZE]
         payload = b"\xff\x00not marshal"
-        raw = blobcache.MAGIC + key + blobcache._check(key, payload) + payload
+        raw = store.MAGIC + key + store._check(key, payload) + payload
     entry.write_bytes(raw)
     jinja_renders.clear()
     assert cached(template, {"a": "x"})[0] == "v=x\n"
@@ -193,20 +191,22 @@ def test_no_cache_when_off(tmp_path: Path, cache_dir: Path, jinja_renders: list[
     ("{{ v }}\n", {"v": "x"}),
     ("{{- v -}}", {"v": "x"}),
 ])
-def test_a_lone_variable_expands_as_jinja_would(text: str, variables: dict[str, object],
-                                                jinja_renders: list[str]) -> None:
+def test_a_recipe_string_expands_as_jinja_renders_it(text: str, variables: dict[str, object],
+                                                      jinja_renders: list[str]) -> None:
     assert expand(text, variables, "k") == JINJA(text, variables, "k")
-    value = next(iter(variables.values()))
-    plain = "-" not in text and "true" not in text and "None" not in text \
-        and type(value) in (str, int, float, bool, type(None))
-    assert (jinja_renders == []) == plain  # plain scalars never reach Jinja
+    assert jinja_renders == ["k"]
+
+
+def test_a_string_without_an_expression_is_kept_as_written(jinja_renders: list[str]) -> None:
+    assert expand("quiet console=ttyS0", {}, "k") == "quiet console=ttyS0"
+    assert jinja_renders == []
 
 
 @pytest.mark.parametrize("text,variables", [
     ("{{ v }}", {}),  # undefined
     ("{{ v }}", {"v": "bad \udcff byte"}),  # not UTF-8: the sandbox refuses it
 ])
-def test_a_lone_variable_jinja_refuses_gets_jinjas_error(
+def test_a_string_jinja_refuses_gets_jinjas_error(
         text: str, variables: dict[str, object], jinja_renders: list[str]) -> None:
     with pytest.raises(InputError) as fast:
         expand(text, variables, "kernel.cmdline")
@@ -214,7 +214,3 @@ def test_a_lone_variable_jinja_refuses_gets_jinjas_error(
         JINJA(text, variables, "kernel.cmdline")
     assert str(fast.value) == str(slow.value)
     assert fast.value.hint == slow.value.hint
-
-
-def test_the_limit_is_the_sandboxes() -> None:
-    assert render.MAX_RESULT == sandbox.MAX_RESULT

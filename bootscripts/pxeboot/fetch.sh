@@ -1,0 +1,203 @@
+# shellcheck shell=dash
+# fetch.sh: names in a configuration -> files on the local disk.
+#
+# A name is resolved once into a location, "SERVER::PATH" (syslinux's own notation), and
+# a location is fetched by the backend chosen once at start-up:
+#   tftp  busybox tftp from SERVER, with PXE_TFTP_RETRIES / _RETRY_DELAY / _BLOCKSIZE;
+#   dir   the dry run: PATH is read from a local directory standing in for every server.
+# A URL location (http://, https://, ftp://, see url.sh) is fetched by fetch-url.sh's
+# curl in the guest and in the dry run alike; tftp:// URLs become HOST::PATH.
+# With FETCH_APPEND=1 a fetch adds the file to the end of LOCAL instead of replacing it
+# (a failed attempt is cut off again): several initrds make one file without a copy.
+#
+# Exports: fetch_use BACKEND [DIR]      choose the backend (tftp, or dir with its root);
+#          resolve NAME                 prints the location of NAME: SERVER::PATH or a
+#                                       URL (dies on a URL it cannot fetch);
+#          shown LOCATION               prints it as messages show it (PATH alone on the
+#                                       default server);
+#          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
+#                                       2 the transfer kept failing; FETCH_ERROR then says
+#                                       why, as a phrase that follows the file's name;
+#          fetch_required LOCATION WHAT LOCAL   fetch or die.
+# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
+#          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
+# Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
+
+fetch_use() {
+	FETCH_BACKEND=$1
+	FETCH_ROOT=${2-}
+	FETCH_ROOT_REAL=''
+}
+
+# resolve NAME: "::path" skips the prefix, "host::path" also names another server,
+# anything else is relative to the path prefix.
+resolve() {
+	local full host path problem
+	if url_is "$1"; then
+		full=$1
+	else
+		case $1 in
+		::* | *::*) full=$1 ;;
+		*) url_is "$PREFIX" && full=$(url_join "$PREFIX" "$1") || full=$PREFIX$1 ;;
+		esac
+	fi
+	if url_is "$full"; then
+		problem=$(url_check "$full")
+		[ -z "$problem" ] || die "'$full' $problem"
+		url_location "$full"
+		return 0
+	fi
+	loc_split "$full"
+	host=$LOC_HOST path=$LOC_PATH
+	printf '%s::%s\n' "${host:-$SERVER}" "$path"
+}
+
+shown() {
+	if url_is "$1"; then
+		printf '%s\n' "$1"
+	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
+		printf '%s\n' "$LOC_PATH"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
+fetch() {
+	local status before=0 after
+	if [ "${FETCH_APPEND:-0}" = 1 ]; then
+		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+	else
+		rm -f "$2"
+	fi
+	if url_is "$1"; then
+		fetch_via_url "$1" "$2"
+	else
+		loc_split "$1"
+		"fetch_via_$FETCH_BACKEND" "$LOC_HOST" "$LOC_PATH" "$2"
+	fi
+	status=$?
+	if [ "$status" = 0 ]; then
+		after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		transfer_done $((after - before))
+	fi
+	return "$status"
+}
+
+fetch_required() {
+	fetch "$1" "$3"
+	case $? in
+	0) return 0 ;;
+	1) die "$2 '$(shown "$1")' $FETCH_ERROR" ;;
+	*) die "cannot fetch $2 '$(shown "$1")' $FETCH_ERROR" ;;
+	esac
+}
+
+# fetch_undo LOCAL OFFSET: a failed attempt leaves nothing behind (in append mode, LOCAL
+# is cut back to the OFFSET bytes it had).
+fetch_undo() {
+	if [ "${FETCH_APPEND:-0}" = 1 ]; then
+		truncate -s "$2" "$1"
+	else
+		rm -f "$1"
+	fi
+}
+
+# inside_root PATH: true when PATH, taken relative to a root directory, never climbs out
+# of it ("a/../b" stays inside, "../b" and "a/../../b" do not).
+inside_root() {
+	local IFS=/ part depth=0
+	# shellcheck disable=SC2086 # split at the slashes, globbing is off
+	set -- $1
+	for part; do
+		case $part in
+		'' | .) ;;
+		..)
+			depth=$((depth - 1))
+			[ "$depth" -ge 0 ] || return 1
+			;;
+		*) depth=$((depth + 1)) ;;
+		esac
+	done
+	return 0
+}
+
+# fetch_via_dir SERVER PATH LOCAL: the dry run's TFTP root holds every server's files.
+# Like a TFTP server, it serves nothing outside its root: a name that climbs out of it,
+# or a symbolic link that leads out, is refused as an access violation.
+fetch_via_dir() {
+	local real
+	[ "$1" = "$SERVER" ] || debug "dry run: '$1::' is read from $FETCH_ROOT too"
+	if ! inside_root "$2"; then
+		FETCH_ERROR="is outside the TFTP root $FETCH_ROOT: refused (a TFTP server answers: access violation)"
+		warn "'$2' $FETCH_ERROR"
+		return 1
+	fi
+	if [ -e "$FETCH_ROOT/$2" ]; then
+		[ -n "$FETCH_ROOT_REAL" ] || FETCH_ROOT_REAL=$(readlink -f "$FETCH_ROOT")
+		real=$(readlink -f "$FETCH_ROOT/$2")
+		case $real in
+		"$FETCH_ROOT_REAL"/*) ;;
+		*)
+			FETCH_ERROR="is outside the TFTP root $FETCH_ROOT (a link to $real): refused (a TFTP server answers: access violation)"
+			warn "'$2' $FETCH_ERROR"
+			return 1
+			;;
+		esac
+	fi
+	if [ -f "$FETCH_ROOT/$2" ]; then
+		if [ "${FETCH_APPEND:-0}" = 1 ]; then
+			cat "$FETCH_ROOT/$2" >>"$3" && return 0
+		else
+			cp "$FETCH_ROOT/$2" "$3" && return 0
+		fi
+		FETCH_ERROR="from $FETCH_ROOT: cannot copy $FETCH_ROOT/$2"
+		return 2
+	fi
+	FETCH_ERROR="not found under $FETCH_ROOT"
+	return 1
+}
+
+fetch_via_tftp() {
+	local try=0 bs='' offset=0
+	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
+	if [ -n "$PXE_TFTP_BLOCKSIZE" ] && [ "$PXE_TFTP_BLOCKSIZE" != 0 ]; then
+		bs="-b $PXE_TFTP_BLOCKSIZE"
+	fi
+	while :; do
+		try=$((try + 1))
+		debug "tftp $1: get $2 (attempt $try of $PXE_TFTP_RETRIES)"
+		# In the background, for transfer.sh's progress lines and memory check.
+		if [ "${FETCH_APPEND:-0}" = 1 ]; then
+			# shellcheck disable=SC2086 # bs is two words or none
+			tftp -g $bs -r "$2" -l - "$1" 2>"$WORK/tftp.err" >>"$3" &
+		else
+			# shellcheck disable=SC2086 # bs is two words or none
+			tftp -g $bs -r "$2" -l "$3" "$1" 2>"$WORK/tftp.err" &
+		fi
+		transfer_watch $! "$3" "$offset" "$2"
+		case $? in
+		0) return 0 ;;
+		124)
+			fetch_undo "$3" "$offset"
+			FETCH_ERROR=$TRANSFER_ERROR
+			case $FETCH_ERROR in "("*) return 2 ;; esac # too big: no retry
+			;;
+		*)
+			fetch_undo "$3" "$offset"
+			FETCH_ERROR=$(tr '\n' ' ' <"$WORK/tftp.err")
+			;;
+		esac
+		FETCH_ERROR=${FETCH_ERROR:-tftp failed}
+		case $FETCH_ERROR in
+		*"server error"*)
+			FETCH_ERROR="not found on TFTP server $1: $FETCH_ERROR"
+			return 1
+			;;
+		esac
+		if [ "$try" -ge "$PXE_TFTP_RETRIES" ]; then
+			FETCH_ERROR="from TFTP server $1 after $try attempts: $FETCH_ERROR"
+			return 2
+		fi
+		sleep "$PXE_TFTP_RETRY_DELAY"
+	done
+}

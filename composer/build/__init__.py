@@ -1,0 +1,1 @@
+"""Building an image: the pipeline and its plan."""

@@ -1,0 +1,1 @@
+"""Caches of what libraries and sysroot files gave, kept between builds."""

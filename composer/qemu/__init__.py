@@ -1,0 +1,1 @@
+"""The QEMU runner of `compose boot`: command line, TFTP root, console."""

@@ -1,0 +1,1 @@
+"""The reading side: inspect, extract and diff an image; none writes one."""

@@ -1,0 +1,1 @@
+"""Templates and recipe strings, rendered by Jinja's sandbox."""
