@@ -61,8 +61,9 @@ def site_roots(parts: Path, tmp: Path, config: str) -> tuple[Path, Path]:
 
 def boot(lab: Lab, image: Path, expect: str, timeout: float,
          *extra: object) -> subprocess.CompletedProcess[str]:
+    card = ("--tap", lab.tap) if lab.udp_port is None else ("--udp", lab.udp_port)
     return under_test.compose(
-        "boot", image, "--tftp", image.parent, "--netns", lab.netns, "--tap", lab.tap,
+        "boot", image, "--tftp", image.parent, "--netns", lab.netns, *card,
         "--mac", MAC, "--expect", expect, "--timeout", timeout, "-v", *extra,
         cwd=image.parent, timeout=timeout + 60)
 

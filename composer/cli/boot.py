@@ -89,6 +89,10 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                              "network")
     parser.add_argument("--tap", default="tap0", metavar="IFNAME",
                         help="the tap device in --netns (default tap0)")
+    parser.add_argument("--udp", type=int, metavar="PORT",
+                        help="with --netns: no tap; the card's frames go as UDP datagrams to "
+                             "127.0.0.1:PORT there and come back to PORT+1 (a switch in user "
+                             "space, like the lab's VLAN trunk)")
     parser.add_argument("--append", metavar="CMDLINE",
                         help="boot IMAGE directly with -kernel and this command line "
                              "(libvirt's direct kernel boot: no firmware network boot)")
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
             console=Tee(*streams) if streams else None, answers=answers, disks=args.disk,
             reboot=args.reboot, unwired_nics=args.unwired_nics,
-            site=Site(netns=args.netns, tap=args.tap, lab=args.lab,
+            site=Site(netns=args.netns, tap=args.tap, udp=args.udp, lab=args.lab,
                       dnsmasq_conf=args.dnsmasq_conf, http_root=args.http_root,
                       append=args.append))
     finally:

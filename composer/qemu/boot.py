@@ -116,10 +116,12 @@ class Site:
     and TFTP); NETNS: a tap device TAP in that network namespace, whose servers are
     someone else's; LAB: composer's lab (composer/qemu/lab.py) made for this boot, serving the
     TFTP root and HTTP_ROOT, with DNSMASQ_CONF's lines instead of its default DHCP ones.
+    UDP (with NETNS): the card's frames as datagrams to 127.0.0.1:UDP there, not a tap.
     APPEND boots the image directly (-kernel) with that command line instead."""
 
     netns: str | None = None
     tap: str = TAP
+    udp: int | None = None
     lab: bool = False
     dnsmasq_conf: Path | None = None
     http_root: Path | None = None
@@ -189,7 +191,8 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
         command = qemu_command(binary, tftp, bootfile, memory=memory, mac=mac,
                                kvm=kvm_usable(), disks=[d.resolve() for d in disks],
                                reboot=reboot, unwired_nics=unwired_nics,
-                               tap=site.tap if netns else None, direct=direct)
+                               tap=site.tap if netns else None,
+                               udp=site.udp if netns else None, direct=direct)
         if netns:
             command = ["ip", "netns", "exec", netns, *command]
         with open(Path(scratch) / "qemu.stderr", "w+") as stderr:
@@ -207,6 +210,8 @@ def check_site(site: Site) -> None:
         raise InputError(f"--dnsmasq-conf {site.dnsmasq_conf} is not a file")
     if site.http_root is not None and not site.http_root.is_dir():
         raise InputError(f"--http-root {site.http_root} is not a directory")
+    if site.udp is not None and (site.netns is None or not 1 <= site.udp <= 65534):
+        raise InputError("--udp PORT (1..65534) goes with --netns")
     if site.netns is not None and not Path("/run/netns", site.netns).exists():
         raise InputError(f"--netns {site.netns}: no such network namespace "
                          "(`ip netns list` shows them)")

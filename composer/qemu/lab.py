@@ -11,8 +11,10 @@ address leaves the namespace, and leaving the `with` block kills both servers an
 deletes the namespace, the tap and the bridge with it (also after an exception).
 
 Addresses: the servers are 192.168.77.1/24 and fd77::1/64 on the bridge; with a VLAN id
-they move to `br0.VID` (192.168.78.1/24, fd78::1/64) and the untagged network keeps
-only the IPv4 address the firmware's DHCP needs (or the IPv6 one when IPv4 is off).
+they move to the VLAN's port `vlVID` (192.168.78.1/24, fd78::1/64) and the untagged
+network keeps only the IPv4 address the firmware's DHCP needs (or the IPv6 one when
+IPv4 is off). With a VLAN the guest's card is not on a tap but on the lab's trunk port
+(composer/qemu/trunk.py, `udp_port`): the host kernel needs no 8021q module.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,6 +35,7 @@ from composer.errors import BuildError, InputError
 
 LAB_PACKAGES = "the lab needs dnsmasq and nginx: apt-get install dnsmasq-base nginx-light"
 TAP = "tap0"
+TRUNK_PORT = 5555  # in the lab's own namespace: no other program has it
 BRIDGE = "br0"
 _counter = itertools.count()
 
@@ -65,7 +69,7 @@ NATIVE = Subnet("192.168.77.1", "fd77::1", BRIDGE)
 
 
 def vlan_subnet(vid: int) -> Subnet:
-    return Subnet("192.168.78.1", "fd78::1", f"{BRIDGE}.{vid}")
+    return Subnet("192.168.78.1", "fd78::1", f"vl{vid}")
 
 
 @dataclass
@@ -93,6 +97,12 @@ class Lab:
     def servers(self) -> Subnet:
         """Where dnsmasq's DHCP for the image and nginx answer."""
         return vlan_subnet(self.vlan) if self.vlan is not None else NATIVE
+
+    @property
+    def udp_port(self) -> int | None:
+        """Where QEMU sends the guest's frames (-netdev socket,udp=127.0.0.1:PORT) when
+        the lab has a VLAN; None: the guest's card goes on the tap."""
+        return TRUNK_PORT if self.vlan is not None else None
 
     @property
     def scratch(self) -> Path:
@@ -132,14 +142,26 @@ class Lab:
         if not self.ipv4:  # IPv6 only: not even loopback's 127.0.0.1
             self.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
         self.ip("link", "add", BRIDGE, "type", "bridge", "forward_delay", "0")
-        self.ip("tuntap", "add", "dev", self.tap, "mode", "tap")
+        if self.vlan is None:
+            self.ip("tuntap", "add", "dev", self.tap, "mode", "tap")
+        else:
+            # The trunk (composer/qemu/trunk.py) makes the native tap and the VLAN's.
+            self._spawn([*self.exec_prefix(), sys.executable, "-m", "composer.qemu.trunk",
+                         str(TRUNK_PORT), self.tap, f"{self.vlan}={self.servers.interface}"],
+                        "trunk")
+            log = self.scratch / "trunk.stderr"
+            wait_for(lambda: "trunk ready" in read(log), "trunk", log, self._processes[-1])
+            self.ip("link", "set", self.servers.interface, "up")
         self.ip("link", "set", self.tap, "master", BRIDGE)
         for link in (self.tap, BRIDGE):
             self.ip("link", "set", link, "up")
-        if self.vlan is not None:
-            self.ip("link", "add", "link", BRIDGE, "name", self.servers.interface,
-                    "type", "vlan", "id", str(self.vlan))
-            self.ip("link", "set", self.servers.interface, "up")
+        # QEMU's s390 firmware (SLOF's IPv6 stack) leaves the servers' neighbour probes
+        # unanswered: once the kernel's entry for it needs confirming, replies stop and
+        # a slow TFTP transfer fails ("missing 21 responses"). Keep entries usable for
+        # 10 minutes, longer than any boot here.
+        for setting in ("base_reachable_time_ms=600000", "delay_first_probe_time=600"):
+            run([*self.exec_prefix(), "sysctl", "-q", "-w",
+                 f"net.ipv6.neigh.{BRIDGE}.{setting}"])
         # The firmware's DHCP is untagged: the native network keeps one family for it.
         for subnet, v4, v6 in self._addressed():
             if v4:

@@ -96,3 +96,31 @@ def test_no_dhcp_direct_kernel_boot_static_ip_config_by_name_from_the_labs_dns(
     assert "TFTP server boot.lab (from pxeboot.config='s URL)" in console
     assert served == ["/site.cfg", "/boot/vmlinuz", "/boot/stage2.img"]
     assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=static BOOTIF={site.BOOTIF}"
+
+
+def test_tagged_vlan_only_the_vlan_reaches_the_servers(sysroot: Path, tmp_path: Path) -> None:
+    """The firmware boots untagged (the native network has DHCP and pxelinux.0 only);
+    the image's command line says vlan=eth0.10:eth0, and its DHCP, config, kernel and
+    initrd come over VLAN 10, the only network with the config and nginx on it."""
+    (tmp_path / "parts").mkdir()
+    parts = site.build_parts(sysroot, tmp_path / "parts", "cmdline=vlan=eth0.10:eth0")
+    tftp, www = site.site_roots(parts, tmp_path, CONFIG.format(scenario="vlan"))
+    lines = ["dhcp-range=set:native,192.168.77.100,192.168.77.199,255.255.255.0,1h",
+             "dhcp-range=set:v10,192.168.78.100,192.168.78.199,255.255.255.0,1h",
+             "dhcp-boot=tag:native,pxelinux.0",
+             'dhcp-option=tag:v10,209,"pxelinux.cfg/site"',
+             'dhcp-option=tag:v10,210,"http://192.168.78.1/"']
+    with Lab(tftp, www, dnsmasq_lines=lines, ipv6=False, vlan=10) as lab:
+        done = site.boot(lab, tftp / "pxelinux.0", "STAGE2-CMDLINE", 400)
+        dhcp_log, served = lab.log("dnsmasq.log"), site.requests(lab)
+    console = done.stdout
+    assert done.returncode == 0, console[-4000:] + done.stderr
+    assert "init: VLAN 10: eth0.10 on eth0 (vlan=)" in console
+    assert [line for line in console.splitlines() if line.startswith("init: DHCP on ")] == \
+        ["init: DHCP on eth0.10"]
+    # The image's lease is on the VLAN's port of the switch; the native one saw only the
+    # firmware (the TFTP of pxelinux.0).
+    assert "DHCPACK(vl10) 192.168.78." in dhcp_log, dhcp_log
+    assert "path prefix 'http://192.168.78.1/' (from option 210" in console
+    assert served == ["/pxelinux.cfg/site", "/boot/vmlinuz", "/boot/stage2.img"]
+    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=vlan BOOTIF={site.BOOTIF}"
