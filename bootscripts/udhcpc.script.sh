@@ -158,7 +158,7 @@ dhcpcd_event() {
 		;;
 	esac
 	# shellcheck disable=SC2034 # read through $FACTS
-	family=6 bootfile_url=${new_dhcp6_bootfile_url-}
+	family=6 bootfile_url=${new_dhcp6_bootfile_url-} ip=''
 	ip6=${new_dhcp6_ia_na1_ia_addr1:-$(global_ipv6 "$interface")}
 	dns=${new_dhcp6_name_servers-} search=${new_dhcp6_domain_search-}
 	say "$reason: $interface ${ip6:-(no global address)}${bootfile_url:+, boot file URL $bootfile_url}"
@@ -186,7 +186,9 @@ bound | renew)
 	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
 	;;
 static6)
-	# /init's ip=[ADDR]:...:none: the same facts as a lease, without DHCP.
+	# /init's ip=[ADDR]:...:none: the same facts as a lease, without DHCP. The kernel
+	# hands the ip= parameter itself to /init as the variable ip: not a fact here.
+	ip=''
 	say "static: $interface $ip6/${mask:-64}${router:+ router $router}"
 	ip -6 addr add "$ip6/${mask:-64}" dev "$interface" || { warn "cannot configure $ip6 on $interface"; exit 1; }
 	wait_dad

@@ -124,3 +124,25 @@ def test_tagged_vlan_only_the_vlan_reaches_the_servers(sysroot: Path, tmp_path: 
     assert "path prefix 'http://192.168.78.1/' (from option 210" in console
     assert served == ["/pxelinux.cfg/site", "/boot/vmlinuz", "/boot/stage2.img"]
     assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=vlan BOOTIF={site.BOOTIF}"
+
+
+def test_no_dhcp_static_ipv6_address_and_pxeboot_server_over_tftp(
+        parts: Path, tmp_path: Path) -> None:
+    """IPv6 only, no DHCP server: ip=[...] with a prefix length, pxeboot.server= naming
+    the TFTP server, pxeboot.config= a name relative to it (TFTP over IPv6)."""
+    tftp, www = site.site_roots(parts, tmp_path, "")
+    (tftp / "cfg").mkdir()
+    (tftp / "cfg" / "static6").write_text(
+        CONFIG.format(scenario="static6").replace("boot/", "http://[fd77::1]/boot/"))
+    append = ("console=ttysclp0 ip=[fd77::50]::[fd77::1]:64:guest:eth0:none "
+              "pxeboot.server=fd77::1 pxeboot.config=cfg/static6")
+    with Lab(tftp, www, ipv4=False) as lab:
+        done = site.boot(lab, tftp / "pxelinux.0", "STAGE2-CMDLINE", 400, "--append", append)
+        log, served = lab.log("dnsmasq.log"), site.requests(lab)
+    console = done.stdout
+    assert done.returncode == 0, console[-4000:] + done.stderr
+    assert "init: static address fd77::50/64 on eth0 (ip=), no DHCP" in console
+    assert "TFTP server [fd77::1] (from pxeboot.server=)" in console
+    assert "sent " in log and "cfg/static6 to fd77::50" in log, log
+    assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
+    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=static6 BOOTIF={site.BOOTIF}"
