@@ -126,6 +126,7 @@ config_find
 # why, tries ONERROR once, and then shows the prompt (or menu) again: no dead end.
 while :; do
 	config_read "$CONFIG_LOCAL"
+	[ "$DRY_RUN" = 1 ] && [ "${PXE_DRY_ENTRIES:-0}" = 1 ] && boot_report_entries
 	console_choose
 	console_boot "$CHOICE" "$CHOICE_LABEL" "$CHOICE_ARGS" && continue
 	if [ -n "$C_ONERROR" ]; then

@@ -20,13 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from composer.errors import BuildError, InputError
+from composer.errors import BuildError, ComposerError, InputError
 
 TEMP_PREFIX = ".compose-"
 PROC_FDS = "/proc/self/fd"  # how an O_TMPFILE file gets its name (linkat through /proc)
 
 
-def describe_os_error(error: OSError, path: Path) -> BuildError:
+def describe_os_error(error: OSError, path: Path) -> ComposerError:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return BuildError(f"no space left writing {path}; nothing was replaced",
                           hint="free some space or write elsewhere with -o")
@@ -47,7 +47,45 @@ def describe_os_error(error: OSError, path: Path) -> BuildError:
         return BuildError(f"cannot write {path}: directory {path.parent} does not exist")
     if error.errno == errno.EISDIR:
         return BuildError(f"cannot write {path}: it is a directory")
+    if error.errno == errno.ENOTDIR:  # the user's path runs through a file
+        return InputError(f"cannot write {path}: {_file_on_the_way(path)} is a file, "
+                          "not a directory")
     return BuildError(f"cannot write {path}: {error.strerror or error}")
+
+
+def _file_on_the_way(path: Path) -> Path:
+    """The first component of `path` that exists and is not a directory."""
+    for parent in reversed(path.parents):
+        if parent != Path(".") and parent.exists() and not parent.is_dir():
+            return parent
+    return path.parent
+
+
+def make_output_dir(directory: Path) -> list[Path]:
+    """Create -O's directory (and its parents), or say in one sentence why it cannot be;
+    the directories made, deepest first (for remove_empty_dirs after a failed build)."""
+    missing = [d for d in (directory, *directory.parents) if not os.path.lexists(d)]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"-O {directory}: not a directory (-O names a directory for the "
+                         "images; -o names one image)") from None
+    except NotADirectoryError:
+        raise InputError(f"-O {directory}: {_file_on_the_way(directory)} is a file, not a "
+                         "directory") from None
+    except OSError as error:
+        raise InputError(f"-O {directory}: cannot create the directory: "
+                         f"{error.strerror or error}") from None
+    return missing
+
+
+def remove_empty_dirs(directories: list[Path]) -> None:
+    """Remove the directories given, deepest first, as long as they are empty."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 _SPECIAL = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -59,21 +97,24 @@ def output_target(path: Path) -> Path:
     replaced (atomically, in the target's directory) and the link stays, as `cp` or
     `dd of=` would. A device node, FIFO or socket is refused: renaming over it would
     silently turn it into a regular file, and writing into it is not atomic."""
+    named = path
     if path.is_symlink():
         try:
             path = path.resolve()
         except (RuntimeError, OSError):  # 3.11 raises RuntimeError for a loop
             raise InputError(f"output {path} is a symbolic link that never ends in a file "
                              "(a loop)") from None
+    shown = named if path == named else f"{named} (a link to {path})"
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return path  # a new file
     if stat.S_ISDIR(mode):
-        raise BuildError(f"cannot write {path}: it is a directory")
+        raise InputError(f"cannot write {shown}: it is a directory",
+                         hint="-o and --initramfs name a file; -O names a directory")
     kind = next((name for test, name in _SPECIAL if test(mode)), None)
     if kind is not None:
-        raise InputError(f"output {path} is {kind}; refusing to replace it with a regular "
+        raise InputError(f"output {shown} is {kind}; refusing to replace it with a regular "
                          "file", hint="choose a regular file as the output")
     return path
 

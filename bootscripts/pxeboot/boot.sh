@@ -1,26 +1,94 @@
 # shellcheck shell=dash
 # boot.sh: the chosen entry's files, and the hand-over to the kernel.
 #
-# Exports: boot_fetch    fetches ENTRY_KERNEL into $WORK/kernel and the INITRDS, in
-#                        order, into one $WORK/initrd (each but the last zero-padded to
-#                        4 KiB, as syslinux does), each written straight into it: an
-#                        installer's initrd of hundreds of MB is never held twice; sets
-#                        KERNEL_NAME, INITRD_NAMES (one per line, as shown) and
-#                        INITRD_FILE (empty without initrds);
+# Exports: boot_fetch    fetches ENTRY_KERNEL into $WORK/kernel, checks it is an s390
+#                        kernel image whose command line area holds APPEND_LINE, then
+#                        the INITRDS, in order, into one $WORK/initrd (each but the last
+#                        zero-padded to 4 KiB, as syslinux does; an empty one is
+#                        refused), each written straight into it: an installer's initrd
+#                        of hundreds of MB is never held twice; sets KERNEL_NAME,
+#                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
+#                        without initrds) and KERNEL_CMDLINE_MAX;
+#          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
+#                        composer/image/s390.py checks: 0x08..0x17 and S390EP at
+#                        0x10008); sets KERNEL_CMDLINE_MAX from the field at 0x10430;
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
 #                        append= (stdout holds nothing else);
+#          boot_report_entries  (dry run, PXE_DRY_ENTRIES=1: `compose check`) prints
+#                        one entry= line per LABEL of the configuration read, before the
+#                        choice: its name, type, kernel, initrds (comma-separated) and
+#                        command line as this script resolves them, and the APPEND as
+#                        written (the label's, else the global one), separated by the
+#                        ASCII unit separator;
 #          boot_kexec    loads the files with APPEND_LINE, then kexec -e; dies if
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
 #                        kexec -l (kexec_load), "auto" kexec -s and, where the kernel has
 #                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
-# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC.
+# Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
+#          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
+#          stand-in kernels).
+#
+# The command line limit is the booted kernel's own (its max_command_line_size at
+# 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
+# downloaded file: the image's kernel is not the one being kexec'd. It counts the
+# terminating NUL, so a line of at most MAX - 1 bytes fits. kexec takes the line as one
+# argument, and Linux caps one argument at 128 KiB (MAX_ARG_STRLEN): a longer limit is
+# taken as that.
+
+KERNEL_ARG_MAX=131056 # 128 KiB less "--command-line=" and its NUL
+
+# bytes_at FILE OFFSET COUNT: the COUNT bytes at OFFSET as lower-case hex, no blanks.
+bytes_at() {
+	local hex
+	hex=$(od -An -v -tx1 -j "$2" -N "$3" "$1" 2>/dev/null) || return 1
+	# shellcheck disable=SC2086 # the words of od's output, joined
+	set -- $hex
+	local IFS=
+	echo "$*"
+}
+
+kernel_check() {
+	local size head mark raw
+	KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
+	[ "${PXE_KERNEL_CHECK:-1}" = 0 ] && return 0
+	size=$(stat -c %s "$1") || die "cannot read $1"
+	[ "$size" -gt 0 ] || die "kernel '$2' is empty (0 bytes): the server sent no kernel"
+	head=$(bytes_at "$1" 8 16)
+	mark=$(bytes_at "$1" 65544 6)
+	if [ "$head" != 02000018600000500200006860000050 ] || [ "$mark" != 533339304550 ]; then
+		case $(bytes_at "$1" 0 1) in
+		3c) die "kernel '$2' is not an s390 kernel image: it starts with '<', like an HTML page (an error page served as the file?)" ;;
+		esac
+		die "kernel '$2' is not an s390 kernel image ($size bytes, without the s390 boot marks at 0x08 and S390EP at 0x10008)"
+	fi
+	raw=$(bytes_at "$1" 66608 8)
+	case $raw in
+	????????????????) ;;
+	*) die "kernel '$2' is cut short: $size bytes, no command line size at 0x10430" ;;
+	esac
+	case $raw in
+	0000000000000000) KERNEL_CMDLINE_MAX=896 ;;
+	00000000000*) KERNEL_CMDLINE_MAX=$((0x$raw)) ;;
+	esac
+	[ "$KERNEL_CMDLINE_MAX" -le "$KERNEL_ARG_MAX" ] || KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
+}
+
+# cmdline_check NAME: dies when APPEND_LINE does not fit the kernel's command line.
+cmdline_check() {
+	[ "${#APPEND_LINE}" -lt "$KERNEL_CMDLINE_MAX" ] && return 0
+	die "the command line of $1 is ${#APPEND_LINE} bytes, but kernel '$KERNEL_NAME' accepts at most $((KERNEL_CMDLINE_MAX - 1)) (its max_command_line_size at 0x10430 is $KERNEL_CMDLINE_MAX, with the NUL): not booted"
+}
 
 boot_fetch() {
-	local location name size pad=0 IFS_SAVE
+	local location name size before pad=0 IFS_SAVE
 	location=$(resolve "$ENTRY_KERNEL") || exit 1
 	fetch_required "$location" kernel "$WORK/kernel"
 	KERNEL_NAME=$(shown "$location")
+	kernel_check "$WORK/kernel" "$KERNEL_NAME"
+	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
+	cmdline_check "$name"
+	entry_initrds
 	INITRD_NAMES=
 	INITRD_FILE=
 	[ -n "$INITRDS" ] || return 0
@@ -37,10 +105,13 @@ boot_fetch() {
 		# The kernel skips the zeros between concatenated archives.
 		[ "$pad" -gt 0 ] && head -c "$pad" /dev/zero >>"$INITRD_FILE"
 		location=$(resolve "$name") || exit 1
+		before=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		fetch_required "$location" initrd "$INITRD_FILE"
 		INITRD_NAMES="$INITRD_NAMES
 $(shown "$location")"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
+		[ "$size" -gt "$before" ] ||
+			die "initrd '$(shown "$location")' is empty (0 bytes): the server sent no initrd"
 		pad=$(((4096 - size % 4096) % 4096))
 	done
 	FETCH_APPEND=0
@@ -56,6 +127,44 @@ boot_report() {
 		[ -n "$name" ] && printf 'initrd=%s\n' "$name"
 	done
 	printf 'append=%s\n' "$APPEND_LINE"
+}
+
+boot_report_entries() {
+	local index=1 count sep
+	count=$(label_count)
+	sep=$(printf '\037')
+	while [ "$index" -le "$count" ]; do
+		(
+			entry_build_label "$index" ''
+			initrds=''
+			if [ "$(label_get "$index" hasappend)" = 1 ]; then
+				raw=$(label_get "$index" append)
+			else
+				raw=$(config_get append)
+			fi
+			case $ENTRY_TYPE in
+			kernel | linux)
+				entry_split
+				entry_initrds
+				line=$APPEND_LINE
+				kernel=$(shown "$(resolve "$ENTRY_KERNEL")")
+				IFS_SAVE=$IFS
+				IFS=,
+				# shellcheck disable=SC2086 # split at the commas, globbing is off
+				set -- $INITRDS
+				IFS=$IFS_SAVE
+				for name; do
+					[ -n "$name" ] || continue
+					initrds="${initrds:+$initrds,}$(shown "$(resolve "$name")")"
+				done
+				;;
+			*) kernel=$ENTRY_KERNEL line=$ENTRY_KARGS ;;
+			esac
+			printf 'entry=%s%s%s%s%s%s%s%s%s%s%s\n' "$ENTRY_LABEL" "$sep" "$ENTRY_TYPE" \
+				"$sep" "$kernel" "$sep" "$initrds" "$sep" "$line" "$sep" "$raw"
+		)
+		index=$((index + 1))
+	done
 }
 
 # boot_load -s|-l: kexec's load of the fetched files in one of its two system calls.

@@ -14,8 +14,10 @@
 #                              is no label), ENTRY_TYPE (kernel, linux, config, com32, ...),
 #                              ENTRY_KERNEL, ENTRY_KARGS (the words after the KERNEL file
 #                              name) and ENTRY_LINE (the kernel's arguments, initrd= inside);
-#          entry_split         ENTRY_LINE -> APPEND_LINE (initrd= arguments removed, the rest
-#                              as written) and INITRDS (the comma list of the last initrd=);
+#          entry_split         ENTRY_LINE -> APPEND_LINE, the kernel's command line as
+#                              syslinux 6 makes it: BOOT_IMAGE=KERNEL first, initrd= kept;
+#          entry_initrds       INITRDS: the comma list after the first initrd= of
+#                              APPEND_LINE (syslinux's strstr);
 #          sysappend BITS      prints the IPAPPEND/SYSAPPEND strings for BITS.
 # Reads:   config.sh's accessors, CONFIG_NAME, CLIENT_IP SERVER GATEWAY NETMASK MAC UUID.
 # A prompt or menu sets CHOICE itself and then calls entry_build.
@@ -31,8 +33,9 @@ trimmed() {
 }
 
 # With a menu (UI, or DEFAULT naming a .c32 module) or a PROMPT, the timeout fires:
-# ONTIMEOUT, else the default entry; without them, DEFAULT at once. When that names
-# nothing, ONTIMEOUT, the MENU DEFAULT label, then the first LABEL.
+# ONTIMEOUT, else the default entry; without them, DEFAULT at once. A menu without
+# DEFAULT has its MENU DEFAULT or first entry; without a menu and without DEFAULT,
+# syslinux 6 boots nothing (it waits at boot:): that is a failure here.
 choose_unattended() {
 	local default ontimeout first menu=0 menudefault count index
 	default=$(config_get default)
@@ -62,12 +65,10 @@ choose_unattended() {
 		CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (prompt timeout)"
 	elif [ -n "$default" ]; then
 		CHOICE=$default CHOICE_FROM="DEFAULT"
-	elif [ -n "$ontimeout" ]; then
-		CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (no DEFAULT)"
-	elif [ -n "$menudefault" ]; then
-		CHOICE_LABEL=$menudefault CHOICE_FROM="MENU DEFAULT (no DEFAULT)"
 	elif [ "$count" -ge 1 ]; then
-		CHOICE_LABEL=1 CHOICE_FROM="first LABEL (no DEFAULT)"
+		# syslinux 6 boots nothing without DEFAULT or UI (no first LABEL, no MENU
+		# DEFAULT outside a menu): it waits at boot:, and so nothing is chosen here.
+		die "configuration $CONFIG_NAME has no DEFAULT or UI: syslinux boots none of its labels unattended (No DEFAULT or UI configuration directive found!); type one at boot:"
 	else
 		die "configuration $CONFIG_NAME has neither DEFAULT nor any LABEL"
 	fi
@@ -144,33 +145,24 @@ entry_assemble() {
 	fi
 }
 
-# entry_split: the kernel's own reading of its command line decides what an argument is
-# (blanks outside double quotes separate them); every initrd= argument is taken off, with
-# the blanks before it, and the last one names the initrds. The rest stays as written.
+# entry_split: the command line as syslinux 6 hands it to the kernel (ldlinux's
+# kernel.c): "BOOT_IMAGE=KERNEL " and the entry's line, initrd= arguments and all (the
+# blank after the kernel name is left out when the line is empty). A KERNEL URL's
+# user:password@ is masked there: /proc/cmdline is readable by every user.
 entry_split() {
-	local split
-	split=$(PXE_Q=$ENTRY_LINE awk 'BEGIN {
-		s = ENVIRON["PXE_Q"]; n = length(s); i = 1; out = ""; initrds = ""
-		while (i <= n) {
-			blanks = ""
-			while (i <= n && substr(s, i, 1) ~ /[ \t]/) { blanks = blanks substr(s, i, 1); i++ }
-			if (i > n) break
-			arg = ""; quoted = 0
-			for (; i <= n; i++) {
-				c = substr(s, i, 1)
-				if (!quoted && c ~ /[ \t]/) break
-				if (c == "\"") quoted = !quoted
-				arg = arg c
-			}
-			if (substr(arg, 1, 7) == "initrd=") initrds = substr(arg, 8)
-			else out = out (out == "" ? "" : blanks) arg
-		}
-		print initrds
-		print out "."
-	}')
-	INITRDS=${split%%"
-"*}
-	APPEND_LINE=${split#*"
-"}
-	APPEND_LINE=${APPEND_LINE%.}
+	local image=$ENTRY_KERNEL
+	case $image in *://*@*) image=$(url_masked "$image") ;; esac
+	APPEND_LINE="BOOT_IMAGE=$image${ENTRY_LINE:+ $ENTRY_LINE}"
+	INITRDS=
+}
+
+# entry_initrds: INITRDS from APPEND_LINE as kernel.c finds them: what follows the first
+# "initrd=" (strstr: anywhere in the line, even inside a word or quotes) up to a blank,
+# a comma list. awk reads the line on stdin: it may be long, and an environment or
+# argument over 128 KiB would fail the exec.
+entry_initrds() {
+	INITRDS=
+	case $APPEND_LINE in *initrd=*) ;; *) return 0 ;; esac
+	INITRDS=$(printf '%s\n' "$APPEND_LINE" | awk '{ s = substr($0, index($0, "initrd=") + 7); sub(/ .*/, "", s); print s }') ||
+		die "cannot read the initrd= of the command line"
 }

@@ -223,7 +223,7 @@ config_messages() {
 # (trailing blanks dropped) and is its kernel until KERNEL & co. say otherwise; settings
 # before the first LABEL are global; IPAPPEND/SYSAPPEND are read as strtoul(text, 0).
 config_parse() {
-	PXE_Q=$1 awk -v SEP="$CONFIG_SEP" '
+	PXE_Q=$1 awk -v SEP="$CONFIG_SEP" -v INDENT_MAX=80 '
 	function message(level, text) { print level " " text >messages }
 	function strtoul(text,   base, value, digit, c, i) {
 		sub(/^[ \t]+/, "", text)
@@ -287,7 +287,14 @@ config_parse() {
 			else if (n && sub2 == "hide") lmenuhide[n] = 1
 			else if (n && sub2 == "passwd") { lhaspasswd[n] = 1; lpasswd[n] = tail }
 			else if (n && (sub2 == "disable" || sub2 == "disabled")) ldisabled[n] = 1
-			else if (n && sub2 == "indent") lindent[n] = tail + 0
+			else if (n && sub2 == "indent") {
+				# atoi, bounded: MENU INDENT 50000000 would print 50 MB of blanks.
+				lindent[n] = (tail ~ /^[0-9]/) ? tail + 0 : 0
+				if (lindent[n] > INDENT_MAX) {
+					message("warn", "MENU INDENT " lindent[n] " is over " INDENT_MAX " columns: taken as " INDENT_MAX)
+					lindent[n] = INDENT_MAX
+				}
+			}
 		} else if (kw == "say") {
 			message("say", "SAY " rest)
 		} else if (kw !~ /^(f[0-9]|f1[0-2]|display|font|kbdmap|serial|console|noescape|nocomplete|nohalt|pxeretry|path|sendcookies|localboot_type)$/) {

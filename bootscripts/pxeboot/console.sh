@@ -25,16 +25,33 @@
 
 CONSOLE_RETRY=0 CONSOLE_FAILED='' CONSOLE_HOPS=0
 
-# leading_number TEXT: atoi(TEXT) for the non-negative values syslinux reads this way.
+# The largest TIMEOUT and TOTALTIMEOUT taken (1/10 s): syslinux's documented maximum,
+# "just below one hour"; a larger value is read as it (with a warning).
+CONSOLE_TIMEOUT_MAX=35996
+
+# leading_number TEXT: atoi(TEXT) for the non-negative values syslinux reads this way,
+# at most 999999999 (more digits would overflow the shell's arithmetic).
 leading_number() {
 	local digits=${1%%[!0-9]*}
-	echo $((${digits:-0} + 0))
+	digits=${digits#"${digits%%[!0]*}"}
+	if [ "${#digits}" -gt 9 ]; then echo 999999999; else echo $((${digits:-0} + 0)); fi
+}
+
+# bounded_timeout KEY: the setting KEY (timeout, totaltimeout) capped at CONSOLE_TIMEOUT_MAX.
+bounded_timeout() {
+	local value
+	value=$(leading_number "$(config_get "$1")")
+	if [ "$value" -gt "$CONSOLE_TIMEOUT_MAX" ]; then
+		warn "$(echo "$1" | tr a-z A-Z) $value is over $CONSOLE_TIMEOUT_MAX (1/10 s, about an hour): taken as $CONSOLE_TIMEOUT_MAX"
+		value=$CONSOLE_TIMEOUT_MAX
+	fi
+	echo "$value"
 }
 
 # console_settings: the C_* settings of the configuration just read (config.sh's table).
 console_settings() {
-	C_TIMEOUT=$(leading_number "$(config_get timeout)")
-	C_TOTALTIMEOUT=$(leading_number "$(config_get totaltimeout)")
+	C_TIMEOUT=$(bounded_timeout timeout)
+	C_TOTALTIMEOUT=$(bounded_timeout totaltimeout)
 	C_ALLOWOPTIONS=$(leading_number "$(config_get allowoptions)")
 	C_IMPLICIT=$(leading_number "$(config_get implicit)")
 	C_ONERROR=$(config_get onerror)
@@ -55,7 +72,9 @@ console_choose() {
 		menu_choose
 	elif [ "$CONSOLE_RETRY" = 1 ] || [ "$(config_get prompt)" != 0 ]; then
 		prompt_choose
-	elif [ -z "$(config_get default)" ] && [ "$(label_count)" -ge 2 ]; then
+	elif [ -z "$(config_get default)" ]; then
+		# syslinux 6 (ldlinux_auto_boot): without DEFAULT or UI nothing boots by
+		# itself, not even a single LABEL: the message, then the boot: prompt.
 		console_show "No DEFAULT or UI configuration directive found!"
 		prompt_choose
 	else

@@ -14,7 +14,9 @@
 #          resolve NAME                 prints the location of NAME: SERVER::PATH or a
 #                                       URL (dies on a URL it cannot fetch);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
-#                                       default server);
+#                                       default server, a URL's user:password@ as ***@);
+#          url_masked URL               prints URL with its user:password@ as ***@;
+#          printable NAME               prints NAME masked, control characters as '?';
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
@@ -33,6 +35,11 @@ fetch_use() {
 # anything else is relative to the path prefix.
 resolve() {
 	local full host path problem
+	# A CR LF would end an HTTP request line and start a header of the name's making; no
+	# control character is a file name's: refused before any server sees it.
+	case $1 in
+	*[[:cntrl:]]*) die "'$(printable "$1")' contains a control character (CR, LF, TAB, ESC...): refused before it reaches a server" ;;
+	esac
 	if url_is "$1"; then
 		full=$1
 	else
@@ -43,7 +50,7 @@ resolve() {
 	fi
 	if url_is "$full"; then
 		problem=$(url_check "$full")
-		[ -z "$problem" ] || die "'$full' $problem"
+		[ -z "$problem" ] || die "'$(url_masked "$full")' $problem"
 		url_location "$full"
 		return 0
 	fi
@@ -54,12 +61,29 @@ resolve() {
 
 shown() {
 	if url_is "$1"; then
-		printf '%s\n' "$1"
+		url_masked "$1"
 	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
 		printf '%s\n' "$LOC_PATH"
 	else
 		printf '%s\n' "$1"
 	fi
+}
+
+# printable NAME: NAME as messages may show it: its password masked, each control
+# character as '?' (an ESC must not reach the console).
+printable() {
+	if url_is "$1"; then url_masked "$1"; else printf '%s\n' "$1"; fi | tr '\000-\037\177' '?'
+}
+
+# url_masked URL: URL with the user:password@ of its authority shown as ***@: credentials
+# in a URL never reach the console.
+url_masked() {
+	local rest=${1#*://} authority
+	authority=${rest%%/*}
+	case $authority in
+	*@*) printf '%s://***@%s%s\n' "${1%%://*}" "${authority##*@}" "${rest#"$authority"}" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
 }
 
 fetch() {

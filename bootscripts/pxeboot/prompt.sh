@@ -24,22 +24,22 @@
 # In a dry run the answers queued by --answer are the operator; when they run out, the
 # operator has walked away: every prompt times out at once.
 
-ANSWERS='' N_ANSWERS=0
+N_ANSWERS=0 ANSWER_AT=0
 DEL=$(printf '\177') BS=$(printf '\b') TAB=$(printf '\t') KILL=$(printf '\025') CR=$(printf '\r')
 
+# The queued answers are ANSWER_1, ANSWER_2, ...: taking one is a variable read, never
+# a pattern cut of one long string (ash cuts ${X#*pattern} in quadratic time).
 answers_add() {
-	ANSWERS="$ANSWERS$1
-"
+	ANSWER_LAST=$((${ANSWER_LAST:-0} + 1))
+	eval "ANSWER_$ANSWER_LAST=\$1"
 	N_ANSWERS=$((N_ANSWERS + 1))
 }
 
 # answer_next: the next queued answer into LINE; fails when there is none left.
 answer_next() {
 	[ "$N_ANSWERS" -gt 0 ] || return 1
-	LINE=${ANSWERS%%
-*}
-	ANSWERS=${ANSWERS#*
-}
+	ANSWER_AT=$((ANSWER_AT + 1))
+	eval "LINE=\$ANSWER_$ANSWER_AT"
 	N_ANSWERS=$((N_ANSWERS - 1))
 }
 
@@ -176,7 +176,11 @@ prompt_timeout() {
 }
 
 prompt_ask() {
-	console_read_line "boot: " "$(prompt_timeout)" "$C_TOTALTIMEOUT" || return 1
+	PROMPT_RC=0
+	console_read_line "boot: " "$(prompt_timeout)" "$C_TOTALTIMEOUT" || {
+		PROMPT_RC=$?
+		return 1
+	}
 	# shellcheck disable=SC2086 # the words of the line; globbing is off
 	set -- $LINE
 	TYPED=$*
@@ -186,11 +190,18 @@ prompt_ask() {
 
 # prompt_timed_out: what a timeout at boot: boots: ONTIMEOUT, else what an unattended
 # boot would (DEFAULT, MENU DEFAULT, the first LABEL).
+# Without DEFAULT (nor ONTIMEOUT), syslinux says so and shows boot: again after a real
+# timeout (returns 1 here); when nobody can answer (end of input, a dry run without
+# answers) that would wait forever: a failure instead.
 prompt_timed_out() {
 	local ontimeout
 	ontimeout=$(config_get ontimeout)
 	if [ -n "$ontimeout" ]; then
 		CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (timeout at boot:)"
+	elif [ -z "$(config_get default)" ]; then
+		console_show "No DEFAULT or UI configuration directive found!"
+		[ "$PROMPT_RC" = 1 ] && [ "$DRY_RUN" != 1 ] && return 1
+		die "configuration $CONFIG_NAME has no DEFAULT or UI, and nobody chose at boot: (syslinux would wait there): nothing to boot"
 	else
 		choose_unattended
 		CHOICE_FROM="$CHOICE_FROM, timeout at boot:"
@@ -202,8 +213,8 @@ prompt_choose() {
 	default=$(config_get default)
 	while :; do
 		if ! prompt_ask; then
-			prompt_timed_out
-			return 0
+			prompt_timed_out && return 0
+			continue
 		fi
 		case $TYPED in
 		'')

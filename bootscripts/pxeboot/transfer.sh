@@ -14,18 +14,40 @@
 # copy). So a file of SIZE bytes fits when 2 x SIZE, plus what was fetched before it
 # (its kexec copy is still to come), plus PXE_MEMORY_RESERVE_MB stays within MemAvailable.
 #
-# Exports: memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
+# Sizes a server announces are text, possibly of any length (Content-Length
+# 99999999999999999999): bytes_of reads one as a number capped at BYTES_CAP (1 PiB),
+# so that 2 x SIZE and the sums below stay far from the shell's 64-bit limit; every
+# size check goes through it. An announced size can lie: the memory check also runs as
+# the file grows, and a file that grows past the size announced is stopped.
+#
+# Exports: bytes_of TEXT                BYTES=TEXT capped at BYTES_CAP; false when TEXT
+#                                       is not a decimal number;
+#          memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
 #          transfer_watch PID FILE OFFSET NAME [HEADERS]
 #                                       waits for the transfer PID writing FILE beyond
 #                                       OFFSET; HEADERS is curl -D's file, read for the
 #                                       size (Content-Length, FTP 213) and the redirects;
 #                                       returns the transfer's status, or 124 when it was
 #                                       stopped (TRANSFER_ERROR says why);
-#          transfer_done BYTES          counts a finished download for memory_check.
+#          transfer_done BYTES          counts a finished download for memory_check;
+#          headers_facts LOG, announced_facts LOG  what the server announced (below).
+# A transfer with HEADERS must have its status and headers complete within
+# PXE_FETCH_TIMEOUT (headers that trickle are stopped), and what arrived must be the
+# Content-Length (or FTP SIZE) announced, whatever the client made of it.
 # Reads:   PXE_PROGRESS_MIN_MB PXE_PROGRESS_STEP_MB PXE_FETCH_TIMEOUT PXE_MEMORY_RESERVE_MB
 #          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file).
 
 TRANSFER_HELD=0
+BYTES_CAP=1125899906842624 # 2^50: 16 digits; 2^63 is 19
+
+bytes_of() {
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
+	BYTES=${1#"${1%%[!0]*}"}
+	if [ "${#BYTES}" -gt 16 ] || { [ "${#BYTES}" = 16 ] && [ "$BYTES" -gt "$BYTES_CAP" ]; }; then
+		BYTES=$BYTES_CAP
+	fi
+	BYTES=${BYTES:-0}
+}
 
 # uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second.
 uptime_cs() {
@@ -46,8 +68,15 @@ memory_available_kb() {
 
 memory_check() {
 	local avail need
+	if ! bytes_of "$1"; then
+		TRANSFER_ERROR="the size '$1' is not a number of bytes"
+		return 1
+	fi
 	avail=$(memory_available_kb) || return 0 # no MemAvailable (before Linux 3.14): no check
-	need=$(((2 * $1 + TRANSFER_HELD) / 1024 + ${PXE_MEMORY_RESERVE_MB:-32} * 1024))
+	bytes_of "$avail" || return 0
+	avail=$BYTES
+	bytes_of "$1"
+	need=$(((2 * BYTES + TRANSFER_HELD) / 1024 + ${PXE_MEMORY_RESERVE_MB:-32} * 1024))
 	[ "$need" -gt "$avail" ] || return 0
 	TRANSFER_ERROR="needs about $(mb $((need * 1024))) MB of memory (the file and kexec's copy of it$(
 		[ "$TRANSFER_HELD" -gt 0 ] && printf ', kexec'"'"'s copy of the %s MB fetched before' "$(mb "$TRANSFER_HELD")"
@@ -55,19 +84,35 @@ memory_check() {
 	return 1
 }
 
-transfer_done() { TRANSFER_HELD=$((TRANSFER_HELD + $1)); }
+transfer_done() {
+	bytes_of "$1" || BYTES=0
+	TRANSFER_HELD=$((TRANSFER_HELD + BYTES))
+	[ "$TRANSFER_HELD" -le "$BYTES_CAP" ] || TRANSFER_HELD=$BYTES_CAP
+}
 
-# headers_facts LOG: "STATUS LENGTH REDIRECTS" from the headers curl -D wrote so far: the
-# last HTTP status, its Content-Length (or the FTP SIZE answer, 213), and how many
-# Location headers came (one per redirect followed). Empty fields are "-".
+# headers_facts LOG: "STATUS LENGTH REDIRECTS DONE" from the headers curl -D wrote so far:
+# the last HTTP status, its Content-Length (or the FTP SIZE answer, 213), how many
+# Location headers came (one per redirect followed), and 1 when that last answer's
+# headers are complete (the blank line after them; FTP's 213). Empty fields are "-".
+# The length is the server's text (digits of any length, never awk's 1e+20), or "?".
 headers_facts() {
-	awk '{ line = tolower($0) }
-		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = "" }
-		line ~ /^ *content-length:/ { length_ = $2 + 0 }
+	awk '{ sub(/\r$/, ""); line = tolower($0) }
+		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = ""; done = 0; next }
+		line ~ /^ *content-length:/ { length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
 		line ~ /^ *location:/ { redirects++ }
-		/^213 [0-9]+/ { status = 200; length_ = $2 + 0 }
-		END { printf "%s %s %d\n", status == "" ? "-" : status,
-			length_ == "" ? "-" : length_, redirects }' "$1" 2>/dev/null
+		line == "" && status != "" { done = 1 }
+		/^213 [0-9]+/ { status = 200; length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?"; done = 1 }
+		END { printf "%s %s %d %d\n", status == "" ? "-" : status,
+			length_ == "" ? "-" : length_, redirects, done }' "$1" 2>/dev/null
+}
+
+# announced_facts LOG: STATUS, LENGTH, REDIRECTS and HEADERS_DONE from headers_facts.
+announced_facts() {
+	local facts
+	facts=$(headers_facts "$1")
+	# shellcheck disable=SC2086 # its four words; globbing is off
+	set -- $facts
+	STATUS=${1:--} LENGTH=${2:--} REDIRECTS=${3:-0} HEADERS_DONE=${4:-0}
 }
 
 # progress NAME BYTES TOTAL START: one line of progress (TOTAL "-" when unknown).
@@ -92,7 +137,7 @@ transfer_stop() {
 
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
-	local total=- facts status length redirects next=0 step nap=0.02 min step_mb sized=1
+	local total=- status length next=0 step nap=0.02 min step_mb sized=1
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	start=$(uptime_cs)
@@ -108,22 +153,29 @@ transfer_watch() {
 		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 		size=$((size - offset))
 		if [ "$sized" = 0 ]; then
-			facts=$(headers_facts "$log")
-			redirects=${facts##* }
-			status=${facts%% *}
-			length=${facts#* }
-			length=${length%% *}
-			if [ "$redirects" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
+			announced_facts "$log"
+			length=$LENGTH
+			if [ "$REDIRECTS" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
 				transfer_stop "$pid" "after more than ${PXE_HTTP_REDIRECTS:-5} redirects"
 				return 124
 			fi
-			case $status in
-			2??)
+			# The answer's status and headers must be complete in time, whatever trickles.
+			if [ "$HEADERS_DONE" = 0 ] && [ $((now - start)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
+				transfer_stop "$pid" "no complete answer (status and headers) within ${PXE_FETCH_TIMEOUT:-30} s"
+				return 124
+			fi
+			case $STATUS:$HEADERS_DONE in
+			2??:1)
 				sized=1
 				if [ "$length" != - ]; then
-					total=$length
+					if ! bytes_of "$length"; then
+						transfer_stop "$pid" "the server announced a size that is not a number"
+						return 124
+					fi
+					total=$BYTES
 					if ! memory_check "$total"; then
-						transfer_stop "$pid" "($(mb "$total") MB): $TRANSFER_ERROR"
+						[ "$total" = "$BYTES_CAP" ] && length="$length bytes" || length="$(mb "$total") MB"
+						transfer_stop "$pid" "($length): $TRANSFER_ERROR"
 						return 124
 					fi
 					[ "$total" -ge "$min" ] && step=$(((total + 9) / 10)) && next=$step
@@ -138,15 +190,20 @@ transfer_watch() {
 			transfer_stop "$pid" "no data for ${PXE_FETCH_TIMEOUT:-30} s"
 			return 124
 		fi
+		if [ "$total" != - ] && [ "$size" -gt "$total" ]; then
+			transfer_stop "$pid" "the server sent more than the $total bytes it announced"
+			return 124
+		fi
+		# The memory check as it grows, announced size or not: an announced size can lie.
+		if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && ! memory_check "$size"; then
+			transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
+			return 124
+		fi
 		if [ "$total" = - ] && [ "$sized" = 1 ] && [ "$size" -ge "$min" ]; then
-			# Size unknown (TFTP): a line every step, and the memory check as it grows.
+			# Size unknown (TFTP): a line every step.
 			if [ "$size" -ge "$next" ]; then
 				[ "$next" -gt 0 ] && progress "$name" "$size" - "$start"
 				next=$((size - size % step_mb + step_mb))
-			fi
-			if ! memory_check "$size"; then
-				transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
-				return 124
 			fi
 		elif [ "$next" -gt 0 ] && [ "$size" -ge "$next" ] && [ "$size" -lt "$total" ]; then
 			progress "$name" "$size" "$total" "$start"
@@ -157,6 +214,14 @@ transfer_watch() {
 	status=$?
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
+	# What arrived against what was announced, whatever the client made of it.
+	if [ "$status" = 0 ] && [ -n "$log" ]; then
+		announced_facts "$log"
+		if [ "$LENGTH" != - ] && { ! bytes_of "$LENGTH" || [ "$BYTES" != "$size" ]; }; then
+			TRANSFER_ERROR="the server announced $LENGTH bytes, but $size arrived"
+			return 124
+		fi
+	fi
 	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start"
 	return "$status"
 }

@@ -9,7 +9,6 @@ output behind.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.kernel import Kernel, kernel_at, kernel_in
 from composer.image.s390 import encode_cmdline
+from composer.inputfile import UnreadableFile, check_regular
 from composer.manifest import Entry, Kind, Manifest, image_path, mode_or_default
 from composer.recipe.model import Recipe
 from composer.render.templates import expand, render_file
@@ -73,7 +73,7 @@ def _path(raw: str, variables: Mapping[str, object], at: str) -> str:
 _LONE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
 
 
-def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
+def item_words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
     """A list item may expand to several names: `{{ extra_modules }}` -> "a b c".
 
     A list variable on its own contributes its items, so `modules: ["{{ modules }}"]`
@@ -91,14 +91,11 @@ def _source(raw: str, at: str) -> Path:
     """A file source, checked now by opening it: a file the user may not read fails
     here with its location, not halfway through the archive."""
     source = Path(raw)
-    if not source.is_file():
-        state = "is not a regular file" if source.exists() else "not found"
-        raise InputError(f"source file {source} {state}{_where(at)}")
-    try:
-        os.close(os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-    except OSError as error:
-        raise InputError(f"source file {source} cannot be read: {error.strerror}"
-                         f"{_where(at)}") from None
+    try:  # opened now, without waiting on a FIFO, to refuse anything but a regular file
+        check_regular(source)
+    except UnreadableFile as error:
+        reason = "is not a regular file" if source.is_dir() else error.message
+        raise InputError(f"source file {source} {reason}{_where(at)}") from None
     return source
 
 
@@ -139,8 +136,10 @@ def simple_entries(recipe: Recipe, variables: Mapping[str, object],
     for t in recipe.templates:
         path = _path(t.path, variables, t.at)
         source = Path(t.source)
-        if not source.is_file():
-            raise InputError(f"template {source} not found{_where(t.at)}")
+        try:
+            check_regular(source)
+        except UnreadableFile as error:
+            raise InputError(f"template {source} {error.message}{_where(t.at)}") from None
         text = render_file(source, variables, included=included)
         out.append(Entry(path, Kind.FILE, mode_or_default(Kind.FILE, t.mode), t.uid, t.gid,
                          data=text.encode(), origin=t.at or str(source)))
@@ -173,7 +172,7 @@ def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list
         if module.pattern is not None:
             patterns.append(expand(module.pattern, variables, f"{module.at} pattern"))
         elif module.name is not None:
-            names += _words(module.name, variables, module.at)
+            names += item_words(module.name, variables, module.at)
     return names, patterns
 
 
@@ -313,7 +312,7 @@ def binary_entries(recipe: Recipe, sysroot: Path, variables: Mapping[str, object
     requests = []
     for binary in recipe.binaries:
         dest = _path(binary.path, variables, binary.at) if binary.path else None
-        for name in _words(binary.name, variables, binary.at):
+        for name in item_words(binary.name, variables, binary.at):
             requests.append(BinaryRequest(name, dest=dest, applets=binary.applets))
     target = Arch.from_name(arch) if arch else None
     return resolve_binaries(Sysroot(sysroot), requests, target=target)

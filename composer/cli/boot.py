@@ -42,7 +42,9 @@ nothing: it is 0 after a panic too. 2 for bad arguments or a bad image.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE",
-                        help="s390 boot image (pxelinux.0) to boot over the network")
+                        help="s390 boot image (pxelinux.0) to boot over the network, or an "
+                             ".INS file (compose --ins DIR): the firmware then loads the "
+                             "files it lists, served from its directory")
     add_boot_options(parser)
 
 

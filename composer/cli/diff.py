@@ -22,6 +22,7 @@ from composer.cli.options import add_sysroot_option, add_variable_options, overr
 from composer.cli.ui import UI
 from composer.read.diff import diff_files, diff_json, diff_lines
 from composer.recipe import load_recipe
+from composer.report.sbomdiff import diff_sboms, is_sbom, sbom_diff_json, sbom_diff_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -36,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print JSON (docs/inspect-json.md) instead of text")
     parser.add_argument("--mtime", action="store_true",
                         help="also compare modification times")
+    parser.add_argument("--sbom", action="store_true",
+                        help="A and B are SPDX SBOMs (compose --sbom): compare their Debian "
+                             "packages, versions and licenses (detected without this flag too)")
     add_limit_arguments(parser)
     recipe = parser.add_argument_group("when a side is a recipe")
     add_sysroot_option(recipe)
@@ -61,6 +65,14 @@ def _built(path: Path, args: argparse.Namespace, workdir: Path) -> Path:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    if args.sbom or (is_sbom(args.a) and is_sbom(args.b)):
+        changes = diff_sboms(args.a, args.b)
+        if args.json:
+            ui.json(sbom_diff_json(args.a, args.b, changes))
+        else:
+            for line in sbom_diff_lines(args.a, args.b, changes):
+                ui.result(line)
+        return 1 if changes else 0
     with tempfile.TemporaryDirectory(prefix="compose-diff-") as workdir:
         a = _built(args.a, args, Path(workdir)) if _is_recipe(args.a) else args.a
         b = _built(args.b, args, Path(workdir)) if _is_recipe(args.b) else args.b

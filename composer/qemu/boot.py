@@ -31,8 +31,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol
 
-from composer.errors import BuildError, InputError
+from composer.errors import BuildError, InputError, KernelError
+from composer.image.ins import INS_BUFFER, parse_ins
 from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE, SIGNATURE_OFFSET
+from composer.inputfile import UnreadableFile, open_regular
 from composer.qemu.command import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
 from composer.qemu.console import Answer, Typist, type_keys
 from composer.qemu.lab import TAP, Lab, default_dnsmasq_lines
@@ -53,9 +55,11 @@ class Console(Protocol):
 
 def check_image(image: Path) -> None:
     try:
-        size = image.stat().st_size
-        with image.open("rb") as file:
+        with open_regular(image) as file:  # a FIFO is refused, not waited on
+            size = os.fstat(file.fileno()).st_size
             head = file.read(0x18)
+    except UnreadableFile as error:
+        raise InputError(f"boot image {image} {error.message}") from None
     except OSError as error:
         raise InputError(f"cannot read the boot image {image}: {error.strerror}") from error
     if size > NETBOOT_LIMIT:
@@ -66,6 +70,38 @@ def check_image(image: Path) -> None:
     if head[SIGNATURE_OFFSET:SIGNATURE_OFFSET + len(SIGNATURE)] != SIGNATURE:
         raise InputError(f"{image} is not an s390 kernel boot image (no IPL PSW/CCWs at "
                          "0x08); build one with compose, or pass /boot/vmlinuz-* of s390x")
+
+
+def is_ins_file(image: Path) -> bool:
+    """An .INS file (the firmware's test: the boot file starts with `* `)."""
+    try:
+        with image.open("rb") as file:
+            return file.read(2) == b"* "
+    except OSError:
+        return False
+
+
+def check_ins_tree(ins: Path, tftp_dir: Path | None, entries: Sequence[BootEntry]) -> Path:
+    """The TFTP root that serves an .INS file: its own directory unless --tftp names one
+    holding it. The firmware asks for the names it lists as they are, so each must be
+    there, and the .INS file must fit the firmware's 2048-byte buffer."""
+    if entries:
+        raise InputError("--entry writes a PXELINUX config; an .INS file lists its own files")
+    root = (tftp_dir or ins.parent).resolve()
+    if not ins.resolve().is_relative_to(root):
+        raise InputError(f"{ins} is not inside the TFTP root {root}")
+    data = ins.read_bytes()
+    if len(data) >= INS_BUFFER:
+        raise InputError(f"{ins} is {len(data)} bytes; QEMU's firmware reads an .INS file "
+                         f"of at most {INS_BUFFER - 1}")
+    try:
+        listed = parse_ins(data.decode("utf-8", errors="replace"))
+    except KernelError as error:
+        raise InputError(f"{ins}: {error.message}") from None
+    for entry in listed:
+        if not (root / entry.name).is_file():
+            raise InputError(f"{ins} loads {entry.name}, which is not a file in {root}")
+    return root
 
 
 class Outcome(StrEnum):
@@ -157,7 +193,10 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
     without it a guest that stops by itself without a panic. ANSWERS are typed on the
     console as their prompts appear. The guest is always stopped before this returns
     (also on KeyboardInterrupt, which is re-raised)."""
-    check_image(image)
+    if is_ins_file(image):
+        tftp_dir = check_ins_tree(image, tftp_dir, entries)
+    else:
+        check_image(image)
     if timeout <= 0 or memory <= 0:
         raise InputError("--timeout and --memory must be positive numbers")
     for disk in disks:

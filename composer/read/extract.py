@@ -29,6 +29,7 @@ from pathlib import Path
 from composer.archive.reader import Limits, Member, Record
 from composer.cpio import DEVICES, Kind, path_parts
 from composer.errors import BuildError, InputError
+from composer.inputfile import kind_of, why_not_opened
 from composer.read.inspect import Image, open_image
 
 FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
@@ -293,6 +294,12 @@ def extract_members(members: Iterable[Member], dest: Path, *, force: bool = Fals
     try:
         dest.mkdir(parents=True, exist_ok=True)
         root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileExistsError:
+        raise InputError(f"cannot use {dest} as the destination: it is "
+                         f"{kind_of(os.stat(dest).st_mode)}, not a directory") from None
+    except NotADirectoryError as error:
+        raise InputError(f"cannot use {dest} as the destination: "
+                         f"{why_not_opened(dest, error).removeprefix('not found: ')}") from None
     except OSError as error:
         raise InputError(f"cannot use {dest} as the destination: {error.strerror}") from None
     report = ExtractReport()

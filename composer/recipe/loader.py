@@ -46,7 +46,8 @@ def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
             item["at"] = str(doc.where((key, i)))
             for name in kind.relative:
                 if isinstance(item.get(name), str):
-                    item[name] = str((base / item[name]).resolve())
+                    # absolute, not resolved: messages name the path the user wrote
+                    item[name] = os.path.abspath(base / item[name])
 
 
 def _display_path(path: Path) -> Path:

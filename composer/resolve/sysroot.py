@@ -16,8 +16,8 @@ import difflib
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.errors import InputError, ResolveError
@@ -220,12 +220,28 @@ class Sysroot:
         return difflib.get_close_matches(name, sorted(names), n=5, cutoff=0.6)
 
     def ld_so_conf_dirs(self) -> list[str]:
-        """The library directories /etc/ld.so.conf names, includes expanded, in order."""
+        """The library directories /etc/ld.so.conf names, includes expanded, in order.
+
+        Walked with a stack of open files, not by recursion: files that include each
+        other by glob nest as deep as there are files (up to MAX_LD_SO_CONFS), which
+        Python's recursion limit would not survive."""
         dirs: list[str] = []
+        walk = _ConfWalk()
         if self.exists(LD_SO_CONF):
-            self._read_conf(LD_SO_CONF, dirs, set())
+            first = self._read_conf(LD_SO_CONF, walk)
+            stack = [] if first is None else [first]
         else:
-            self._parse_conf(LD_SO_CONF_DEFAULT, "/etc", dirs, set())
+            stack = [self._conf_items(LD_SO_CONF_DEFAULT, "/etc", walk)]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif item[0] == "include":
+                included = self._read_conf(item[1], walk)
+                if included is not None:
+                    stack.append(included)
+            elif item[1] not in dirs:
+                dirs.append(item[1])
         return dirs
 
     def glob(self, pattern: str) -> list[str]:
@@ -244,23 +260,29 @@ class Sysroot:
             ]
         return sorted(m for m in matches if m and self.exists(m))
 
-    def _read_conf(self, path: str, dirs: list[str], seen: set[str]) -> None:
+    def _read_conf(self, path: str, walk: _ConfWalk) -> Iterator[tuple[str, str]] | None:
+        """The items of one ld.so.conf file, or None for a file already read (or past
+        the cap): `include /etc/*` may match ld.so.conf itself."""
+        if path in walk.named or len(walk.read) >= MAX_LD_SO_CONFS:
+            return None
+        walk.named.add(path)
         found = self.lookup(path, strict=False)
-        if not found.is_file or found.canonical in seen or len(seen) >= MAX_LD_SO_CONFS:
-            return  # each file once: `include /etc/*` may match ld.so.conf itself
-        seen.add(found.canonical)
+        if not found.is_file or found.canonical in walk.read:
+            return None
+        walk.read.add(found.canonical)
         try:  # a regular file, capped: a glob can match a FIFO or a huge file
             raw = read_regular_file(self._host(found.canonical), MAX_LD_SO_CONF_BYTES)
         except UnreadableFile as error:
             raise ResolveError(f"{path} in the sysroot {self.root} (an ld.so.conf include) "
                                f"{error.message}") from None
-        text = raw.decode(errors="replace")
-        self._parse_conf(text, path.rsplit("/", 1)[0] or "/", dirs, seen)
+        return self._conf_items(raw.decode(errors="replace"), path.rsplit("/", 1)[0] or "/",
+                                walk)
 
-    def _parse_conf(self, text: str, here: str, dirs: list[str], seen: set[str]) -> None:
-        """ldconfig's syntax: one directory per line (or several, separated by blanks,
-        commas or colons), `include PATTERN...` (relative to the including file), and
-        `hwcap` lines, which name no directory."""
+    def _conf_items(self, text: str, here: str, walk: _ConfWalk) -> Iterator[tuple[str, str]]:
+        """ldconfig's syntax, as ("dir", DIRECTORY) and ("include", FILE) items in order:
+        one directory per line (or several, separated by blanks, commas or colons),
+        `include PATTERN...` (relative to the including file), and `hwcap` lines, which
+        name no directory. A pattern is expanded when its line is reached."""
         for raw in text.splitlines():
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -269,15 +291,17 @@ class Sysroot:
             if words[0] == "include":
                 for pattern in words[1:]:
                     absolute = pattern if pattern.startswith("/") else f"{here}/{pattern}"
-                    for conf in self.glob(absolute):
-                        self._read_conf(conf, dirs, seen)
+                    if absolute not in walk.globbed:
+                        walk.globbed[absolute] = self.glob(absolute)
+                    for conf in walk.globbed[absolute]:
+                        yield "include", conf
             elif words[0] == "hwcap":
                 continue
             else:
                 for entry in line.replace(",", " ").replace(":", " ").split():
                     directory = entry.split("=", 1)[0].rstrip("/") or "/"
-                    if directory.startswith("/") and directory not in dirs:
-                        dirs.append(directory)
+                    if directory.startswith("/"):
+                        yield "dir", directory
 
     def _host(self, canonical: str) -> Path:
         return self.root.joinpath(*_components(canonical))
@@ -299,6 +323,16 @@ class Sysroot:
             f"{self.root} (more than {MAX_SYMLINKS}, a loop): {shown}, ...",
             hint="fix or remove the looping links in the sysroot",
         )
+
+
+@dataclass
+class _ConfWalk:
+    """What one walk of ld.so.conf has met: the names included, the files read (by
+    canonical path), and each pattern's matches (files including each other repeat them)."""
+
+    named: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
+    globbed: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _components(path: str) -> list[str]:

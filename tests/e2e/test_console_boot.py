@@ -52,7 +52,10 @@ def boot(root: Path, config: str, *options: str, expect: str = MARKER,
 def stage2_cmdline(console: str) -> str:
     found = re.search(re.escape(MARKER) + r"(.*)>", console)
     assert found, console[-3000:]
-    return found.group(1)
+    # syslinux 6's line: BOOT_IMAGE=KERNEL first, initrd= left on it (docs/pxelinux.md).
+    words = found.group(1).split(" ")
+    assert words[0].startswith("BOOT_IMAGE="), found.group(1)
+    return " ".join(word for word in words[1:] if not word.startswith("initrd="))
 
 
 def linux(label: str) -> str:

@@ -69,7 +69,7 @@ def dry_run(root: Path, tftp: Path, config: str, *answers: str,
         (tftp / "boot" / name).write_text(text)
     args = [arg for answer in answers for arg in ("--answer", answer)]
     environment = {"PATH": f"{root / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-                   "PXE_VERBOSITY": "1", **FACTS, **(env or {})}
+                   "PXE_VERBOSITY": "1", "PXE_KERNEL_CHECK": "0", **FACTS, **(env or {})}
     done = subprocess.run([BUSYBOX, "sh", str(root / "sbin" / "pxeboot"), "--dry-run",
                            "--tftp-root", str(tftp), *args], env=environment,
                           capture_output=True, text=True, timeout=60, check=False)
@@ -77,8 +77,11 @@ def dry_run(root: Path, tftp: Path, config: str, *answers: str,
 
 
 def booted(boot: Boot) -> tuple[str, str]:
+    """The label and the kernel's command line after syslinux 6's BOOT_IMAGE=KERNEL."""
     assert boot.returncode == 0, boot.console
-    return boot.value("label"), boot.value("append")
+    line = boot.value("append")
+    assert line.startswith("BOOT_IMAGE="), line
+    return boot.value("label"), line.split(" ", 1)[1] if " " in line else ""
 
 
 TWO = """\
@@ -99,7 +102,7 @@ def test_typed_words_follow_the_label_append_and_sysappend(root: Path, tmp_path:
     """load_kernel(): the label's command line (KERNEL, APPEND, initrd=, SYSAPPEND
     strings), then a space and the typed words."""
     boot = dry_run(root, tmp_path, "PROMPT 1\nDEFAULT one\n" + TWO, "two extra=1 quiet")
-    assert booted(boot) == ("two", f"two=2 {BOOTIF} extra=1 quiet")
+    assert booted(boot) == ("two", f"two=2 initrd=initrd.img {BOOTIF} extra=1 quiet")
     assert "boot: two extra=1 quiet" in boot.console
     assert boot.value("initrd") == "boot/initrd.img"
 
@@ -110,7 +113,7 @@ def test_default_is_a_whole_command_line(root: Path, tmp_path: Path, prompt: str
     nobody is asked at all."""
     answers = [""] if prompt else []
     boot = dry_run(root, tmp_path, prompt + "DEFAULT two from=default\n" + TWO, *answers)
-    assert booted(boot) == ("two", f"two=2 {BOOTIF} from=default")
+    assert booted(boot) == ("two", f"two=2 initrd=initrd.img {BOOTIF} from=default")
     assert ("\nboot: " in boot.console) == bool(prompt)
 
 
@@ -118,7 +121,7 @@ def test_enter_boots_default_and_the_timeout_ontimeout(root: Path, tmp_path: Pat
     config = "PROMPT 1\nTIMEOUT 50\nDEFAULT one enter=1\nONTIMEOUT two timeout=1\n" + TWO
     assert booted(dry_run(root, tmp_path, config, "")) == ("one", "one=1 enter=1")
     timed_out = dry_run(root, tmp_path, config)
-    assert booted(timed_out) == ("two", f"two=2 {BOOTIF} timeout=1")
+    assert booted(timed_out) == ("two", f"two=2 initrd=initrd.img {BOOTIF} timeout=1")
     assert "ONTIMEOUT (timeout at boot:)" in timed_out.console
 
 
@@ -126,7 +129,7 @@ def test_a_typo_fails_then_the_prompt_comes_back(root: Path, tmp_path: Path) -> 
     """IMPLICIT 1 (the default): a word that is no label is a kernel file; it is not
     there, the reason is shown, and boot: asks again."""
     boot = dry_run(root, tmp_path, "PROMPT 1\nDEFAULT one\n" + TWO, "tow", "two")
-    assert booted(boot) == ("two", f"two=2 {BOOTIF}")
+    assert booted(boot) == ("two", f"two=2 initrd=initrd.img {BOOTIF}")
     typo, error, again = (boot.console.index("boot: tow"),
                           boot.console.index("kernel 'boot/tow' not found"),
                           boot.console.index("boot: two"))
@@ -151,7 +154,7 @@ def test_allowoptions_0_refuses_typed_words_not_default_words(root: Path,
                                                             tmp_path: Path) -> None:
     config = "PROMPT 1\nALLOWOPTIONS 0\nDEFAULT one from=default\n" + TWO
     boot = dry_run(root, tmp_path, config, "two init=/bin/sh", "two")
-    assert booted(boot) == ("two", f"two=2 {BOOTIF}")
+    assert booted(boot) == ("two", f"two=2 initrd=initrd.img {BOOTIF}")
     assert "Options after 'two' are not allowed here (ALLOWOPTIONS 0)" in boot.console
     assert booted(dry_run(root, tmp_path, config, "")) == ("one", "one=1 from=default")
 
@@ -166,13 +169,18 @@ def test_no_default_but_several_labels_asks(root: Path, tmp_path: Path) -> None:
     nothing to boot and asks again."""
     boot = dry_run(root, tmp_path, TWO, "", "two")
     assert boot.console.count("No DEFAULT or UI configuration directive found!") == 2
-    assert booted(boot) == ("two", f"two=2 {BOOTIF}")
+    assert booted(boot) == ("two", f"two=2 initrd=initrd.img {BOOTIF}")
 
 
-def test_one_label_without_default_boots_at_once(root: Path, tmp_path: Path) -> None:
+def test_one_label_without_default_still_asks(root: Path, tmp_path: Path) -> None:
+    """syslinux 6 boots nothing without DEFAULT or UI, a single LABEL included: boot:
+    asks, and nobody answering is a failure, not a guess."""
     boot = dry_run(root, tmp_path, "LABEL only\n  KERNEL vmlinuz\n")
-    assert booted(boot) == ("only", "")
-    assert "\nboot: " not in boot.console
+    assert boot.returncode == 1
+    assert "\nboot: " in boot.console
+    assert "has no DEFAULT or UI, and nobody chose at boot:" in boot.console
+    assert booted(dry_run(root, tmp_path, "LABEL only\n  KERNEL vmlinuz\n", "only")) == \
+        ("only", "")
 
 
 # --- failures: ONERROR, the prompt again, giving up ------------------------------------

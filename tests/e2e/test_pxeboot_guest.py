@@ -12,7 +12,6 @@ stops with its error after every download.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from bootscripts import BUSYBOX, applet_links
+from kernelfactory import s390_kernel
 from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
@@ -164,7 +164,7 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     init, pxeboot = root / "init", root / "sbin" / "pxeboot"
     (tftp_root / "s390x" / "pxelinux.cfg" / "default").write_text(
         "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD a.img,b.img\n IPAPPEND 3\n")
-    (tftp_root / "s390x" / "vmlinuz").write_bytes(os.urandom(70_000))
+    (tftp_root / "s390x" / "vmlinuz").write_bytes(s390_kernel())  # checked before kexec
     (tftp_root / "s390x" / "a.img").write_bytes(b"a" * 100)
     (tftp_root / "s390x" / "b.img").write_bytes(b"b" * 10)
     (work / "udhcpd.conf").write_text(UDHCPD_CONF.format(work=work, conffile=hostile))
@@ -202,7 +202,8 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     out = (work / "pxeboot.out").read_text()
     assert status[1] == "pxeboot=1", out
     assert "booting label 'linux'" in out
-    assert f"command line: ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-{mac}" in out
+    assert ("command line: BOOT_IMAGE=vmlinuz initrd=a.img,b.img "
+            f"ip=10.0.2.15:10.0.2.2:10.0.2.2:255.255.255.0 BOOTIF=01-{mac}") in out
     assert "kexec -l failed to load kernel s390x/vmlinuz" in out
 
 

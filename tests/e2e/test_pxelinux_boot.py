@@ -69,7 +69,10 @@ def boot(root: Path, expect: str = MARKER, timeout: float = 240) -> tuple[int, s
 def stage2_cmdline(console: str) -> str:
     found = re.search(re.escape(MARKER) + r"(.*)>", console)
     assert found, console[-3000:]
-    return found.group(1)
+    # syslinux 6's line: BOOT_IMAGE=KERNEL first, initrd= left on it (docs/pxelinux.md).
+    words = found.group(1).split(" ")
+    assert words[0].startswith("BOOT_IMAGE="), found.group(1)
+    return " ".join(word for word in words[1:] if not word.startswith("initrd="))
 
 
 def report(capsys: pytest.CaptureFixture[str], name: str, seconds: float) -> None:

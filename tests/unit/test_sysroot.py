@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from composer.errors import InputError, ResolveError
-from composer.resolve.sysroot import Sysroot
+from composer.resolve.sysroot import MAX_LD_SO_CONFS, Sysroot
 from elffactory import symlink, write_elf
 
 
@@ -158,3 +158,16 @@ def test_an_ld_so_conf_include_that_cannot_be_read_is_named(tmp_path: Path) -> N
         f.truncate(2 << 20)
     with pytest.raises(ResolveError, match=r"big\.conf in the sysroot .* is over 1,048,576"):
         Sysroot(tmp_path).ld_so_conf_dirs()
+
+
+def test_ld_so_conf_files_including_each_other_by_glob(tmp_path: Path) -> None:
+    """Each file includes all the others: the walk nests as deep as there are files
+    (far past Python's recursion limit) and still reads each file once, in order."""
+    count = 1500
+    files = {f"/etc/ld.so.conf.d/{n:04}.conf": f"/lib/{n:04}\ninclude /etc/ld.so.conf.d/*.conf\n"
+             for n in range(count)}
+    sysroot = tree(tmp_path, {"/etc/ld.so.conf": "include /etc/ld.so.conf.d/*.conf\n", **files},
+                   {})
+    dirs = sysroot.ld_so_conf_dirs()
+    assert dirs[:3] == ["/lib/0000", "/lib/0001", "/lib/0002"]
+    assert len(dirs) == MAX_LD_SO_CONFS - 1  # ld.so.conf itself is one of the files read
