@@ -74,6 +74,14 @@ def stage2_cmdline(console: str) -> str:
     return found.group(1)
 
 
+def booted_with(console: str, *words: str) -> bool:
+    """The second stage's command line holds WORDS (APPEND's, BOOTIF; what PXELINUX adds
+    besides, like BOOT_IMAGE=, is another test's business)."""
+    found = stage2_cmdline(console).split()
+    assert set(words) <= set(found), found
+    return True
+
+
 def requests(lab: Lab) -> list[str]:
     """The paths nginx served (status 200), in order."""
     return [m.group(1) for m in re.finditer(r'"GET (\S+) HTTP/[\d.]+" 200 ',

@@ -43,7 +43,7 @@ def test_dnsmasq_dhcpv4_tftp_options_209_210_and_nginx(parts: Path, tmp_path: Pa
     assert "DHCPACK(br0) 192.168.77." in dhcp_log
     assert "path prefix 'http://192.168.77.1/' (from option 210" in console
     assert served == ["/pxelinux.cfg/site", "/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=ipv4 BOOTIF={site.BOOTIF}"
+    assert site.booted_with(console, "console=ttysclp0", "scenario=ipv4", f"BOOTIF={site.BOOTIF}")
 
 
 def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
@@ -73,7 +73,7 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
     assert "TFTP server [fd77::1] (from DHCPv6 option 59 (bootfile-url))" in console
     assert "DHCPREPLY(br0) fd77::" in dhcp_log
     assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=ipv6 BOOTIF={site.BOOTIF}"
+    assert site.booted_with(console, "console=ttysclp0", "scenario=ipv6", f"BOOTIF={site.BOOTIF}")
 
 
 def test_no_dhcp_direct_kernel_boot_static_ip_config_by_name_from_the_labs_dns(
@@ -95,7 +95,7 @@ def test_no_dhcp_direct_kernel_boot_static_ip_config_by_name_from_the_labs_dns(
     assert "query[A] boot.lab from 192.168.77.50" in dns_log, dns_log
     assert "TFTP server boot.lab (from pxeboot.config='s URL)" in console
     assert served == ["/site.cfg", "/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=static BOOTIF={site.BOOTIF}"
+    assert site.booted_with(console, "console=ttysclp0", "scenario=static", f"BOOTIF={site.BOOTIF}")
 
 
 def test_tagged_vlan_only_the_vlan_reaches_the_servers(sysroot: Path, tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_tagged_vlan_only_the_vlan_reaches_the_servers(sysroot: Path, tmp_path: 
     assert "DHCPACK(vl10) 192.168.78." in dhcp_log, dhcp_log
     assert "path prefix 'http://192.168.78.1/' (from option 210" in console
     assert served == ["/pxelinux.cfg/site", "/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=vlan BOOTIF={site.BOOTIF}"
+    assert site.booted_with(console, "console=ttysclp0", "scenario=vlan", f"BOOTIF={site.BOOTIF}")
 
 
 def test_no_dhcp_static_ipv6_address_and_pxeboot_server_over_tftp(
@@ -145,4 +145,4 @@ def test_no_dhcp_static_ipv6_address_and_pxeboot_server_over_tftp(
     assert "TFTP server [fd77::1] (from pxeboot.server=)" in console
     assert "sent " in log and "cfg/static6 to fd77::50" in log, log
     assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.stage2_cmdline(console) == f"console=ttysclp0 scenario=static6 BOOTIF={site.BOOTIF}"
+    assert site.booted_with(console, "console=ttysclp0", "scenario=static6", f"BOOTIF={site.BOOTIF}")

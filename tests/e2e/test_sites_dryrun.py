@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bootscripts import BUSYBOX, applet_links, serve
+from kernelfactory import s390_kernel
 from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
@@ -34,6 +35,7 @@ V6_FACTS = {
     "uuid": "b8945908-d6a6-41a9-611d-74a6ab80b83d",
     "mac": "88:99:AA:BB:CC:DD",
 }
+KERNEL = s390_kernel()  # the dry run checks the kernel's s390 boot marks
 V6_ORDER = [
     "boot/pxelinux.cfg/b8945908-d6a6-41a9-611d-74a6ab80b83d",
     "boot/pxelinux.cfg/01-88-99-aa-bb-cc-dd",
@@ -69,7 +71,7 @@ def value(stdout: str, key: str) -> str:
 @pytest.mark.parametrize("first", range(len(V6_ORDER)), ids=["uuid", "01-mac", "default"])
 def test_ipv6_lookup_order_relative_to_the_bootfile_url(root: Path, tmp_path: Path,
                                                         first: int) -> None:
-    serve(tmp_path, {"boot/vmlinuz": "k"})
+    serve(tmp_path, {"boot/vmlinuz": KERNEL})
     for name in V6_ORDER[first:]:
         serve(tmp_path, {name: f"DEFAULT x\nLABEL x\nKERNEL vmlinuz\nAPPEND from={name}\n"})
     done = dry_run(root, tmp_path, V6_FACTS)
@@ -90,12 +92,22 @@ def test_ipv6_lookup_has_no_hex_ip_step(root: Path, tmp_path: Path) -> None:
 
 def test_v6_host_path_names_another_tftp_server(root: Path, tmp_path: Path) -> None:
     config = "DEFAULT x\nLABEL x\nKERNEL [fd77::2]::other/vmlinuz\nINITRD ::top.img\n"
-    serve(tmp_path, {"boot/pxelinux.cfg/default": config, "other/vmlinuz": "k",
+    serve(tmp_path, {"boot/pxelinux.cfg/default": config, "other/vmlinuz": KERNEL,
                      "top.img": "i"})
     done = dry_run(root, tmp_path, V6_FACTS)
     assert done.returncode == 0, done.stderr
     assert value(done.stdout, "kernel") == "[fd77::2]::other/vmlinuz"
     assert value(done.stdout, "initrd") == "top.img"
+
+
+def test_config_label_directory_on_an_ipv6_server(root: Path, tmp_path: Path) -> None:
+    """CONFIG file dir: the new prefix is dir's path on the same [v6] server."""
+    serve(tmp_path, {"boot/pxelinux.cfg/default": "DEFAULT c\nLABEL c\n  CONFIG two.cfg boot2/\n",
+                     "boot/two.cfg": "DEFAULT x\nLABEL x\n  KERNEL vmlinuz\n",
+                     "boot/boot2/vmlinuz": KERNEL})
+    done = dry_run(root, tmp_path, V6_FACTS)
+    assert done.returncode == 0, done.stderr
+    assert value(done.stdout, "kernel") == "boot/boot2/vmlinuz"
 
 
 class Http6Server(ThreadingHTTPServer):
@@ -106,7 +118,7 @@ def test_http_over_ipv6_from_an_http_bootfile_url(root: Path, tmp_path: Path) ->
     www = tmp_path / "www"
     serve(www, {"boot/pxelinux.cfg/default":
                 "DEFAULT x\nLABEL x\nKERNEL vmlinuz\nAPPEND v6=yes\n",
-                "boot/vmlinuz": "kernel"})
+                "boot/vmlinuz": KERNEL})
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(www))
     with Http6Server(("::1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -119,17 +131,18 @@ def test_http_over_ipv6_from_an_http_bootfile_url(root: Path, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert value(done.stdout, "config") == base + "pxelinux.cfg/default"
     assert value(done.stdout, "kernel") == base + "vmlinuz"
-    assert value(done.stdout, "append") == "v6=yes"
+    assert value(done.stdout, "append") == "BOOT_IMAGE=vmlinuz v6=yes"
 
 
 def test_pxeboot_config_and_server_win_over_dhcp(root: Path, tmp_path: Path) -> None:
     serve(tmp_path, {"dhcp.cfg": "DEFAULT x\nLABEL x\nKERNEL k\nAPPEND from=dhcp\n",
-                     "mine.cfg": "DEFAULT x\nLABEL x\nKERNEL k\nAPPEND from=cmdline\n", "k": "k"})
+                     "mine.cfg": "DEFAULT x\nLABEL x\nKERNEL k\nAPPEND from=cmdline\n",
+                     "k": KERNEL})
     facts = {"siaddr": "10.0.2.2", "ip": "10.0.2.15", "pxeconffile": "dhcp.cfg",
              "pxeboot_config": "mine.cfg", "pxeboot_server": "[fd77::9]"}
     done = dry_run(root, tmp_path, facts)
     assert done.returncode == 0, done.stderr
-    assert value(done.stdout, "append") == "from=cmdline"
+    assert value(done.stdout, "append") == "BOOT_IMAGE=k from=cmdline"
     assert "TFTP server [fd77::9] (from pxeboot.server=)" in done.stderr
 
 
