@@ -145,4 +145,5 @@ def test_no_dhcp_static_ipv6_address_and_pxeboot_server_over_tftp(
     assert "TFTP server [fd77::1] (from pxeboot.server=)" in console
     assert "sent " in log and "cfg/static6 to fd77::50" in log, log
     assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
-    assert site.booted_with(console, "console=ttysclp0", "scenario=static6", f"BOOTIF={site.BOOTIF}")
+    assert site.booted_with(console, "console=ttysclp0", "scenario=static6",
+                            f"BOOTIF={site.BOOTIF}")
