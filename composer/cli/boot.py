@@ -14,6 +14,15 @@ answers the guest's prompts as an operator at the console would, in order, each 
 prompt has appeared (after the previous answer's):
 
   compose boot pxelinux.0 --tftp srv --type 'boot: =rescue single' --expect 'Run /init'
+
+Real servers instead of QEMU's (root): --lab makes a network namespace with dnsmasq
+(DHCPv4, DHCPv6, router advertisements, TFTP of the TFTP root, DNS) and nginx (--http-root
+on 192.168.77.1 and [fd77::1]), the guest on a tap there; --dnsmasq-conf gives your
+site's dnsmasq lines instead of the lab's default ones, to try an image before it meets
+your network. --netns NAME --tap IFNAME puts the card into a namespace of your own.
+--append boots the image directly (-kernel) with that command line, e.g. 'ip=... ':
+
+  compose boot pxelinux.0 --tftp srv --lab --dnsmasq-conf site.conf --http-root www
 """
 
 from __future__ import annotations
