@@ -19,9 +19,11 @@ IPv4 is off). With a VLAN the guest's card is not on a tap but on the lab's trun
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -115,6 +117,7 @@ class Lab:
             raise InputError(f"VLAN id {self.vlan} is not 1..4094")
         if not (self.ipv4 or self.ipv6):
             raise InputError("the lab needs IPv4, IPv6 or both")
+        sweep_stale_labs()
         self._scratch = Path(tempfile.mkdtemp(prefix="compose-lab-"))
         try:
             self._network()
@@ -214,7 +217,7 @@ class Lab:
                     process.kill()
                     process.wait()
         self._processes.clear()
-        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        remove_namespace(self.netns)
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
@@ -283,6 +286,26 @@ http {{
     }}
 }}
 """
+
+
+def remove_namespace(name: str) -> None:
+    """Ends what still runs in the namespace NAME (a QEMU, a server the lab started),
+    then deletes it: a deleted namespace's processes would otherwise live on."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
+                          check=False).stdout.split()
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def sweep_stale_labs() -> None:
+    """Deletes the namespaces of labs whose process is gone (killed before it could
+    clean up): compose-lab-PID-N with no process PID."""
+    for path in Path("/run/netns").glob("compose-lab-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path("/proc", pid).exists():
+            remove_namespace(path.name)
 
 
 def check_lab_tools() -> None:
