@@ -35,6 +35,8 @@ fi
 . "$PXE_LIB/facts.sh"
 # shellcheck source=lib/pxeboot/url.sh
 . "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/ipconfig.sh
+. "$PXE_LIB/ipconfig.sh"
 # shellcheck source=lib/pxeboot/transfer.sh
 . "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
