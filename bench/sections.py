@@ -132,8 +132,8 @@ def pxelinux(bench: Bench) -> list[Table]:
 
     The composer runs three ways, each with a cache home of its own in the work
     directory: warm (every cache filled by the runs before: the build after the first),
-    cold (the parse, render and gzip (members, deflate) caches emptied before every run, the index
-    cache kept: a build after a change of every block, as the figures before those
+    cold (the parse, verdict, render and gzip (members, deflate) caches emptied before every
+    run, the index cache kept: a build after a change of every block, as the figures before those
     caches were measured) and with COMPOSER_CACHE=off (nothing remembered at all).
     """
     recipe = REPO / "recipes" / "pxelinux.yaml"
@@ -152,7 +152,7 @@ def pxelinux(bench: Bench) -> list[Table]:
     warm_home, cold_home = bench.work / "cache-warm", bench.work / "cache-cold"
 
     def empty_cold_caches() -> None:
-        for kind in ("deflate", "members", "render", "parse"):
+        for kind in ("deflate", "members", "render", "parse", "verdict"):
             shutil.rmtree(cold_home / "composer" / kind, ignore_errors=True)
 
     # On disk, as a user would write it: the composer fsyncs its outputs.
@@ -179,8 +179,8 @@ def pxelinux(bench: Bench) -> list[Table]:
     base = series["seed"]
     level = f"gzip {codec.effective_level}" + (f", {codec.threads} threads"
                                                if codec.threads else "")
-    caches = {"warm": "warm (index, parse, render, gzip members)",
-              "cold": "parse, render, gzip members emptied; index warm",
+    caches = {"warm": "warm (index, parse, verdict, render, gzip members)",
+              "cold": "parse, verdict, render, gzip members emptied; index warm",
               "off": "`COMPOSER_CACHE=off`"}
     for name in ("warm", "cold", "off"):
         s = series[name]
@@ -198,7 +198,7 @@ def pxelinux(bench: Bench) -> list[Table]:
         "resolution, archive, image and fsync included; the page cache is warm; the four "
         "commands run round-robin; both images are written to " + fs,
         "caches: warm is the build after the first (the warm-up round fills its cache "
-        "home); cold empties the parse, render and gzip (members, deflate) caches before "
+        "home); cold empties the parse, verdict, render and gzip (members, deflate) caches before "
         "each run (outside "
         "the timing) but keeps the index cache (.modinfo, busybox's applet table), as every "
         "figure before those caches was measured; off reads and computes everything",

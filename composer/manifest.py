@@ -106,6 +106,10 @@ class Entry:
     major: int = 0
     minor: int = 0
     origin: str = ""
+    # Why a resolver put it here, outermost first: ("/sbin/kexec", "libz.so.1") for a
+    # library, ("virtio_net", "net_failover", "failover") for a module, ("/bin/busybox",
+    # "applet sh") for an applet link; () for what the recipe names itself.
+    why: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         kind = self.kind

@@ -61,8 +61,10 @@ def _file_on_the_way(path: Path) -> Path:
     return path.parent
 
 
-def make_output_dir(directory: Path) -> None:
-    """Create -O's directory (and its parents), or say in one sentence why it cannot be."""
+def make_output_dir(directory: Path) -> list[Path]:
+    """Create -O's directory (and its parents), or say in one sentence why it cannot be;
+    the directories made, deepest first (for remove_empty_dirs after a failed build)."""
+    missing = [d for d in (directory, *directory.parents) if not os.path.lexists(d)]
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -74,6 +76,16 @@ def make_output_dir(directory: Path) -> None:
     except OSError as error:
         raise InputError(f"-O {directory}: cannot create the directory: "
                          f"{error.strerror or error}") from None
+    return missing
+
+
+def remove_empty_dirs(directories: list[Path]) -> None:
+    """Remove the directories given, deepest first, as long as they are empty."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 _SPECIAL = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),

@@ -2,8 +2,11 @@
 
 It serves the files under a directory (GET and HEAD, with Content-Length), answers
 configured paths with a redirect (301, 302, 303, 307, 308) or a bare status, can stall a
-path (headers sent, then silence, for timeout tests) and logs every request in order,
-so a test sees what a client asked for. The guest of a QEMU user network reaches it as
+path (headers sent, then silence, for timeout tests), answers a path with raw bytes of
+its own (`raw=`: pieces written in turn, each after its delay, then the connection
+closes: a status line without reason phrase, a broken chunked body, a lying
+Content-Length, headers that trickle) and logs every request in order, so a test sees
+what a client asked for. The guest of a QEMU user network reaches it as
 10.0.2.2:PORT. With `tls=` (an ssl.SSLContext holding the server's certificate, see
 tests/testca.py) it speaks HTTPS; the handshake runs in the request's own thread, so a
 client that refuses the certificate costs the server nothing but that thread.
@@ -40,11 +43,13 @@ class HttpServer:
     def __init__(self, root: Path, *, port: int = 0,
                  redirects: dict[str, tuple[int, str]] | None = None,
                  statuses: dict[str, int] | None = None,
-                 stalls: set[str] | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 stalls: set[str] | None = None, tls: ssl.SSLContext | None = None,
+                 raw: dict[str, list[tuple[float, bytes]]] | None = None) -> None:
         self.root = root.resolve()
         self.redirects = dict(redirects or {})
         self.statuses = dict(statuses or {})
         self.stalls = set(stalls or ())
+        self.raw = dict(raw or {})
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -111,13 +116,25 @@ def _handler(server: HttpServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, body: bool) -> None:
             path = self.path.split("?", 1)[0]
             server.log(f"{self.command} {path}")
-            if path in server.redirects:
+            if path in server.raw:
+                self._raw(server.raw[path])
+            elif path in server.redirects:
                 code, target = server.redirects[path]
                 self._status(code, location=target)
             elif path in server.statuses:
                 self._status(server.statuses[path])
             else:
                 self._file(path, body)
+
+        def _raw(self, pieces: list[tuple[float, bytes]]) -> None:
+            """The answer exactly as given, piece by piece; then the connection ends."""
+            self.close_connection = True
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for delay, piece in pieces:
+                    if delay and server.stalled(delay):
+                        return
+                    self.wfile.write(piece)
+                    self.wfile.flush()
 
         def _status(self, code: int, location: str | None = None) -> None:
             self.send_response(code)

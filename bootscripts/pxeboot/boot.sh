@@ -6,7 +6,8 @@
 #                        the INITRDS, in order, into one $WORK/initrd (each but the last
 #                        zero-padded to 4 KiB, as syslinux does; an empty one is
 #                        refused), each written straight into it: an installer's initrd
-#                        of hundreds of MB is never held twice; sets KERNEL_NAME,
+#                        of hundreds of MB is never held twice; each file's signature
+#                        is checked as it arrives (verify.sh); sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
 #          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
@@ -14,6 +15,12 @@
 #                        0x10008); sets KERNEL_CMDLINE_MAX from the field at 0x10430;
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
 #                        append= (stdout holds nothing else);
+#          boot_report_entries  (dry run, PXE_DRY_ENTRIES=1: `compose check`) prints
+#                        one entry= line per LABEL of the configuration read, before the
+#                        choice: its name, type, kernel, initrds (comma-separated) and
+#                        command line as this script resolves them, and the APPEND as
+#                        written (the label's, else the global one), separated by the
+#                        ASCII unit separator;
 #          boot_kexec    loads the files with APPEND_LINE, then kexec -e; dies if
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
@@ -22,8 +29,9 @@
 #                        with PXE_KEXEC_FILE=no (the build read the kernel's config)
 #                        "auto" goes to -l at once.
 # Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
-#          PXE_KERNEL_CHECK (0: no kernel check, for tests serving stand-in kernels),
-#          PXE_KEXEC_FILE (yes, no, or empty: whether the image's kernel has kexec_file_load).
+#          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
+#          stand-in kernels), PXE_KEXEC_FILE (yes, no, or empty: whether the image's
+#          kernel has kexec_file_load); verify_file (verify.sh).
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -82,6 +90,7 @@ boot_fetch() {
 	location=$RESOLVED
 	fetch_required "$location" kernel "$WORK/kernel"
 	shown_set "$location"
+	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
 	KERNEL_NAME=$SHOWN
 	kernel_check "$WORK/kernel" "$KERNEL_NAME"
 	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
@@ -107,6 +116,8 @@ boot_fetch() {
 		before=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		fetch_required "$location" initrd "$INITRD_FILE"
 		shown_set "$location"
+		verify_file "$INITRD_FILE" "$location" "$before" ||
+			die "initrd '$SHOWN' $VERIFY_ERROR"
 		INITRD_NAMES="$INITRD_NAMES
 $SHOWN"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
@@ -127,6 +138,44 @@ boot_report() {
 		[ -n "$name" ] && printf 'initrd=%s\n' "$name"
 	done
 	printf 'append=%s\n' "$APPEND_LINE"
+}
+
+boot_report_entries() {
+	local index=1 count sep
+	count=$(label_count)
+	sep=$(printf '\037')
+	while [ "$index" -le "$count" ]; do
+		(
+			entry_build_label "$index" ''
+			initrds=''
+			if [ "$(label_get "$index" hasappend)" = 1 ]; then
+				raw=$(label_get "$index" append)
+			else
+				raw=$(config_get append)
+			fi
+			case $ENTRY_TYPE in
+			kernel | linux)
+				entry_split
+				entry_initrds
+				line=$APPEND_LINE
+				kernel=$(shown "$(resolve "$ENTRY_KERNEL")")
+				IFS_SAVE=$IFS
+				IFS=,
+				# shellcheck disable=SC2086 # split at the commas, globbing is off
+				set -- $INITRDS
+				IFS=$IFS_SAVE
+				for name; do
+					[ -n "$name" ] || continue
+					initrds="${initrds:+$initrds,}$(shown "$(resolve "$name")")"
+				done
+				;;
+			*) kernel=$ENTRY_KERNEL line=$ENTRY_KARGS ;;
+			esac
+			printf 'entry=%s%s%s%s%s%s%s%s%s%s%s\n' "$ENTRY_LABEL" "$sep" "$ENTRY_TYPE" \
+				"$sep" "$kernel" "$sep" "$initrds" "$sep" "$line" "$sep" "$raw"
+		)
+		index=$((index + 1))
+	done
 }
 
 # boot_load -s|-l: kexec's load of the fetched files in one of its two system calls.

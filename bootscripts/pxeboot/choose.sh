@@ -153,9 +153,12 @@ entry_assemble() {
 
 # entry_split: the command line as syslinux 6 hands it to the kernel (ldlinux's
 # kernel.c): "BOOT_IMAGE=KERNEL " and the entry's line, initrd= arguments and all (the
-# blank after the kernel name is left out when the line is empty).
+# blank after the kernel name is left out when the line is empty). A KERNEL URL's
+# user:password@ is masked there: /proc/cmdline is readable by every user.
 entry_split() {
-	APPEND_LINE="BOOT_IMAGE=$ENTRY_KERNEL${ENTRY_LINE:+ $ENTRY_LINE}"
+	local image=$ENTRY_KERNEL
+	case $image in *://*@*) image=$(url_masked "$image") ;; esac
+	APPEND_LINE="BOOT_IMAGE=$image${ENTRY_LINE:+ $ENTRY_LINE}"
 	INITRDS=
 }
 

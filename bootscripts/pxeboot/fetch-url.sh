@@ -93,7 +93,7 @@ url_curl() {
 		case ${PXE_HTTPS_INSECURE:-False} in
 		True | true | 1)
 			set -- "$@" -k
-			warn "'$url': certificate not verified (https_insecure is set): anyone on the path can hand over another file"
+			warn "'$(url_masked "$url")': certificate not verified (https_insecure is set): anyone on the path can hand over another file"
 			;;
 		esac
 		;;
@@ -115,10 +115,10 @@ fetch_via_url() {
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$local_file" 2>/dev/null || echo 0)
 	while :; do
 		try=$((try + 1))
-		debug "curl $url (attempt $try of $PXE_HTTP_RETRIES)"
+		debug "curl $(url_masked "$url") (attempt $try of $PXE_HTTP_RETRIES)"
 		: >"$headers"
 		url_curl "$url" "$local_file" "$log" "$headers"
-		transfer_watch $! "$local_file" "$offset" "$url" "$headers"
+		transfer_watch $! "$local_file" "$offset" "$(url_masked "$url")" "$headers"
 		status=$?
 		[ "$status" = 0 ] && return 0
 		fetch_undo "$local_file" "$offset"

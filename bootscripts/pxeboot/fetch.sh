@@ -18,11 +18,13 @@
 #                                       default server, a URL's user:password@ as ***@);
 #                                       shown_set: into SHOWN;
 #          url_masked URL               prints URL with its user:password@ as ***@;
+#          printable NAME               prints NAME masked, control characters as '?';
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
 #          fetch_required LOCATION WHAT LOCAL   fetch or die.
-# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory).
+# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
+#          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
 
 fetch_use() {
@@ -41,6 +43,11 @@ resolve() {
 # search resolves a dozen names; a URL dies here as resolve dies in its subshell).
 resolve_set() {
 	local full host path problem
+	# A CR LF would end an HTTP request line and start a header of the name's making; no
+	# control character is a file name's: refused before any server sees it.
+	case $1 in
+	*[[:cntrl:]]*) die "'$(printable "$1")' contains a control character (CR, LF, TAB, ESC...): refused before it reaches a server" ;;
+	esac
 	if url_is "$1"; then
 		full=$1
 	else
@@ -55,10 +62,8 @@ resolve_set() {
 		RESOLVED=$(url_location "$full")
 		return 0
 	fi
-	case $full in
-	*::*) host=${full%%::*} path=${full#*::} ;;
-	*) host='' path=$full ;;
-	esac
+	loc_split "$full"
+	host=$LOC_HOST path=$LOC_PATH
 	RESOLVED=${host:-$SERVER}::$path
 }
 
@@ -71,11 +76,17 @@ shown() {
 shown_set() {
 	if url_is "$1"; then
 		SHOWN=$(url_masked "$1")
-	elif [ "${1%%::*}" = "$SERVER" ]; then
-		SHOWN=${1#*::}
+	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
+		SHOWN=$LOC_PATH
 	else
 		SHOWN=$1
 	fi
+}
+
+# printable NAME: NAME as messages may show it: its password masked, each control
+# character as '?' (an ESC must not reach the console).
+printable() {
+	if url_is "$1"; then url_masked "$1"; else printf '%s\n' "$1"; fi | tr '\000-\037\177' '?'
 }
 
 # url_masked URL: URL with the user:password@ of its authority shown as ***@: credentials
@@ -99,7 +110,8 @@ fetch() {
 	if url_is "$1"; then
 		fetch_via_url "$1" "$2"
 	else
-		"fetch_via_$FETCH_BACKEND" "${1%%::*}" "${1#*::}" "$2"
+		loc_split "$1"
+		"fetch_via_$FETCH_BACKEND" "$LOC_HOST" "$LOC_PATH" "$2"
 	fi
 	status=$?
 	if [ "$status" = 0 ]; then

@@ -24,22 +24,22 @@
 # In a dry run the answers queued by --answer are the operator; when they run out, the
 # operator has walked away: every prompt times out at once.
 
-ANSWERS='' N_ANSWERS=0
+N_ANSWERS=0 ANSWER_AT=0
 DEL=$(printf '\177') BS=$(printf '\b') TAB=$(printf '\t') KILL=$(printf '\025') CR=$(printf '\r')
 
+# The queued answers are ANSWER_1, ANSWER_2, ...: taking one is a variable read, never
+# a pattern cut of one long string (ash cuts ${X#*pattern} in quadratic time).
 answers_add() {
-	ANSWERS="$ANSWERS$1
-"
+	ANSWER_LAST=$((${ANSWER_LAST:-0} + 1))
+	eval "ANSWER_$ANSWER_LAST=\$1"
 	N_ANSWERS=$((N_ANSWERS + 1))
 }
 
 # answer_next: the next queued answer into LINE; fails when there is none left.
 answer_next() {
 	[ "$N_ANSWERS" -gt 0 ] || return 1
-	LINE=${ANSWERS%%
-*}
-	ANSWERS=${ANSWERS#*
-}
+	ANSWER_AT=$((ANSWER_AT + 1))
+	eval "LINE=\$ANSWER_$ANSWER_AT"
 	N_ANSWERS=$((N_ANSWERS - 1))
 }
 

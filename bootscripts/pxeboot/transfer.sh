@@ -29,7 +29,11 @@
 #                                       size (Content-Length, FTP 213) and the redirects;
 #                                       returns the transfer's status, or 124 when it was
 #                                       stopped (TRANSFER_ERROR says why);
-#          transfer_done BYTES          counts a finished download for memory_check.
+#          transfer_done BYTES          counts a finished download for memory_check;
+#          headers_facts LOG, announced_facts LOG  what the server announced (below).
+# A transfer with HEADERS must have its status and headers complete within
+# PXE_FETCH_TIMEOUT (headers that trickle are stopped), and what arrived must be the
+# Content-Length (or FTP SIZE) announced, whatever the client made of it.
 # Reads:   PXE_PROGRESS_MIN_MB PXE_PROGRESS_STEP_MB PXE_FETCH_TIMEOUT PXE_MEMORY_RESERVE_MB
 #          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file).
 
@@ -92,18 +96,29 @@ transfer_done() {
 	[ "$TRANSFER_HELD" -le "$BYTES_CAP" ] || TRANSFER_HELD=$BYTES_CAP
 }
 
-# headers_facts LOG: "STATUS LENGTH REDIRECTS" from the headers curl -D wrote so far: the
-# last HTTP status, its Content-Length (or the FTP SIZE answer, 213), and how many
-# Location headers came (one per redirect followed). Empty fields are "-". The length is
-# the server's text (digits of any length, never awk's 1e+20), or "?" when not digits.
+# headers_facts LOG: "STATUS LENGTH REDIRECTS DONE" from the headers curl -D wrote so far:
+# the last HTTP status, its Content-Length (or the FTP SIZE answer, 213), how many
+# Location headers came (one per redirect followed), and 1 when that last answer's
+# headers are complete (the blank line after them; FTP's 213). Empty fields are "-".
+# The length is the server's text (digits of any length, never awk's 1e+20), or "?".
 headers_facts() {
-	awk '{ line = tolower($0) }
-		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = "" }
-		line ~ /^ *content-length:/ { sub(/\r$/, "", $2); length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
+	awk '{ sub(/\r$/, ""); line = tolower($0) }
+		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = ""; done = 0; next }
+		line ~ /^ *content-length:/ { length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
 		line ~ /^ *location:/ { redirects++ }
-		/^213 [0-9]+/ { status = 200; sub(/\r$/, "", $2); length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
-		END { printf "%s %s %d\n", status == "" ? "-" : status,
-			length_ == "" ? "-" : length_, redirects }' "$1" 2>/dev/null
+		line == "" && status != "" { done = 1 }
+		/^213 [0-9]+/ { status = 200; length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?"; done = 1 }
+		END { printf "%s %s %d %d\n", status == "" ? "-" : status,
+			length_ == "" ? "-" : length_, redirects, done }' "$1" 2>/dev/null
+}
+
+# announced_facts LOG: STATUS, LENGTH, REDIRECTS and HEADERS_DONE from headers_facts.
+announced_facts() {
+	local facts
+	facts=$(headers_facts "$1")
+	# shellcheck disable=SC2086 # its four words; globbing is off
+	set -- $facts
+	STATUS=${1:--} LENGTH=${2:--} REDIRECTS=${3:-0} HEADERS_DONE=${4:-0}
 }
 
 # progress NAME BYTES TOTAL START: one line of progress (TOTAL "-" when unknown).
@@ -145,8 +160,7 @@ transfer_ticker() {
 # poll to notice its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
-	local total=- facts status length redirects next=0 step min step_mb sized=1 self ticker
-	local again http_status
+	local total=- status length next=0 step min step_mb sized=1 self ticker again
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -182,15 +196,22 @@ transfer_watch() {
 		again=$?
 		[ "$again" = 127 ] || status=$again
 	fi
-	[ "$status" = 0 ] || return "$status"
 	# Done before the first look: the headers' redirects and size are checked now.
-	if [ -n "$log" ] && ! transfer_check; then
+	if [ "$status" = 0 ] && [ -n "$log" ] && ! transfer_check; then
 		return 124
 	fi
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
-	[ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start"
-	return 0
+	# What arrived against what was announced, whatever the client made of it.
+	if [ "$status" = 0 ] && [ -n "$log" ]; then
+		announced_facts "$log"
+		if [ "$LENGTH" != - ] && { ! bytes_of "$LENGTH" || [ "$BYTES" != "$size" ]; }; then
+			TRANSFER_ERROR="the server announced $LENGTH bytes, but $size arrived"
+			return 124
+		fi
+	fi
+	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start"
+	return "$status"
 }
 
 # transfer_check: one look at the running transfer, in transfer_watch's variables:
@@ -202,18 +223,21 @@ transfer_check() {
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
 	if [ "$sized" = 0 ]; then
-		facts=$(headers_facts "$log")
-		redirects=${facts##* }
-		http_status=${facts%% *}
-		length=${facts#* }
-		length=${length%% *}
-		if [ "$redirects" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
+		announced_facts "$log"
+		length=$LENGTH
+		if [ "$REDIRECTS" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
 			transfer_stop "$pid" "after more than ${PXE_HTTP_REDIRECTS:-5} redirects"
 			status=124
 			return 1
 		fi
-		case $http_status in
-		2??)
+		# The answer's status and headers must be complete in time, whatever trickles.
+		if [ "$HEADERS_DONE" = 0 ] && [ $((now - start)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
+			transfer_stop "$pid" "no complete answer (status and headers) within ${PXE_FETCH_TIMEOUT:-30} s"
+			status=124
+			return 1
+		fi
+		case $STATUS:$HEADERS_DONE in
+		2??:1)
 			sized=1
 			if [ "$length" != - ]; then
 				if ! bytes_of "$length"; then

@@ -17,10 +17,13 @@ from composer.archive import InitramfsStats, write_initramfs
 from composer.archive.codec import Compression
 from composer.build.plan import NetbootLimit, Plan, plan
 from composer.errors import BuildError, InputError
+from composer.image.layout import Layout, layout_named
 from composer.image.s390 import NETBOOT_LIMIT, open_kernel, patch_image, write_kernel
+from composer.image.tree import ArchiveCopy, InsTree, write_ins_tree
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 from composer.recipe import LoadedRecipe, load_recipe
+from composer.recipe.confine import Confinement
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
 
@@ -36,8 +39,13 @@ class BuildRequest:
     kernel: Path | None = None
     overrides: tuple[tuple[str, str], ...] = ()
     vars_files: tuple[Path, ...] = ()
+    allow_paths: tuple[Path, ...] = ()  # --allow-path: host directories the recipe may read
     netboot_limit: NetbootLimit | None = None  # overrides the recipe's output.netboot_limit
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
+    layout: str | None = None  # overrides the recipe's output.layout
+    ins: Path | None = None  # overrides the recipe's output.ins
+    sbom: Path | None = None  # also write the SBOM here
+    sbom_format: str = "spdx"  # spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.5 JSON)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class BuildResult:
     image_size: int | None
     compression: Compression
     warnings: tuple[str, ...] = ()
+    layout: str = "s390-tools"
+    ins: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class Written:
     entries: int
     initramfs_size: int  # alone, or as appended to the kernel
     image_size: int | None
+    archive: ArchiveCopy | None = None  # the initramfs as written, for the .INS tree
 
 
 def source_date_epoch() -> int:
@@ -85,9 +96,18 @@ def _outputs(request: BuildRequest, loaded: LoadedRecipe) -> tuple[Path | None, 
     out = loaded.recipe.output
     image = request.image or (Path(out.image) if out.image else None)
     initramfs = request.initramfs or (Path(out.initramfs) if out.initramfs else None)
-    if image is None and initramfs is None:
+    if image is None and initramfs is None and _ins_dir(request, loaded) is None:
         image = Path(f"{loaded.recipe.name}.img")
     return image, initramfs
+
+
+def _ins_dir(request: BuildRequest, loaded: LoadedRecipe) -> Path | None:
+    out = loaded.recipe.output
+    return request.ins or (Path(out.ins) if out.ins else None)
+
+
+def _layout(request: BuildRequest, loaded: LoadedRecipe) -> Layout:
+    return layout_named(request.layout or loaded.recipe.output.layout)
 
 
 def check_outputs(the_plan: Plan, image: Path | None, initramfs: Path | None,
@@ -159,6 +179,15 @@ def _copy_into(out: BinaryIO, source: BinaryIO) -> None:
 
 
 @contextmanager
+def _scratch() -> Iterator[BinaryIO]:
+    """An unnamed temporary file for an initramfs that only the .INS tree keeps."""
+    import tempfile
+
+    with tempfile.TemporaryFile(buffering=0) as f:
+        yield f
+
+
+@contextmanager
 def _writing(path: Path) -> Iterator[BinaryIO]:
     with AtomicOutput(path) as out:
         try:
@@ -172,14 +201,27 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
     timed: StageTimer = stage or (lambda name: nullcontext())
     with timed("recipe"):
         loaded = load_recipe(request.recipe, overrides=request.overrides,
-                             vars_files=request.vars_files)
+                             vars_files=request.vars_files,
+                             confinement=Confinement.of(request.allow_paths, request.sysroot))
     with timed("plan"):
         the_plan = _plan(request, loaded)
     image, initramfs = _outputs(request, loaded)
+    layout = _layout(request, loaded)
+    ins = _ins_dir(request, loaded)
+    tree = InsTree(ins, the_plan.name, layout) if ins is not None else None
     check_outputs(the_plan, image, initramfs, request.recipe)
+    if tree is not None:
+        check_outputs(the_plan, tree.any_file(), None, request.recipe)
+        _check_not_inputs(tree.paths(), the_plan.inputs)
     with ExitStack() as outputs:  # every output is committed only if all of them are whole
-        written = _write(the_plan, outputs, image, initramfs, timed)
+        written = _write(the_plan, outputs, image, initramfs, timed, layout)
+        if tree is not None:
+            write_ins_tree(tree, the_plan.kernel, the_plan.cmdline, the_plan.release, outputs,
+                           written.archive)
         warnings = netboot_warnings(written.image_size, the_plan.netboot_limit)
+        if request.sbom is not None:
+            warnings += _write_sbom(request, the_plan, outputs,
+                                    with_kernel=image is not None or tree is not None)
     kernel = the_plan.kernel
     return BuildResult(
         recipe=the_plan.name,
@@ -193,6 +235,8 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
         image_size=written.image_size,
         compression=the_plan.compression,
         warnings=(*the_plan.warnings, *warnings),
+        layout=layout.name,
+        ins=ins,
     )
 
 
@@ -208,24 +252,27 @@ def _plan(request: BuildRequest, loaded: LoadedRecipe) -> Plan:
 
 
 def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Path | None,
-           timed: StageTimer) -> Written:
+           timed: StageTimer, layout: Layout) -> Written:
     """Write the initramfs, the image, or both (the image then copies the initramfs
     rather than archiving twice); each output joins `outputs`, to be committed with
-    the others."""
+    the others. Without either (an .INS tree alone), the initramfs goes to a scratch
+    file that the tree copies."""
     archive: BinaryIO | None = None
     entries = 0
-    if initramfs is not None:
-        archive = outputs.enter_context(_writing(initramfs))
+    if initramfs is not None or image is None:
+        archive = outputs.enter_context(_writing(initramfs) if initramfs is not None
+                                        else _scratch())
         with timed("archive"):
             stats = _write_initramfs(the_plan, archive)
         if image is None:
-            return Written(entries=stats.entries, initramfs_size=stats.size, image_size=None)
+            return Written(entries=stats.entries, initramfs_size=stats.size, image_size=None,
+                           archive=ArchiveCopy(archive, 0, stats.size))
         entries = stats.entries
     kernel = the_plan.kernel
     assert image is not None and kernel is not None, "check_outputs: an image has a kernel"
     out = outputs.enter_context(_writing(image))
     with timed("kernel"), open_kernel(kernel.path) as k:
-        offset = write_kernel(out, k)
+        offset = write_kernel(out, k, layout)
     with timed("archive"):
         if archive is not None:
             _copy_into(out, archive)
@@ -233,8 +280,27 @@ def _write(the_plan: Plan, outputs: ExitStack, image: Path | None, initramfs: Pa
             entries = _write_initramfs(the_plan, out).entries
     size = out.tell() - offset
     with timed("image"):
-        patch_image(out, kernel.header, offset=offset, size=size, cmdline=the_plan.cmdline)
-    return Written(entries=entries, initramfs_size=size, image_size=out.tell())
+        patch_image(out, kernel.header, offset=offset, size=size, cmdline=the_plan.cmdline,
+                    layout=layout)
+    return Written(entries=entries, initramfs_size=size, image_size=out.tell(),
+                   archive=ArchiveCopy(out, offset, size))
+
+
+def _write_sbom(request: BuildRequest, the_plan: Plan, outputs: ExitStack, *,
+                with_kernel: bool) -> tuple[str, ...]:
+    from composer.report.bom import write_sbom  # hashing every file: only paid for with --sbom
+
+    assert request.sbom is not None
+    kernel = the_plan.kernel.path if with_kernel and the_plan.kernel is not None else None
+    data, warning = write_sbom(str(request.sbom), the_plan.entries, kernel, request.sysroot,
+                               the_plan.name, request.recipe.name, the_plan.epoch,
+                               request.sbom_format)
+    out = outputs.enter_context(_writing(request.sbom))
+    try:
+        out.write(data)
+    except OSError as error:
+        raise describe_os_error(error, request.sbom) from None
+    return (warning,) if warning else ()
 
 
 def netboot_warnings(image_size: int | None, limit: NetbootLimit) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from composer.archive.codec import Compression, kernel_supports
+from composer.build.trust import trust_entries
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.kernel import Kernel, kernel_at, kernel_in
@@ -28,7 +29,6 @@ from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
-from composer.trust import trust_entries
 
 if TYPE_CHECKING:
     from composer.recipe import LoadedRecipe
@@ -73,7 +73,7 @@ def _path(raw: str, variables: Mapping[str, object], at: str) -> str:
 _LONE_VARIABLE = re.compile(r"^\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s*$")
 
 
-def _words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
+def item_words(raw: str, variables: Mapping[str, object], at: str) -> list[str]:
     """A list item may expand to several names: `{{ extra_modules }}` -> "a b c".
 
     A list variable on its own contributes its items, so `modules: ["{{ modules }}"]`
@@ -187,7 +187,7 @@ def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list
         if module.pattern is not None:
             patterns.append(expand(module.pattern, variables, f"{module.at} pattern"))
         elif module.name is not None:
-            names += _words(module.name, variables, module.at)
+            names += item_words(module.name, variables, module.at)
     return names, patterns
 
 
@@ -218,8 +218,8 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
                             kexec_file=kexec_file_fact(sysroot, release) if kernel else "")
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
-    recipe_entries += trust_entries(variables, sysroot=sysroot, base=loaded.path.resolve().parent,
-                                    origins=loaded.origins)
+    recipe_entries += trust_entries(variables, sysroot=sysroot, top=loaded.path,
+                                    origins=loaded.origins, confinement=loaded.confinement)
     binaries = binary_entries(recipe, sysroot, context, declared_arch)
     arch = declared_arch or arch_of(binaries)
     modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []
@@ -328,7 +328,7 @@ def binary_entries(recipe: Recipe, sysroot: Path, variables: Mapping[str, object
     requests = []
     for binary in recipe.binaries:
         dest = _path(binary.path, variables, binary.at) if binary.path else None
-        for name in _words(binary.name, variables, binary.at):
+        for name in item_words(binary.name, variables, binary.at):
             requests.append(BinaryRequest(name, dest=dest, applets=binary.applets))
     target = Arch.from_name(arch) if arch else None
     return resolve_binaries(Sysroot(sysroot), requests, target=target)

@@ -35,13 +35,26 @@ READ_SIZE = 1 << 16  # takes a whole cache file (KiB); 1 MiB would be an mmap pe
 Identity = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
 
 
+def cache_base() -> Path | None:
+    """$XDG_CACHE_HOME when it is absolute (the XDG spec ignores a relative one), else
+    the home directory's .cache; None when there is no absolute home ($HOME unset or
+    relative, and no passwd entry for this user, as in a container run with a bare uid):
+    `~` would otherwise stay `~` and put the cache in ./~/.cache of the working directory."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg)
+    home = os.path.expanduser("~")
+    return Path(home) / ".cache" if os.path.isabs(home) else None
+
+
 def cache_home() -> Path | None:
     """$XDG_CACHE_HOME/composer (default ~/.cache/composer), or None when
-    `COMPOSER_CACHE=off`: every cache of the composer lives under it."""
+    `COMPOSER_CACHE=off` or there is no home to put it in (the build then runs without
+    caches): every cache of the composer lives under it."""
     if os.environ.get("COMPOSER_CACHE", "").lower() in ("off", "0", "no", "false"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "composer"
+    base = cache_base()
+    return None if base is None else base / "composer"
 
 
 def directory() -> Path | None:

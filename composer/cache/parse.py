@@ -17,12 +17,9 @@ check and everything after it run on the stored parse as on a fresh one.
 from __future__ import annotations
 
 import marshal
-import sys
-from pathlib import Path
 from typing import Any
 
-from composer.cache.index import code_version
-from composer.cache.store import BlobCache, library_identity
+from composer.cache.store import LibraryCache
 from composer.errors import Location
 
 FORMAT = 1
@@ -35,23 +32,13 @@ Places = dict[KeyPath, Location]
 Parsed = tuple[Any, Places, Places]  # data, where each value is, where each key is
 
 
-class ParseCache:
-    def __init__(self, store: BlobCache, salt: bytes) -> None:
-        self.store = store
-        self.salt = salt
-
-    @classmethod
-    def open(cls) -> ParseCache | None:
-        """The cache, or None when it is off or the parsing code can't be identified."""
-        store = BlobCache.open("parse", BUDGET, ADD_LIMIT)
-        if store is None:
-            return None
-        here = Path(__file__).parents[1]
-        code = code_version(*(str(here / name) for name in PARSING_CODE))
-        library = library_identity("yaml")
-        if code is None or library is None:
-            return None
-        return cls(store, repr((FORMAT, code, sys.version, library)).encode())
+class ParseCache(LibraryCache):
+    kind = "parse"
+    budget = BUDGET
+    add_limit = ADD_LIMIT
+    entry_format = FORMAT
+    code = PARSING_CODE
+    libraries = ("yaml",)
 
     def key(self, file: str, text: str) -> bytes:
         h = self.store.hasher(self.salt)

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import marshal
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from composer.cache.index import code_version
-from composer.cache.store import BlobCache, digest, library_identity
+from composer.cache.store import LibraryCache, digest
 from composer.inputfile import UnreadableFile, read_regular_file
 
 FORMAT = 1
@@ -51,24 +49,13 @@ def _plain(value: object, depth: int = 0) -> bool:
     return False
 
 
-class RenderCache:
-    def __init__(self, store: BlobCache, salt: bytes) -> None:
-        self.store = store
-        self.salt = salt
-
-    @classmethod
-    def open(cls) -> RenderCache | None:
-        """The cache, or None when it is off or the rendering code can't be identified."""
-        store = BlobCache.open("render", BUDGET, ADD_LIMIT)
-        if store is None:
-            return None
-        here = Path(__file__).parents[1]
-        code = code_version(*(str(here / name) for name in RENDERING_CODE))
-        libraries = [library_identity(name) for name in LIBRARIES]
-        if code is None or None in libraries:
-            return None
-        salt = repr((FORMAT, code, sys.version, libraries)).encode()
-        return cls(store, salt)
+class RenderCache(LibraryCache):
+    kind = "render"
+    budget = BUDGET
+    add_limit = ADD_LIMIT
+    entry_format = FORMAT
+    code = RENDERING_CODE
+    libraries = LIBRARIES
 
     def key(self, name: str, text: str, search: Sequence[Path],
             variables: Mapping[str, object]) -> bytes | None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from hashlib import blake2b
 from importlib.machinery import PathFinder
 from pathlib import Path
+from typing import ClassVar, Self
 
-from composer.cache.index import cache_home
+from composer.cache.index import cache_home, code_version
 
 MAGIC = b"composer-blob\x01"
 KEY_SIZE = 32
@@ -146,3 +148,36 @@ def file_identity(path: str) -> str | None:
     except OSError:
         return None
     return f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+class LibraryCache:
+    """A store of what libraries computed, and the salt every key of it starts from: the
+    entry format, the source of our code that calls them (`code`: paths under composer/),
+    Python's version and each library's identity. A subclass names its store and these
+    (`kind`, `budget`, `add_limit`, `entry_format`, `code`, `libraries`)."""
+
+    kind: ClassVar[str]
+    budget: ClassVar[int]
+    add_limit: ClassVar[int]
+    entry_format: ClassVar[int]
+    code: ClassVar[tuple[str, ...]]
+    libraries: ClassVar[tuple[str, ...]]
+
+    def __init__(self, store: BlobCache, salt: bytes) -> None:
+        self.store = store
+        self.salt = salt
+
+    @classmethod
+    def open(cls) -> Self | None:
+        """The cache; None when caching is off or the code or a library can't be
+        identified: then nothing is cached, rather than an answer of other code or another
+        library version taken for this one's."""
+        store = BlobCache.open(cls.kind, cls.budget, cls.add_limit)
+        if store is None:
+            return None
+        package = Path(__file__).parents[1]
+        version = code_version(*(str(package / name) for name in cls.code))
+        identities = [library_identity(name) for name in cls.libraries]
+        if version is None or None in identities:
+            return None
+        return cls(store, repr((cls.entry_format, version, sys.version, identities)).encode())

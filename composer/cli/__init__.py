@@ -38,6 +38,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("inspect", "composer.cli.inspect", "list what a boot image or initramfs holds"),
     Command("extract", "composer.cli.extract", "unpack an image's initramfs into a directory"),
     Command("diff", "composer.cli.diff", "compare two images or initramfs archives"),
+    Command("why", "composer.cli.why", "say why a path is in an image: recipe entry, "
+            "library or module chain, package"),
+    Command("check", "composer.cli.check", "check a TFTP/HTTP tree's pxelinux.cfg files "
+            "with the image's own boot script"),
     Command("boot", "composer.cli.boot", "network-boot an image in qemu-system-s390x"),
     Command("recipes", "composer.cli.recipes", "list the stock recipes, buildable by name"),
     Command("sysroot", "composer.cli.sysroot", "fetch a Debian sysroot (s390x kernel, "

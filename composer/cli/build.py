@@ -33,7 +33,7 @@ from composer.cli.options import (
 )
 from composer.cli.ui import UI
 from composer.errors import ComposerError, InputError, RecipeError
-from composer.output import make_output_dir
+from composer.output import make_output_dir, remove_empty_dirs
 from composer.recipe.stock import recipe_argument
 
 EPILOG = """\
@@ -56,6 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="boot image to write (default: the recipe's output.image)")
     parser.add_argument("--initramfs", type=Path, metavar="PATH",
                         help="also write the initramfs alone to PATH")
+    parser.add_argument("--ins", type=Path, metavar="DIR",
+                        help="also write an .INS tree into DIR: RECIPE.kernel, RECIPE.initrd, "
+                             "RECIPE.prm (the command line), the initrd's address and size, "
+                             "and RECIPE.ins for the HMC or QEMU's firmware (boot it with "
+                             "`compose boot DIR/RECIPE.ins`)")
+    parser.add_argument("--layout", choices=("s390-tools", "fixed-16m", "fixed-32m"),
+                        help="where the initrd goes: s390-tools (after the kernel, the "
+                             "default), fixed-16m (Ubuntu, debian-cd, KIWI) or fixed-32m "
+                             "(lorax); overrides the recipe's output.layout")
+    parser.add_argument("--sbom", type=Path, metavar="FILE",
+                        help="also write the image's SBOM as SPDX 2.3 JSON: every file, its "
+                             "checksums, the Debian package it came from (the sysroot's dpkg "
+                             "database), its version and license")
+    parser.add_argument("--sbom-format", choices=("spdx", "cyclonedx"), default="spdx",
+                        help="SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON")
     parser.add_argument("-O", "--output-dir", type=Path, metavar="DIR",
                         help="with several recipes: write each as DIR/<recipe>.img")
     parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
@@ -120,7 +135,10 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
-            netboot_limit=args.netboot_limit, cmdline=args.cmdline))
+            allow_paths=tuple(args.allow_paths),
+            netboot_limit=args.netboot_limit, cmdline=args.cmdline, layout=args.layout,
+            ins=args.ins, sbom=args.sbom if args.output_dir is None or args.sbom is None
+            else args.output_dir / f"{name}.spdx.json", sbom_format=args.sbom_format))
     return requests
 
 
@@ -128,6 +146,7 @@ def _as_json(result: BuildResult) -> dict[str, Any]:
     data = asdict(result)
     data["image"] = str(result.image) if result.image else None
     data["initramfs"] = str(result.initramfs) if result.initramfs else None
+    data["ins"] = str(result.ins) if result.ins else None
     data["compression"] = {"codec": str(result.compression.codec),
                            "level": result.compression.effective_level,
                            "threads": result.compression.threads}
@@ -167,6 +186,8 @@ def _report(ui: UI, result: BuildResult) -> None:
     for path in (result.image, result.initramfs):
         if path is not None:
             ui.result(str(path))
+    if result.ins is not None:
+        ui.result(str(result.ins / f"{result.recipe}.ins"))
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -174,8 +195,18 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     requests = _requests(args)
     if args.boot and len(requests) > 1:
         raise ComposerError("--boot boots one image; build one recipe at a time with it")
-    if args.output_dir is not None:
-        make_output_dir(args.output_dir)
+    created = make_output_dir(args.output_dir) if args.output_dir is not None else []
+    try:
+        code = _run(requests, args, ui)
+    except BaseException:
+        remove_empty_dirs(created)  # a failed build leaves no trace, -O's directory included
+        raise
+    if code != 0:
+        remove_empty_dirs(created)
+    return code
+
+
+def _run(requests: list[BuildRequest], args: argparse.Namespace, ui: UI) -> int:
     if len(requests) == 1:
         ui.info(f"composing {requests[0].recipe}")
         result = build(requests[0], stage=ui.stage)

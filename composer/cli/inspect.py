@@ -16,7 +16,7 @@ from pathlib import Path
 from composer.archive.reader import Limits
 from composer.cli.ui import UI
 from composer.errors import InputError
-from composer.read.inspect import inspect_file, inspection_json, inspection_lines
+from composer.read.inspect import Inspection, inspect_file, inspection_json, inspection_lines
 
 EPILOG = """\
 --json prints one object whose shape is documented in docs/inspect-json.md.
@@ -56,14 +56,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an s390 boot image (pxelinux.0) or an initramfs")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (docs/inspect-json.md) instead of the listing")
+    parser.add_argument("--sizes", action="store_true",
+                        help="where the bytes go: by package, by module and by recipe entry, "
+                             "sorted (packages and entries from --sbom)")
+    parser.add_argument("--sbom", type=Path, metavar="FILE",
+                        help="with --sizes: the image's SBOM (compose --sbom)")
     add_limit_arguments(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     result = inspect_file(args.file, limits_from(args))
+    if args.sizes:
+        return _sizes(result, args, ui)
     if args.json:
         ui.json(inspection_json(result))
         return 0
     for line in inspection_lines(result):
         ui.result(line)
+    return 0
+
+
+def _sizes(result: Inspection, args: argparse.Namespace, ui: UI) -> int:
+    from composer.report.sizes import owners_from_sbom, sizes_json, sizes_lines, tally
+
+    header = result.image.header
+    kernel = header.initrd_offset if header is not None and header.initrd_size else \
+        result.image.file_size if header is not None else 0
+    owners = owners_from_sbom(args.sbom) if args.sbom is not None else None
+    groups = tally(result.records, kernel, owners)
+    total = kernel + sum(size for size in {r.path: r.size for r in result.records
+                                          if r.kind == "file"}.values())
+    if args.json:
+        ui.json(sizes_json(groups, total, kernel))
+    else:
+        for line in sizes_lines(groups, total, bars=ui.out.isatty(),
+                                have_sbom=owners is not None):
+            ui.result(line)
     return 0

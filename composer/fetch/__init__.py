@@ -33,8 +33,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from composer.cache.index import cache_base
+from composer.errors import InputError
 from composer.fetch.apt import Apt, Progress
 from composer.fetch.debian import FetchError, closure
+from composer.fetch.dpkgdb import has_database, read_deb, write_database
 
 __all__ = ["FetchError", "cache_root", "default_dest", "default_packages", "fetch"]
 
@@ -42,8 +45,14 @@ STAMP = ".composer-sysroot.json"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "composer"
+    """Where the sysroots and apt's state go: under $XDG_CACHE_HOME or ~/.cache; refused,
+    rather than guessed, when there is no home directory."""
+    base = cache_base()
+    if base is None:
+        raise InputError(f"no directory for the sysroot cache: HOME is unset (or relative) "
+                         f"and user id {os.getuid()} has no home in the passwd database",
+                         hint="set XDG_CACHE_HOME or HOME to an absolute directory")
+    return base / "composer"
 
 
 def default_dest(arch: str) -> Path:
@@ -53,9 +62,10 @@ def default_dest(arch: str) -> Path:
 def default_packages(arch: str) -> list[str]:
     """What a PXELINUX image is built from: the kernel, busybox, kexec, curl (the
     HTTP(S)/FTP client, with the CA certificates its HTTPS verifies against), gpgv (the
-    signature check), and strace for the debug variant."""
+    signature check), dhcpcd (the DHCPv6 client: busybox-static has no udhcpc6), and
+    strace for the debug variant."""
     return [f"linux-image-{arch}", "busybox-static", "kexec-tools", "curl",
-            "ca-certificates", "gpgv", "strace"]
+            "ca-certificates", "gpgv", "dhcpcd-base", "strace"]
 
 
 def read_stamp(dest: Path) -> dict[str, object] | None:
@@ -79,6 +89,7 @@ def unpack(debs: list[Path], dest: Path, stamp: dict[str, object]) -> None:
                                     capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 raise FetchError(f"dpkg-deb -x {deb.name} failed: {result.stderr.strip()}")
+        write_database(fresh, [read_deb(deb) for deb in debs])
         fresh.chmod(0o755)
         (fresh / STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
         old = None
@@ -93,6 +104,23 @@ def unpack(debs: list[Path], dest: Path, stamp: dict[str, object]) -> None:
             shutil.rmtree(fresh)
 
 
+def _add_database(apt: Apt, dest: Path, stamp: dict[str, object], progress: Progress) -> None:
+    """Give an existing sysroot (a CI cache) its dpkg database without unpacking again:
+    the .debs it was made from are still in apt's cache (downloaded again if not)."""
+    versions = stamp.get("packages")
+    if not isinstance(versions, dict) or not versions:
+        return
+    if not apt.has_lists():
+        apt.update()
+    available = apt.available()
+    packages = [available[name] for name, version in sorted(versions.items())
+                if name in available and available[name].version == version]
+    if len(packages) != len(versions):
+        return  # the archive moved on: the next --refresh rebuilds the tree, database too
+    progress(f"writing the dpkg database of {dest}")
+    write_database(dest, [read_deb(deb) for deb in apt.download(packages)])
+
+
 def fetch(arch: str, dest: Path, requested: list[str], refresh: bool,
           progress: Progress) -> Path:
     """The sysroot at DEST holding REQUESTED and their run-time dependencies."""
@@ -104,6 +132,8 @@ def fetch(arch: str, dest: Path, requested: list[str], refresh: bool,
         wanted = sorted(set(requested))
         if (not refresh and old is not None and old.get("arch") == arch
                 and old.get("requested") == wanted):
+            if not has_database(dest):  # fetched before the database was written
+                _add_database(Apt(state, arch, progress), dest, old, progress)
             return dest
         apt = Apt(state, arch, progress)
         if refresh or not apt.has_lists():

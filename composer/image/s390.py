@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 from composer.cpio import CRC_MAGIC, NEWC_MAGIC
 from composer.errors import KernelError
+from composer.image.layout import DEFAULT_LAYOUT, LAYOUTS, Layout, header_fields
+from composer.image.layout import initrd_offset as layout_offset
 from composer.inputfile import UnreadableFile, open_regular
 from composer.resolve.elf import ELF_MAGIC
 
@@ -174,11 +176,6 @@ def release_of(version: str | None) -> str | None:
     return first or None
 
 
-def initrd_offset(kernel_size: int) -> int:
-    """The initrd starts at the next page boundary after the kernel (s390-tools convention)."""
-    return (kernel_size + PAGE - 1) // PAGE * PAGE
-
-
 def encode_cmdline(cmdline: str, max_cmdline: int) -> bytes:
     """The command line as the kernel reads it; too long is an error, never a truncation.
 
@@ -197,19 +194,22 @@ def encode_cmdline(cmdline: str, max_cmdline: int) -> bytes:
     return data
 
 
-def write_kernel(out: BinaryIO, kernel: BinaryIO) -> int:
-    """Copy the kernel to `out` padded to a page; return where the initrd goes."""
+def write_kernel(out: BinaryIO, kernel: BinaryIO,
+                 layout: Layout = LAYOUTS[DEFAULT_LAYOUT]) -> int:
+    """Copy the kernel to `out` padded to where `layout` puts the initrd; return that."""
+    offset = layout_offset(layout, os.fstat(kernel.fileno()).st_size)  # before any write
     size = 0
     while chunk := kernel.read(1 << 20):
         out.write(chunk)
         size += len(chunk)
-    offset = initrd_offset(size)
+    if size > offset:
+        raise KernelError(f"the kernel grew to {size:,} bytes while it was being read")
     out.write(bytes(offset - size))
     return offset
 
 
 def patch_image(out: BinaryIO, header: BootHeader, *, offset: int, size: int,
-                cmdline: bytes | None) -> None:
+                cmdline: bytes | None, layout: Layout = LAYOUTS[DEFAULT_LAYOUT]) -> None:
     """Write the initrd location and the command line into a written image, in place.
 
     `header` comes from `read_kernel`, which has checked that the command line area fits;
@@ -217,7 +217,8 @@ def patch_image(out: BinaryIO, header: BootHeader, *, offset: int, size: int,
     None leaves the kernel's built-in line alone.
     """
     fd = out.fileno()
-    os.pwrite(fd, struct.pack(">QQ", offset, size), INITRD_START)
+    for where, data in header_fields(layout, offset, size):
+        os.pwrite(fd, data, where)
     if cmdline is None:
         return
     assert len(cmdline) < header.max_cmdline, "encode_cmdline checked the length"

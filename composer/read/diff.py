@@ -149,6 +149,13 @@ def diff_headers(a: BootHeader | None, b: BootHeader | None) -> list[FieldChange
             if getattr(a, name) != getattr(b, name)]
 
 
+def diff_layouts(a: Image, b: Image) -> list[FieldChange]:
+    """The initrd layout (s390-tools, fixed-16m, ...) when both sides have one."""
+    if a.layout is None or b.layout is None or a.layout == b.layout:
+        return []
+    return [FieldChange("layout", a.layout.describe(), b.layout.describe())]
+
+
 def layout(segments: Iterable[Segment]) -> list[str]:
     return [str(s.codec) for s in segments]
 
@@ -183,7 +190,8 @@ def diff_files(a: Path, b: Path, *, limits: Limits | None = None,
     image_b, states_b, layout_b = _read_side(b, limits)
     return ImageDiff(
         image_a, image_b,
-        tuple(diff_headers(image_a.header, image_b.header)),
+        tuple(diff_headers(image_a.header, image_b.header)
+              + diff_layouts(image_a, image_b)),
         (layout_a, layout_b) if layout_a != layout_b else None,
         tuple(diff_archives(states_a, states_b, with_mtime=with_mtime)),
     )

@@ -13,7 +13,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from composer.archive.codec import Codec, detect
 from composer.archive.reader import InitramfsReader, Limits, Record, Segment
 from composer.cpio import BINARY_MAGICS, DEVICES
 from composer.errors import InputError
+from composer.image.layout import PAGE, Recognised, read_placement, recognise
 from composer.image.s390 import (
     HEADER_SIZE,
     SIGNATURE,
@@ -47,6 +48,7 @@ class Image:
     header: BootHeader | None
     initramfs_offset: int
     initramfs_size: int
+    layout: Recognised | None = None  # which tool's convention put the initrd there
 
 
 def _describe(head: bytes) -> str:
@@ -66,7 +68,9 @@ def classify(path: Path, f: Any) -> Image:
     head = f.read(HEADER_SIZE + 8)
     if looks_like_boot_image(head):
         header = read_header(f, str(path))
-        start, length = header.initrd_offset, header.initrd_size
+        placement = read_placement(head, size)
+        header = replace(header, initrd_offset=placement.offset, initrd_size=placement.size)
+        start, length = placement.offset, placement.size
         if not length:
             start = 0
         elif start < HEADER_SIZE or start + length > size:
@@ -74,7 +78,9 @@ def classify(path: Path, f: Any) -> Image:
                 f"{path}: the boot header puts the initramfs at offset {start} with size "
                 f"{length}, outside the file's {size} bytes after the kernel header"
             )
-        return Image(path, S390_IMAGE, size, header, start, length)
+        page_before = os.pread(f.fileno(), PAGE, start - PAGE) if length else b""
+        return Image(path, S390_IMAGE, size, header, start, length,
+                     recognise(placement, page_before))
     if head[SIGNATURE_OFFSET:SIGNATURE_OFFSET + len(SIGNATURE)] == SIGNATURE:
         raise InputError(f"{path} looks like a truncated s390 boot image: {size} bytes, "
                          f"but the kernel header alone takes {HEADER_SIZE:#x}")
@@ -168,6 +174,12 @@ def segment_json(segment: Segment, image: Image) -> dict[str, Any]:
     }
 
 
+def layout_json(layout: Recognised | None) -> dict[str, Any] | None:
+    if layout is None:
+        return None
+    return {"name": layout.name, "field_bits": layout.field_bits, "used_by": layout.used_by}
+
+
 def inspection_json(result: Inspection) -> dict[str, Any]:
     image = result.image
     return {
@@ -176,6 +188,7 @@ def inspection_json(result: Inspection) -> dict[str, Any]:
         "type": image.kind,
         "size": image.file_size,
         "header": header_json(image.header),
+        "layout": layout_json(image.layout),
         "initramfs": {"offset": image.initramfs_offset, "size": image.initramfs_size},
         "segments": [segment_json(s, image) for s in result.segments],
         "entries": [record_json(r) for r in result.records],
@@ -229,6 +242,7 @@ def header_lines(image: Image) -> list[str]:
         f"  kernel version  {version}",
         f"  initrd          offset {header.initrd_offset:#x} ({header.initrd_offset}), "
         f"size {header.initrd_size}",
+        *([f"  layout          {image.layout.describe()}"] if image.layout else []),
         f"  command line    {printable(repr(header.cmdline))}",
         f"  max length      {header.max_cmdline} bytes with the NUL{legacy}",
     ]

@@ -234,11 +234,6 @@ class Module(Entry):
         # A module's name as kmod compares it: `-` and `_` are the same character.
         return f"name:{str(item.get('name')).replace('-', '_')}"
 
-    @property
-    def selector(self) -> str:
-        """The module's identity, as `identity` gives it for its data."""
-        return f"name:{self.name}" if self.name is not None else f"pattern:{self.pattern}"
-
 
 class Kernel(Part):
     """The kernel to boot and where its modules are."""
@@ -296,6 +291,15 @@ class Output(Part):
     netboot_limit: Literal["error", "warn", "ignore"] = Field("warn", description=(
         "What to do when the image exceeds the s390 firmware's 125,820,928-byte network boot "
         "limit (default warn)."))
+    layout: Literal["s390-tools", "fixed-16m", "fixed-32m"] = Field("s390-tools", description=(
+        "Where the combined image puts the initrd: s390-tools (default: the next 4 KiB after "
+        "the kernel, 64-bit fields at 0x10408/0x10410, as mk-s390image), fixed-16m (at 16 MiB, "
+        "32-bit fields at 0x1040C/0x10414, as Ubuntu, debian-cd and KIWI) or fixed-32m (at "
+        "32 MiB, 64-bit fields, as lorax); --layout overrides."))
+    ins: str | None = Field(None, description=(
+        "Also write an .INS tree into this directory: NAME.kernel, NAME.initrd, NAME.prm (the "
+        "command line), the initrd's address and size, and NAME.ins, which the HMC and "
+        "QEMU's s390 firmware load; --ins overrides."))
 
 
 Arch = Literal["s390x", "x86_64", "aarch64", "ppc64le", "riscv64", "i386", "armhf"]

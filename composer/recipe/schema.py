@@ -17,14 +17,14 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
+from composer.cache.verdict import VerdictCache
 from composer.errors import Problem
 from composer.recipe.model import Recipe
 from composer.recipe.stock import data_dir
 from composer.recipe.yamldoc import Document, KeyPath, format_key_path
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
 HEADER = {
@@ -79,18 +79,25 @@ def _tidy(node: Any) -> Any:
 
 
 @cache
-def recipe_schema() -> dict[str, Any]:
+def schema_text() -> bytes:
+    """schemas/recipe.schema.json as shipped."""
     directory = data_dir("schemas")
     if directory is None:
         raise FileNotFoundError("composer.schemas: this composer was installed without its "
                                 "schema (package data)")
-    text = (directory / "recipe.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
+    return (directory / "recipe.schema.json").read_bytes()
+
+
+@cache
+def recipe_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_text())
     return schema
 
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # not needed when the verdict is known
+
     return Draft202012Validator(recipe_schema())
 
 
@@ -189,7 +196,21 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
 
 
 def validate(doc: Document) -> list[Problem]:
-    """Every schema problem in the document, in the order they appear in the file."""
+    """Every schema problem in the document, in the order they appear in the file;
+    jsonschema's verdict "valid" on the same data is remembered (composer/cache/verdict.py)."""
+    verdicts = VerdictCache.open()
+    if verdicts is None:
+        return _problems_of(doc)
+    key = verdicts.key(schema_text(), doc.data)
+    if verdicts.is_valid(key):
+        return []
+    problems = _problems_of(doc)
+    if not problems:
+        verdicts.remember_valid(key)
+    return problems
+
+
+def _problems_of(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for error in _validator().iter_errors(doc.data):

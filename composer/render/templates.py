@@ -1,6 +1,7 @@
 """Jinja2 templates and `{{ var }}` strings, rendered in Jinja's sandbox (composer/render/jinja.py).
 
-Every render is Jinja's. A template file rendered before with the same text, included
+Every render is Jinja's (imported by the first render: a recipe without templates or
+expressions does not need it). A template file rendered before with the same text, included
 files and variables is taken from the render cache (composer/cache/render.py), which
 checks that whatever the render read is still the same.
 """
@@ -12,12 +13,13 @@ from pathlib import Path
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
-from composer.render import jinja
-from composer.render.sandbox import MAX_RESULT
 
 
 def render_file(path: Path, variables: Mapping[str, object], name: str | None = None,
                 included: list[Path] | None = None) -> str:
+    from composer.render import jinja  # Jinja2, imported by the renders that need it
+    from composer.render.sandbox import MAX_RESULT
+
     try:
         text = read_regular_file(path, MAX_RESULT).decode("utf-8")
     except UnreadableFile as error:
@@ -54,4 +56,6 @@ def expand(text: str, variables: Mapping[str, object], name: str) -> str:
     """Expand `{{ var }}` in a recipe string; strings without expressions are kept as is."""
     if not has_expression(text):
         return text
+    from composer.render import jinja
+
     return jinja.render_text(text, variables, name)

@@ -155,7 +155,8 @@ class _Plan:
                 hint="drop one of them, or give one a 'dest'",
             )
 
-    def place(self, found: Lookup, origin: str, dest: str | None = None) -> None:
+    def place(self, found: Lookup, origin: str, dest: str | None = None,
+              why: tuple[str, ...] = ()) -> None:
         """The file and every link that leads to it (or the file alone at `dest`)."""
         host = self.sysroot.host(found.canonical)
         mode = stat.S_IMODE(host.stat().st_mode)
@@ -165,8 +166,8 @@ class _Plan:
         else:
             links, path = found.links, found.canonical
         for link in links:
-            self.add(Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin))
-        self.add(Entry(path, Kind.FILE, mode=mode, source=host, origin=origin))
+            self.add(Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin, why=why))
+        self.add(Entry(path, Kind.FILE, mode=mode, source=host, origin=origin, why=why))
 
     def add_program(self, path: str, dest: str | None, origin: str, depth: int = 0) -> None:
         found = self.sysroot.lookup(path)
@@ -218,7 +219,7 @@ class _Plan:
                 loaded[name] = lib
                 if lib.info.soname:
                     loaded.setdefault(lib.info.soname, lib)
-                self.place(lib.lookup, origin)
+                self.place(lib.lookup, origin, why=_needed_chain(lib, name))
                 queue.append(lib)
 
     def interpreter(self, program: _Object, origin: str) -> _Object:
@@ -234,7 +235,7 @@ class _Plan:
             )
         info = self.read(found, path)
         self.check_arch(info, path, f"{origin} (interpreter of {program.path})")
-        self.place(found, origin)
+        self.place(found, origin, why=(*_needed_chain(program, ""), f"PT_INTERP {path}"))
         interp = _Object(path, found, info, None)
         if info.needed:
             self.closure(interp, origin)
@@ -327,6 +328,19 @@ class _Plan:
                 cached = error
             self._elf[found.canonical] = cached
         return cached
+
+
+def _needed_chain(obj: _Object, name: str) -> tuple[str, ...]:
+    """The DT_NEEDED chain that loads OBJ (asked for as NAME): the program's path, then
+    each library's name as its requester asked for it."""
+    chain = [name] if name else []
+    holder = obj.loader
+    while holder is not None:
+        chain.append(holder.path if holder.loader is None else posixpath.basename(holder.path))
+        holder = holder.loader
+    if not name:
+        chain.append(obj.path)
+    return tuple(reversed(chain))
 
 
 def _expand(dirs: Sequence[str], obj: _Object) -> Iterator[str]:

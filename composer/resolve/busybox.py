@@ -188,12 +188,14 @@ def applet_entries(
             raise ResolveError(f"{busybox}: {applet!r} is not an applet name")
         directory = table.dir_of(applet) if table is not None else DEFAULT_DIR
         place = sysroot.placement(f"{directory.rstrip('/')}/{applet}")
+        why = (busybox, f"applet {applet}")
         entries.extend(
-            Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin)
+            Entry(link.path, Kind.SYMLINK, target=link.target, origin=origin, why=why)
             for link in place.links
         )
         if place.canonical != busybox:
-            entries.append(Entry(place.canonical, Kind.SYMLINK, target=busybox, origin=origin))
+            entries.append(Entry(place.canonical, Kind.SYMLINK, target=busybox, origin=origin,
+                                 why=why))
     return entries
 
 

@@ -145,18 +145,6 @@ class ElfInfo:
     soname: str | None
 
     @property
-    def elf_class(self) -> int:
-        return self.arch.elf_class
-
-    @property
-    def byte_order(self) -> ByteOrder:
-        return self.arch.byte_order
-
-    @property
-    def machine(self) -> int:
-        return self.arch.machine
-
-    @property
     def type_name(self) -> str:
         return ET_NAMES.get(self.type, f"type {self.type}")
 

@@ -9,7 +9,7 @@ dependencies is an error: the kernel cannot load such modules.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -54,6 +54,7 @@ class Graph:
     hard: dict[str, list[str]]  # module -> modules it needs loaded first
     soft: list[tuple[str, str]]  # (first, then) from softdep pre:/post:
     soft_missing: list[Unresolved]
+    via: dict[str, str] = field(default_factory=dict)  # module -> what first reached it
 
 
 def close_over(index: ModuleSource, roots: list[str], softdeps: bool) -> Graph:
@@ -62,17 +63,18 @@ def close_over(index: ModuleSource, roots: list[str], softdeps: bool) -> Graph:
     broken: list[str] = []
     missing_soft: dict[str, list[str]] = {}
 
-    def reach(name: str) -> None:
+    def reach(name: str, by: str) -> None:
         if name not in seen:
             seen.add(name)
             graph.nodes.append(name)
+            graph.via[name] = by
 
     for name in graph.nodes:  # grows while we walk it
         graph.hard[name] = []
         for dep in index.depends(name):
             if dep in index.modules:
                 graph.hard[name].append(dep)
-                reach(dep)
+                reach(dep, name)
             elif dep not in index.builtin:
                 broken.append(f"{name} needs {dep}")
         if not softdeps:
@@ -84,7 +86,7 @@ def close_over(index: ModuleSource, roots: list[str], softdeps: bool) -> Graph:
                 if targets is None:
                     missing_soft.setdefault(soft_name, []).append(name)
                 for target in targets or ():
-                    reach(target)
+                    reach(target, name)
                     graph.soft.append((target, name) if pre else (name, target))
     if broken:
         raise ResolveError(

@@ -233,9 +233,11 @@ class ModuleIndex:
         self.check_vermagic(order)
         for cache in self._caches.values():
             cache.save()
-        return ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
-                               tuple(names), tuple(dict.fromkeys(builtin)),
-                               tuple(graph.soft_missing))
+        selection = ModuleSelection(self, [self.modules[n] for n in order], graph.hard,
+                                    tuple(names), tuple(dict.fromkeys(builtin)),
+                                    tuple(graph.soft_missing))
+        selection.via = dict(graph.via)
+        return selection
 
     def check_vermagic(self, names: Sequence[str]) -> None:
         wrong = [(n, r) for n in names if (r := self.modinfo(n).release) and r != self.release]
@@ -290,6 +292,14 @@ class ModuleSelection:
         self.builtin = builtin  # requested names the kernel has built in
         self.softdeps_missing = softdeps_missing
         self._hard = hard
+        self.via: dict[str, str] = {}  # module -> the module whose dependency it is
+
+    def chain(self, name: str) -> tuple[str, ...]:
+        """The dependency chain that brought NAME in, from a requested module."""
+        chain = [name]
+        while chain[-1] in self.via and len(chain) <= len(self.modules):
+            chain.append(self.via[chain[-1]])
+        return tuple(reversed(chain))
 
     def load_order(self) -> list[str]:
         """Module names, each after everything it needs: what /init loads, in turn."""
@@ -354,7 +364,8 @@ class ModuleSelection:
         """Module files, modules.dep/.alias/.builtin for busybox modprobe, and firmware."""
         base = f"{MODULES_DIR}/{self.release}"
         entries = [
-            Entry(self.image_path(m), Kind.FILE, source=m.source, origin=f"module {m.name}")
+            Entry(self.image_path(m), Kind.FILE, source=m.source, origin=f"module {m.name}",
+                  why=self.chain(m.name))
             for m in self.modules
         ]
         generated = "generated for the selected modules"

@@ -1,11 +1,12 @@
 """Every path compose reads or writes, given something that is not a regular file.
 
 The class, not a few examples: each place a path enters (the recipe, `extends:`,
---vars, a file's `source:`, a template, --kernel, --sysroot, inspect/extract/diff, and
-the outputs -o, -O, --initramfs and extract's directory) is given a directory, a FIFO
-nobody writes to, a socket, a character device, a dangling symlink and a path running
-through a regular file. Each run must end promptly (a FIFO must not be waited on) with
-exit 2 and one paragraph naming the path, and leave the working directory as it was.
+--vars, a file's `source:`, a template, --kernel, --sysroot, inspect/extract/diff, the
+image `boot` runs, and the outputs -o, -O, --initramfs and extract's directory) is given
+a directory, a FIFO nobody writes to, a socket, a character device, a dangling symlink
+and a path running through a regular file. Each run must end promptly (a FIFO must not
+be waited on) with exit 2 and one paragraph naming the path, and leave the working
+directory as it was.
 """
 
 from __future__ import annotations
@@ -108,9 +109,13 @@ def _diff(work: Path, bad: str) -> list[str]:
     return ["diff", bad, "vmlinuz"]
 
 
+def _boot(work: Path, bad: str) -> list[str]:
+    return ["boot", bad, "--timeout", "5"]
+
+
 INPUTS = {"recipe": _recipe, "extends": _extends, "vars": _vars, "source": _source,
           "template": _template, "kernel": _kernel, "sysroot": _sysroot,
-          "inspect": _inspect, "extract": _extract, "diff": _diff}
+          "inspect": _inspect, "extract": _extract, "diff": _diff, "boot": _boot}
 
 
 def _output(work: Path, bad: str) -> list[str]:
@@ -179,3 +184,42 @@ def test_a_path_that_is_not_a_regular_file_is_refused(slot: str, kind: str,
     assert bad in text, f"the message does not name {bad}: {text}"
     assert run.stdout == ""
     assert _state(work) == before, "the failed run changed files"
+
+
+
+def test_without_an_absolute_home_no_cache_lands_in_the_working_directory(
+        tmp_path: Path) -> None:
+    """A relative HOME (like HOME unset with no passwd entry, where `~` stays `~`; the
+    unit test tests/unit/test_cache_home.py takes that path) put the caches under the
+    working directory. Now the build runs without caches, and `compose sysroot`, which
+    needs a place to keep what it fetches, says why it has none."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "vmlinuz").write_bytes(s390_kernel())
+    (work / "good.yaml").write_text(GOOD_RECIPE)
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = "~"
+    built = compose("good.yaml", "--kernel", "vmlinuz", "-o", "out.img", cwd=work, env=env,
+                    timeout=120)
+    assert built.returncode == 0, built.stderr
+    fetched = compose("sysroot", cwd=work, env={**env, "XDG_CACHE_HOME": "relative"},
+                      timeout=60)
+    assert fetched.returncode == 2, fetched.stderr
+    assert "HOME is unset" in fetched.stderr and "XDG_CACHE_HOME" in fetched.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["good.yaml", "out.img", "vmlinuz"]
+
+
+def test_a_failed_build_leaves_no_output_directory(tmp_path: Path) -> None:
+    """-O makes its directory (and parents) for the images; a build that fails removes
+    what it made, so nothing is left behind."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "vmlinuz").write_bytes(s390_kernel())
+    (work / "broken.yaml").write_text("files:\n  - {path: /etc/motd, source: missing}\n")
+    (work / "good.yaml").write_text(GOOD_RECIPE)
+    failed = compose("broken.yaml", "--kernel", "vmlinuz", "-O", "new/images", cwd=work)
+    assert failed.returncode == 2, failed.stderr
+    assert not (work / "new").exists()
+    built = compose("good.yaml", "--kernel", "vmlinuz", "-O", "new/images", cwd=work)
+    assert built.returncode == 0, built.stderr
+    assert (work / "new" / "images" / "good.img").is_file()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,31 @@ def test_a_real_shaped_kernel_boots(root: Path, tmp_path: Path) -> None:
                                     "vmlinuz": s390_kernel(), "initrd.img": b"070701"})
     assert done.returncode == 0, done.stderr
     assert "append=BOOT_IMAGE=vmlinuz ro initrd=initrd.img" in done.stdout
+
+
+@pytest.mark.parametrize("answer", ["a " + "x" * 100_000, "a " + "x y " * 25_000],
+                         ids=["one-long-word", "many-words"])
+def test_a_100_kb_answer_takes_linear_time(root: Path, tmp_path: Path, answer: str) -> None:
+    """Queued answers were cut from one string with ${X#*newline}: quadratic in ash, 40 s
+    for 100 KB. The command line it makes is then refused by the kernel's limit, and
+    boot: asks again (nobody answers: DEFAULT boots)."""
+    config = "PROMPT 1\nDEFAULT a\nLABEL a\n  KERNEL vmlinuz\n"
+    start = time.monotonic()
+    done = dry_run(root, tmp_path, {"pxelinux.cfg/default": config, "vmlinuz": s390_kernel()},
+                   answer)
+    assert time.monotonic() - start < 5
+    assert "the command line of label 'a' is" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "append=BOOT_IMAGE=vmlinuz\n" in done.stdout
+
+
+def test_settings_the_shell_cannot_hold_are_not_taken(root: Path, tmp_path: Path) -> None:
+    """Some settings can be overridden from the kernel's command line: a value that is no
+    number, or too long for the shell's arithmetic, falls back to the default."""
+    config = "DEFAULT a\nLABEL a\n  KERNEL vmlinuz\n"
+    done = dry_run(root, tmp_path, {"pxelinux.cfg/default": config, "vmlinuz": s390_kernel()},
+                   env={"PXE_FETCH_TIMEOUT": "99999999999999999999", "PXE_FAILURE_PROMPT": "x"})
+    assert done.returncode == 0, done.stderr
+    assert "PXE_FETCH_TIMEOUT='99999999999999999999' is not a number up to 999999: taken " \
+           "as 30" in done.stderr
+    assert "PXE_FAILURE_PROMPT='x'" in done.stderr

@@ -67,7 +67,8 @@ def test_pxelinux_build_imports_no_boot_machinery(sysroot: Path,
 def test_a_warm_build_parses_no_yaml_and_writes_the_same_image(
         sysroot: Path, tmp_path: Path) -> None:
     """The stock pxelinux recipe built with the caches empty, then warm, then off: the
-    same bytes; the warm build takes its parse from the parse cache (no PyYAML)."""
+    same bytes; the warm build takes its parse from the parse cache (no PyYAML) and
+    jsonschema's verdict from the verdict cache (no jsonschema)."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("COMPOSER_CACHE", None)
     runs = []
@@ -79,8 +80,8 @@ def test_a_warm_build_parses_no_yaml_and_writes_the_same_image(
     assert [r.returncode for r in runs] == [0, 0, 0], runs[-1].stderr
     cold, warm, _ = (set(json.loads(r.stderr.splitlines()[-1])) for r in runs)
     assert "yaml" in cold and "jinja2" in cold and "pydantic" in cold
-    assert "yaml" not in warm
+    assert "yaml" not in warm and "jsonschema" not in warm
     images = {(tmp_path / f"{name}.0").read_bytes() for name in ("cold", "warm", "off")}
     assert len(images) == 1
     assert {p.name for p in (tmp_path / "cache" / "composer").iterdir()} >= \
-        {"members", "parse"}  # members: libdeflate's gzip (scripts/setup has it)
+        {"members", "parse", "verdict"}  # members: libdeflate's gzip (scripts/setup has it)

@@ -57,7 +57,8 @@ def test_reads_what_readelf_reads(
         runpath="$ORIGIN/../lib:/opt/lib", soname="prog.so",
     )
     info = read_elf(path)
-    assert (info.elf_class, info.byte_order, info.machine) == (elf_class, order, machine)
+    assert (info.arch.elf_class, info.arch.byte_order, info.arch.machine) == \
+        (elf_class, order, machine)
     assert info.arch.name == name
     assert info.interp == "/lib/ld.so.1"
     assert info.needed == ("libfoo.so.1", "libc.so.6")
