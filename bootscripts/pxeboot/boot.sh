@@ -6,7 +6,8 @@
 #                        the INITRDS, in order, into one $WORK/initrd (each but the last
 #                        zero-padded to 4 KiB, as syslinux does; an empty one is
 #                        refused), each written straight into it: an installer's initrd
-#                        of hundreds of MB is never held twice; sets KERNEL_NAME,
+#                        of hundreds of MB is never held twice; each file's signature
+#                        is checked as it arrives (verify.sh); sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
 #          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
@@ -27,7 +28,7 @@
 #                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
 # Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
 #          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
-#          stand-in kernels).
+#          stand-in kernels); verify_file (verify.sh).
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -84,6 +85,7 @@ boot_fetch() {
 	local location name size before pad=0 IFS_SAVE
 	location=$(resolve "$ENTRY_KERNEL") || exit 1
 	fetch_required "$location" kernel "$WORK/kernel"
+	verify_file "$WORK/kernel" "$location" || die "kernel '$(shown "$location")' $VERIFY_ERROR"
 	KERNEL_NAME=$(shown "$location")
 	kernel_check "$WORK/kernel" "$KERNEL_NAME"
 	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
@@ -107,6 +109,8 @@ boot_fetch() {
 		location=$(resolve "$name") || exit 1
 		before=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		fetch_required "$location" initrd "$INITRD_FILE"
+		verify_file "$INITRD_FILE" "$location" "$before" ||
+			die "initrd '$(shown "$location")' $VERIFY_ERROR"
 		INITRD_NAMES="$INITRD_NAMES
 $(shown "$location")"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"

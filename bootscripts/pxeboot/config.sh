@@ -16,7 +16,8 @@
 #                            menulabel menuhide haspasswd passwd help (lines joined by
 #                            the ASCII record separator) sepbefore disabled indent;
 #          label_menu_default  prints the index of the first MENU DEFAULT label, if any.
-# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH.
+# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH;
+#          verify_file (verify.sh): each file fetched here is checked before it is read.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
 #
 # Reading is linear in the size of the configuration: awk cuts each file into its
@@ -39,6 +40,8 @@ config_try() {
 	fetch "$location" "$WORK/config.$N_FILES"
 	case $? in
 	0)
+		verify_file "$WORK/config.$N_FILES" "$location" ||
+			die "config '$(shown "$location")' $VERIFY_ERROR"
 		CONFIG_NAME=$(shown "$location") CONFIG_LOCAL=$WORK/config.$N_FILES
 		return 0
 		;;
@@ -195,7 +198,10 @@ config_include() {
 	local_file="$WORK/include.$N_FILES"
 	fetch "$location" "$local_file"
 	case $? in
-	0) debug "including $(shown "$location")" ;;
+	0)
+		verify_file "$local_file" "$location" || die "INCLUDE '$(shown "$location")' $VERIFY_ERROR"
+		debug "including $(shown "$location")"
+		;;
 	1)
 		warn "INCLUDE '$(shown "$location")' not found: skipped (as syslinux does)"
 		return 0

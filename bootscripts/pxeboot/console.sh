@@ -151,7 +151,13 @@ console_boot() {
 		dir=${ENTRY_KARGS%%[ 	]*}
 		if [ -n "$dir" ]; then
 			location=$(resolve "$dir") || exit 1
-			PREFIX=${location#*::}
+			# A URL is the prefix itself; HOST::PATH gives its path ([v6]::path too).
+			if url_is "$location"; then
+				PREFIX=$location
+			else
+				loc_split "$location"
+				PREFIX=$LOC_PATH
+			fi
 		fi
 		CONSOLE_RETRY=0 CONSOLE_FAILED=''
 		return 0

@@ -21,7 +21,8 @@
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
 #          fetch_required LOCATION WHAT LOCAL   fetch or die.
-# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory).
+# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
+#          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
 
 fetch_use() {
@@ -53,18 +54,16 @@ resolve() {
 		url_location "$full"
 		return 0
 	fi
-	case $full in
-	*::*) host=${full%%::*} path=${full#*::} ;;
-	*) host='' path=$full ;;
-	esac
+	loc_split "$full"
+	host=$LOC_HOST path=$LOC_PATH
 	printf '%s::%s\n' "${host:-$SERVER}" "$path"
 }
 
 shown() {
 	if url_is "$1"; then
 		url_masked "$1"
-	elif [ "${1%%::*}" = "$SERVER" ]; then
-		printf '%s\n' "${1#*::}"
+	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
+		printf '%s\n' "$LOC_PATH"
 	else
 		printf '%s\n' "$1"
 	fi
@@ -97,7 +96,8 @@ fetch() {
 	if url_is "$1"; then
 		fetch_via_url "$1" "$2"
 	else
-		"fetch_via_$FETCH_BACKEND" "${1%%::*}" "${1#*::}" "$2"
+		loc_split "$1"
+		"fetch_via_$FETCH_BACKEND" "$LOC_HOST" "$LOC_PATH" "$2"
 	fi
 	status=$?
 	if [ "$status" = 0 ]; then

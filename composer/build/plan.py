@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from composer.archive.codec import Compression, kernel_supports
+from composer.build.trust import trust_entries
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError
 from composer.image.kernel import Kernel, kernel_at, kernel_in
@@ -28,7 +29,6 @@ from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
-from composer.trust import trust_entries
 
 if TYPE_CHECKING:
     from composer.recipe import LoadedRecipe
@@ -202,8 +202,8 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
                             modules=selection.load_order() if selection else [])
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
-    recipe_entries += trust_entries(variables, sysroot=sysroot, base=loaded.path.resolve().parent,
-                                    origins=loaded.origins)
+    recipe_entries += trust_entries(variables, sysroot=sysroot, top=loaded.path,
+                                    origins=loaded.origins, confinement=loaded.confinement)
     binaries = binary_entries(recipe, sysroot, context, declared_arch)
     arch = declared_arch or arch_of(binaries)
     modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []
