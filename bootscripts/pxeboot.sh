@@ -35,12 +35,16 @@ fi
 . "$PXE_LIB/facts.sh"
 # shellcheck source=lib/pxeboot/url.sh
 . "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/ipconfig.sh
+. "$PXE_LIB/ipconfig.sh"
 # shellcheck source=lib/pxeboot/transfer.sh
 . "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
 . "$PXE_LIB/fetch.sh"
 # shellcheck source=lib/pxeboot/fetch-url.sh
 . "$PXE_LIB/fetch-url.sh"
+# shellcheck source=lib/pxeboot/verify.sh
+. "$PXE_LIB/verify.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh

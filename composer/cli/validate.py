@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from composer.build.plan import build_context, simple_entries
-from composer.cli.options import add_variable_options, overrides_from
+from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError
 from composer.recipe import load_recipe
@@ -26,7 +26,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     worst = 0
     for path in args.recipes:
         try:
-            loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files)
+            loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files,
+                         confinement=confinement_from(args))
             simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
         except RecipeError as error:
             ui.error_lines(error.lines())

@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from composer.errors import InputError, Location, Problem, RecipeError
+from composer.recipe.confine import HINT as CONFINE_HINT
+from composer.recipe.confine import Confinement, is_stock_recipe, recipe_tree
 from composer.recipe.merge import merge
 from composer.recipe.model import ENTRY_LISTS, Recipe, VariableValue
 from composer.recipe.schema import validate
@@ -35,6 +37,24 @@ class LoadedRecipe:
     files: tuple[Path, ...]  # the recipe and every file it extends, for "is an input"
     data: dict[str, Any] = field(default_factory=dict)  # merged data, before the model
     origins: dict[str, str] = field(default_factory=dict)  # "kernel.cmdline" -> file:line:col
+    confinement: Confinement = field(default_factory=Confinement)  # what it may read
+
+
+def _confined(data: dict[str, Any], doc: Document, base: Path, tree: Path,
+              confinement: Confinement) -> list[Problem]:
+    """Every entry source of one layer that lies outside what it may read."""
+    problems = []
+    for key, kind in ENTRY_LISTS.items():
+        for i, item in enumerate(data.get(key, [])):
+            for name in kind.relative:
+                value = item.get(name) if isinstance(item, dict) else None
+                if not isinstance(value, str):
+                    continue
+                reason = confinement.refusal(base / value, tree)
+                if reason is not None:
+                    problems.append(Problem(f"{value} {reason}", doc.where((key, i, name)),
+                                            f"{key}[{i}].{name}", CONFINE_HINT))
+    return problems
 
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
@@ -81,7 +101,7 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
     return out
 
 
-def _load_layers(path: Path, chain: tuple[Path, ...]
+def _load_layers(path: Path, chain: tuple[Path, ...], confinement: Confinement
                  ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     resolved = path.resolve()
     if resolved in chain:
@@ -95,6 +115,10 @@ def _load_layers(path: Path, chain: tuple[Path, ...]
     if problems:
         raise RecipeError(problems)
     data = doc.data
+    tree = recipe_tree(resolved)
+    problems = _confined(data, doc, resolved.parent, tree, confinement)
+    if problems:
+        raise RecipeError(problems)
     _absolutize(data, doc, resolved.parent)
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -106,7 +130,13 @@ def _load_layers(path: Path, chain: tuple[Path, ...]
             raise RecipeError([Problem(f"extended recipe {parent!r} not found "
                                        f"(looked for {parent_path})", where, "extends",
                                        _stock_hint(parent))])
-        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved))
+        reason = None if is_stock_recipe(parent_path) else \
+            confinement.refusal(resolved.parent / parent, tree)
+        if reason is not None:
+            where = doc.where(("extends", i) if isinstance(data["extends"], list) else ("extends",))
+            raise RecipeError([Problem(f"{parent} {reason}", where, "extends", CONFINE_HINT)])
+        layer, layer_files, layer_origins = _load_layers(parent_path, (*chain, resolved),
+                                                         confinement)
         merged = merge(merged, layer)
         files += layer_files
         origins.update(layer_origins)
@@ -168,11 +198,19 @@ def load_vars_file(path: Path) -> dict[str, Any]:
 
 
 def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
-                vars_files: Sequence[Path] = ()) -> LoadedRecipe:
-    data, files, origins = _load_layers(path, ())
+                vars_files: Sequence[Path] = (),
+                confinement: Confinement | None = None) -> LoadedRecipe:
+    """The recipe at PATH with its layers, --vars files and --set values applied; every
+    host file it reads is within CONFINEMENT (composer/recipe/confine.py)."""
+    confinement = confinement or Confinement()
+    data, files, origins = _load_layers(path, (), confinement)
     data.pop("extends", None)
     variables = dict(data.get("variables", {}))
+    tree = recipe_tree(path)
     for vars_file in vars_files:
+        reason = confinement.refusal(vars_file, tree)
+        if reason is not None:
+            raise InputError(f"--vars {vars_file} {reason}", hint=CONFINE_HINT)
         _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}",
                          origins)
         files.append(vars_file.resolve())
@@ -186,4 +224,4 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
         # variable from a --vars file, judged by the model.
         raise RecipeError([Problem(e["msg"], Location(str(path)), format_key_path(e["loc"]))
                            for e in error.errors()]) from None
-    return LoadedRecipe(recipe, path, tuple(files), data, origins)
+    return LoadedRecipe(recipe, path, tuple(files), data, origins, confinement)
