@@ -75,10 +75,10 @@ def check_image(image: Path) -> None:
 def is_ins_file(image: Path) -> bool:
     """An .INS file (the firmware's test: the boot file starts with `* `)."""
     try:
-        with image.open("rb") as file:
+        with open_regular(image) as file:  # a FIFO is refused, not waited on
             return file.read(2) == b"* "
-    except OSError:
-        return False
+    except (UnreadableFile, OSError):
+        return False  # check_image says why
 
 
 def check_ins_tree(ins: Path, tftp_dir: Path | None, entries: Sequence[BootEntry]) -> Path:
