@@ -20,7 +20,7 @@ def add_variable_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                         type=Path, metavar="DIR",
                         help="let the recipe read host files under DIR (repeatable); "
                              "otherwise it reads only its own directory tree and the "
-                             "sysroot (docs/recipes.md, Confined recipes)")
+                             "sysroot (README, Confined recipes)")
 
 
 def add_sysroot_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
