@@ -21,7 +21,7 @@ from composer.recipe.confine import HINT as CONFINE_HINT
 from composer.recipe.confine import Confinement, is_stock_recipe, recipe_tree
 from composer.recipe.merge import merge
 from composer.recipe.model import ENTRY_LISTS, Recipe, VariableValue
-from composer.recipe.schema import validate
+from composer.recipe.schema import type_name, validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 from composer.recipe.yamldoc import Document, format_key_path, load_document
 
@@ -220,8 +220,28 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:
-        # The schema passed every file, so what is left is a value no schema saw: a
-        # variable from a --vars file, judged by the model.
-        raise RecipeError([Problem(e["msg"], Location(str(path)), format_key_path(e["loc"]))
-                           for e in error.errors()]) from None
+        raise RecipeError(_model_problems(error, path, origins)) from None
     return LoadedRecipe(recipe, path, tuple(files), data, origins, confinement)
+
+
+def _model_problems(error: ValidationError, path: Path, origins: Mapping[str, str]
+                    ) -> list[Problem]:
+    """The schema passed every file, so what the model refuses is a value no schema saw:
+    a variable from a --vars file. pydantic reports one error per branch of the variable
+    type; the user needs one line per value, saying where it came from."""
+    problems: dict[str, Problem] = {}
+    for e in error.errors():
+        loc = e["loc"]
+        key = format_key_path(tuple(loc[:2]) + tuple(p for p in loc[3:4] if isinstance(p, int)))
+        if key in problems:
+            continue
+        value = e["input"]
+        came = origins.get(".".join(str(p) for p in loc[:2]))
+        message = (f"{type_name(value)} {value!r} is not a variable value (a string, number, "
+                   "boolean or a list of them)"[:200] if loc[:1] == ("variables",)
+                   else e["msg"])
+        problems[key] = Problem(message + (f"; set by {came}" if came else ""),
+                                Location(str(path)), key)
+    # A list with a bad item: the item is the problem, not the list.
+    return [p for key, p in problems.items() if not any(k.startswith(key + "[")
+                                                        for k in problems)]
