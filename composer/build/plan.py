@@ -157,11 +157,26 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
 
 
 def build_context(variables: Mapping[str, object], *, release: str | None = None,
-                  arch: str | None = None, modules: list[str] | None = None
-                  ) -> dict[str, object]:
+                  arch: str | None = None, modules: list[str] | None = None,
+                  kexec_file: str = "") -> dict[str, object]:
     """What templates see: the recipe's variables, plus facts the build found out."""
-    facts = {"release": release or "", "arch": arch or "", "modules": modules or []}
+    facts = {"release": release or "", "arch": arch or "", "modules": modules or [],
+             "kexec_file": kexec_file}
     return {**variables, "composer": facts}
+
+
+def kexec_file_fact(sysroot: Path, release: str | None) -> str:
+    """"yes" or "no": whether the image's kernel has kexec_file_load (CONFIG_KEXEC_FILE in
+    the sysroot's /boot/config-RELEASE), "" when that file is not there. The boot script
+    then skips a `kexec -s` that cannot work (an exec of kexec per boot, ~0.2 s under
+    TCG) instead of trying it first at every boot."""
+    if not release:
+        return ""
+    try:
+        text = (sysroot / "boot" / f"config-{release}").read_text(errors="replace")
+    except OSError:
+        return ""
+    return "yes" if "\nCONFIG_KEXEC_FILE=y\n" in f"\n{text}" else "no"
 
 
 def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list[str],
@@ -199,7 +214,8 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
     release = selection.index.release if selection is not None else wanted
     declared_arch = recipe.arch or ("s390x" if kernel is not None else None)
     context = build_context(variables, release=release, arch=declared_arch,
-                            modules=selection.load_order() if selection else [])
+                            modules=selection.load_order() if selection else [],
+                            kexec_file=kexec_file_fact(sysroot, release) if kernel else "")
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
     recipe_entries += trust_entries(variables, sysroot=sysroot, top=loaded.path,
