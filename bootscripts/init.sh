@@ -30,6 +30,8 @@ fi
 . "$PXE_ROOT/lib/pxeboot/common.sh"
 # shellcheck source=lib/pxeboot/nic.sh
 . "$PXE_ROOT/lib/pxeboot/nic.sh"
+# shellcheck source=lib/pxeboot/ipconfig.sh
+. "$PXE_ROOT/lib/pxeboot/ipconfig.sh"
 # The udhcpc event script finds the settings through PXE_ROOT.
 export PXE_ROOT PXE_STATE_DIR PXE_VERBOSITY
 
@@ -85,9 +87,55 @@ client_arch_hex() {
 	printf '%04x' "0x$arch"
 }
 
-# dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first).
+# dhcp_families: which DHCP to run, in order: 4 (udhcpc), 6 (dhcpcd: DHCPv6 and SLAAC).
+# The firmware leaves no trace of the family it booted over, so "auto" tries IPv4 first.
+dhcp_families() {
+	case $PXE_DHCP in
+	auto | '') echo "4 6" ;;
+	ipv4 | dhcp | 4) echo 4 ;;
+	ipv6 | dhcp6 | 6) echo 6 ;;
+	*) return 1 ;;
+	esac
+}
+
+# dhcp4 IFACE: a DHCPv4 lease from udhcpc.
+dhcp4() {
+	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
+	# prefix), 211 (reboot time).
+	# shellcheck disable=SC2086 # arch_opt is two words or none
+	udhcpc -i "$1" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
+		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
+		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
+}
+
+# dhcp6 IFACE: a DHCPv6 lease (or SLAAC and stateless DHCPv6) from dhcpcd, for as long
+# as udhcpc would try. Not dhcpcd's oneshot mode: that ends as soon as the interface has
+# an address, and SLAAC's (the kernel's, during DHCPv4) may be there before any DHCPv6
+# answer. So dhcpcd runs until the event script has recorded the lease, then is stopped
+# (`persistent` in dhcpcd.conf: the addresses and routes stay).
+dhcp6() {
+	local noise=-q ticks=0 pid
+	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
+	command -v dhcpcd >/dev/null 2>&1 || fail "no dhcpcd in the image for DHCPv6" || return 1
+	mkdir -p /var/lib/dhcpcd /run/dhcpcd
+	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" &
+	pid=$!
+	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && kill -0 "$pid" 2>/dev/null &&
+		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
+		sleep 0.2
+		ticks=$((ticks + 1))
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[ -r "$PXE_STATE_DIR/dhcp.env" ]
+}
+
+# dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
+# IPv4 then IPv6 on each.
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic
+	local arch_opt='' interface tried ipl boot_nic families family what
+	families=$(dhcp_families) ||
+		fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
 		arch_opt=$(client_arch_hex) ||
 			fail "client_arch '$PXE_CLIENT_ARCH' is not a 16-bit hex number (like 0x001f)" ||
@@ -102,31 +150,99 @@ dhcp() {
 	for interface in $(nic_candidates); do
 		tried="$tried $interface"
 		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
-		if [ "$interface" = "$boot_nic" ]; then
-			say "DHCP on $interface (the boot device $ipl)"
-		else
-			say "DHCP on $interface"
-		fi
-		# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
-		# prefix), 211 (reboot time).
-		# shellcheck disable=SC2086 # arch_opt is two words or none
-		if udhcpc -i "$interface" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-			-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
-			-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt; then
-			[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
-			fail "udhcpc got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
-			return 1
-		fi
-		say "no DHCP lease on $interface"
+		for family in $families; do
+			what=DHCP
+			[ "$family" = 6 ] && what=DHCPv6
+			if [ "$interface" = "$boot_nic" ]; then
+				say "$what on $interface (the boot device $ipl)"
+			else
+				say "$what on $interface"
+			fi
+			if "dhcp$family" "$interface"; then
+				[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
+				fail "$what got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
+				return 1
+			fi
+			say "no $what lease on $interface"
+		done
 		ip link set dev "$interface" down
 	done
 	fail "no DHCP lease on${tried:- any interface} after $PXE_DHCP_RETRIES requests" \
 		"$PXE_DHCP_TIMEOUT s apart"
 }
 
+# cmdline_settings: ip=, vlan= and pxeboot.* from the command line (ipconfig.sh); a
+# malformed value fails the boot with ipconfig's message.
+cmdline_settings() {
+	local cmdline
+	cmdline=$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)
+	set -f
+	ipconfig_parse "$cmdline"
+	set +f
+	[ -z "$IPC_ERROR" ] || fail "bad boot parameter: $IPC_ERROR" || return 1
+	case $IPC_MODE in
+	dhcp) PXE_DHCP=ipv4 ;;
+	dhcp6) PXE_DHCP=ipv6 ;;
+	esac
+	if [ -n "$IPC_VLAN_NAME" ]; then
+		PXE_INTERFACE=$IPC_VLAN_PARENT
+	elif [ -n "$IPC_IFACE" ]; then
+		PXE_INTERFACE=$IPC_IFACE
+	fi
+	return 0
+}
+
+# vlan_up: the tagged interface vlan= asks for, on its parent (8021q from the image).
+vlan_up() {
+	[ -n "$IPC_VLAN_NAME" ] || return 0
+	[ -e "/sys/class/net/$IPC_VLAN_NAME" ] || {
+		modprobe 8021q 2>/dev/null || [ -d /proc/net/vlan ] ||
+			fail "vlan=$IPC_VLAN_NAME:$IPC_VLAN_PARENT: no 8021q module in the image" || return 1
+		ip link set dev "$IPC_VLAN_PARENT" up &&
+			ip link add link "$IPC_VLAN_PARENT" name "$IPC_VLAN_NAME" type vlan id "$IPC_VLAN_ID"
+	} || fail "cannot make VLAN $IPC_VLAN_ID interface $IPC_VLAN_NAME on $IPC_VLAN_PARENT" || return 1
+	say "VLAN $IPC_VLAN_ID: $IPC_VLAN_NAME on $IPC_VLAN_PARENT (vlan=)"
+	PXE_INTERFACE=$IPC_VLAN_NAME
+}
+
+# static_address: ip=CLIENT:...:none, configured by the event script as a lease would be.
+static_address() {
+	local interface action=bound
+	interface=$(nic_candidates | head -n 1)
+	[ "$IPC_FAMILY" = 6 ] && action=static6
+	mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
+	rm -f "$PXE_STATE_DIR/dhcp.env"
+	ip link set dev "$interface" up || fail "cannot bring $interface up" || return 1
+	[ -n "$IPC_MTU" ] && ip link set dev "$interface" mtu "$IPC_MTU"
+	say "static address $IPC_ADDR/$IPC_BITS on $interface (ip=), no DHCP"
+	if [ "$IPC_FAMILY" = 6 ]; then
+		PXE_VERBOSITY=0 interface=$interface ip6=$IPC_ADDR mask=$IPC_BITS router=$IPC_GW dns=$IPC_DNS \
+			hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER "$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
+	else
+		PXE_VERBOSITY=0 interface=$interface ip=$IPC_ADDR mask=$IPC_BITS subnet=$IPC_NETMASK router=$IPC_GW \
+			dns=$IPC_DNS hostname=$IPC_HOSTNAME siaddr=$IPC_SERVER \
+			"$PXE_ROOT$PXE_UDHCPC_SCRIPT" $action
+	fi
+	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
+		fail "cannot configure $IPC_ADDR/$IPC_BITS on $interface (ip=)"
+}
+
+# cmdline_dns: pxeboot.dns= wins over the name servers of the lease or of ip=.
+cmdline_dns() {
+	local server
+	[ -n "$IPC_PXE_DNS" ] || return 0
+	for server in $IPC_PXE_DNS; do echo "nameserver $server"; done >"$PXE_RESOLV_CONF"
+	say "name servers $IPC_PXE_DNS (pxeboot.dns=)"
+}
+
 net() {
 	load_modules
-	wait_interface && dhcp
+	cmdline_settings && wait_interface && vlan_up || return 1
+	if [ "$IPC_MODE" = static ]; then
+		static_address
+	else
+		dhcp
+	fi && cmdline_dns
 }
 
 boot() {

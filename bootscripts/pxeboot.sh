@@ -35,12 +35,16 @@ fi
 . "$PXE_LIB/facts.sh"
 # shellcheck source=lib/pxeboot/url.sh
 . "$PXE_LIB/url.sh"
+# shellcheck source=lib/pxeboot/ipconfig.sh
+. "$PXE_LIB/ipconfig.sh"
 # shellcheck source=lib/pxeboot/transfer.sh
 . "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
 . "$PXE_LIB/fetch.sh"
 # shellcheck source=lib/pxeboot/fetch-url.sh
 . "$PXE_LIB/fetch-url.sh"
+# shellcheck source=lib/pxeboot/verify.sh
+. "$PXE_LIB/verify.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh
@@ -104,6 +108,17 @@ else
 	fetch_use tftp
 fi
 is_uint "$PXE_VERBOSITY" || PXE_VERBOSITY=1
+# Settings the shell computes with, some overridable from the kernel's command line: a
+# value that is no number, or too long for 64-bit arithmetic, is not taken.
+for setting in FETCH_TIMEOUT:30 HTTP_RETRIES:3 HTTP_RETRY_DELAY:2 FAILURE_PROMPT:15 \
+	MEMORY_RESERVE_MB:32 PROGRESS_MIN_MB:4 PROGRESS_STEP_MB:10 TFTP_RETRIES:3 \
+	TFTP_RETRY_DELAY:2 INCLUDE_DEPTH:16 HTTP_REDIRECTS:5; do
+	eval "value=\${PXE_${setting%%:*}-}"
+	if ! is_uint "$value" || [ "${#value}" -gt 6 ]; then
+		[ -z "$value" ] || warn "PXE_${setting%%:*}='$value' is not a number up to 999999: taken as ${setting#*:}"
+		eval "PXE_${setting%%:*}=${setting#*:}"
+	fi
+done
 
 if [ -n "$KEEP_WORK" ]; then
 	WORK=$KEEP_WORK

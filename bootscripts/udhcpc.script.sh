@@ -1,10 +1,15 @@
 #!/bin/sh
-# udhcpc event script of the composer PXELINUX image: configures the interface, the routes
+# DHCP event script of the composer PXELINUX image: configures the interface, the routes
 # and resolv.conf from the lease, and records the DHCP facts for pxeboot in
 # $PXE_STATE_DIR/dhcp.env as shell assignments, each value single-quoted.
 # udhcpc runs it as: SCRIPT deconfig|bound|renew|leasefail|nak, with the lease in the
 # environment (ip subnet mask router dns domain siaddr serverid tftp bootfile boot_file
-# pxeconffile pxepathprefix ...).
+# pxeconffile pxepathprefix ...). dhcpcd, the DHCPv6 client, runs it without arguments,
+# the event in $reason (BOUND6, INFORM6 ...) and the lease as new_dhcp6_* variables; it
+# has configured the addresses (DHCPv6 and SLAAC) and routes itself, so only resolv.conf
+# and the facts are left (family=6, ip6, bootfile_url: option 59, dns, search). /init
+# runs it as SCRIPT bound (IPv4) or SCRIPT static6 for a static ip= address, with the
+# same names (ip or ip6, mask as a prefix length, router, dns, siaddr: ip='s server).
 #
 # Installed as ROOT/etc/udhcpc/default.script, it reads ROOT/etc/pxeboot.conf and
 # ROOT/lib/pxeboot/common.sh. Copied by composer from templates/udhcpc.script.sh; POSIX sh.
@@ -43,8 +48,9 @@ shq() {
 
 # The facts pxeboot reads: DHCP options under udhcpc's names, plus the interface's MAC
 # address and the machine UUID (SMBIOS where there is one, else s390's STSI 3.2.2).
-FACTS="interface ip subnet mask broadcast router dns domain search hostname lease siaddr \
-serverid tftp bootfile boot_file sname pxeconffile pxepathprefix reboottime mac uuid"
+FACTS="interface family ip ip6 subnet mask broadcast router dns domain search hostname lease \
+siaddr serverid tftp bootfile boot_file bootfile_url sname pxeconffile pxepathprefix \
+reboottime mac uuid"
 # reboottime is DHCP option 211 (RFC 5071, seconds), which udhcpc names itself when
 # init asks for it (-O 211).
 
@@ -125,7 +131,44 @@ write_resolv_conf() {
 	} >"$tmp" && mv "$tmp" "$PXE_RESOLV_CONF"
 }
 
-[ -n "$interface" ] || { warn "no \$interface: this script is run by udhcpc"; exit 1; }
+# global_ipv6 IFACE: the interface's first global IPv6 address (SLAAC's, without DHCPv6).
+global_ipv6() {
+	ip -6 -o addr show dev "$1" scope global 2>/dev/null |
+		sed -n 's|.* inet6 \([0-9a-fA-F:]*\)/.*|\1|p' | head -n 1
+}
+
+# wait_dad: a new IPv6 address is "tentative" (unusable) until duplicate address
+# detection ends, about a second; wait up to 5 s for that.
+wait_dad() {
+	local ticks=0
+	while ip -6 addr show dev "$interface" 2>/dev/null | grep -q tentative && [ "$ticks" -lt 25 ]; do
+		sleep 0.2
+		ticks=$((ticks + 1))
+	done
+}
+
+# dhcpcd_event: a DHCPv6 event from dhcpcd ($reason, new_dhcp6_*).
+dhcpcd_event() {
+	PXE_TAG=dhcpcd
+	case $reason in
+	BOUND6 | RENEW6 | REBIND6 | REBOOT6 | INFORM6) ;;
+	*)
+		debug "dhcpcd: $reason on $interface"
+		exit 0
+		;;
+	esac
+	# shellcheck disable=SC2034 # read through $FACTS
+	family=6 bootfile_url=${new_dhcp6_bootfile_url-} ip=''
+	ip6=${new_dhcp6_ia_na1_ia_addr1:-$(global_ipv6 "$interface")}
+	dns=${new_dhcp6_name_servers-} search=${new_dhcp6_domain_search-}
+	say "$reason: $interface ${ip6:-(no global address)}${bootfile_url:+, boot file URL $bootfile_url}"
+	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
+	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
+	exit 0
+}
+
+[ -n "$interface" ] || { warn "no \$interface: this script is run by udhcpc or dhcpcd"; exit 1; }
+[ $# = 0 ] && [ -n "${reason-}" ] && dhcpcd_event
 
 case $1 in
 deconfig)
@@ -135,10 +178,26 @@ deconfig)
 	;;
 bound | renew)
 	say "$1: $interface $ip/${mask:-32}${router:+ router $router}, server ${serverid:-?}"
+	# shellcheck disable=SC2034 # read through $FACTS
+	family=4
 	configure_address || { warn "cannot configure $ip on $interface"; exit 1; }
 	configure_routes
 	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
 	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
+	;;
+static6)
+	# /init's ip=[ADDR]:...:none: the same facts as a lease, without DHCP. The kernel
+	# hands the ip= parameter itself to /init as the variable ip: not a fact here.
+	ip=''
+	say "static: $interface $ip6/${mask:-64}${router:+ router $router}"
+	ip -6 addr add "$ip6/${mask:-64}" dev "$interface" || { warn "cannot configure $ip6 on $interface"; exit 1; }
+	wait_dad
+	[ -z "$router" ] || ip -6 route add default via "$router" dev "$interface" ||
+		warn "cannot add default route via $router"
+	# shellcheck disable=SC2034 # read through $FACTS
+	family=6
+	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
+	record_facts || { warn "cannot record the address in $PXE_STATE_DIR/dhcp.env"; exit 1; }
 	;;
 leasefail | nak)
 	say "$1 on $interface${message:+: $message}"

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from composer.recipe.confine import Confinement
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def allowing(family: Path) -> Confinement:
+    """What loading variants/debug.yaml needs: its base is outside its own directory, so
+    the family's directory is allowed (`--allow-path FAMILY`)."""
+    return Confinement.of([family])
 
 
 def write_family(tmp_path: Path) -> Path:

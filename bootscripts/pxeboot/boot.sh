@@ -6,7 +6,8 @@
 #                        the INITRDS, in order, into one $WORK/initrd (each but the last
 #                        zero-padded to 4 KiB, as syslinux does; an empty one is
 #                        refused), each written straight into it: an installer's initrd
-#                        of hundreds of MB is never held twice; sets KERNEL_NAME,
+#                        of hundreds of MB is never held twice; each file's signature
+#                        is checked as it arrives (verify.sh); sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
 #          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
@@ -24,10 +25,13 @@
 #                        either fails. PXE_KEXEC says how: "file" kexec -s
 #                        (kexec_file_load, which secure boot / lockdown require), "load"
 #                        kexec -l (kexec_load), "auto" kexec -s and, where the kernel has
-#                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l.
+#                        no kexec_file_load (Debian's s390x 6.1: KEXEC_FILE unset), -l;
+#                        with PXE_KEXEC_FILE=no (the build read the kernel's config)
+#                        "auto" goes to -l at once.
 # Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
 #          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
-#          stand-in kernels).
+#          stand-in kernels), PXE_KEXEC_FILE (yes, no, or empty: whether the image's
+#          kernel has kexec_file_load); verify_file (verify.sh).
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -82,9 +86,12 @@ cmdline_check() {
 
 boot_fetch() {
 	local location name size before pad=0 IFS_SAVE
-	location=$(resolve "$ENTRY_KERNEL") || exit 1
+	resolve_set "$ENTRY_KERNEL"
+	location=$RESOLVED
 	fetch_required "$location" kernel "$WORK/kernel"
-	KERNEL_NAME=$(shown "$location")
+	shown_set "$location"
+	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
+	KERNEL_NAME=$SHOWN
 	kernel_check "$WORK/kernel" "$KERNEL_NAME"
 	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
 	cmdline_check "$name"
@@ -104,14 +111,18 @@ boot_fetch() {
 		[ -n "$name" ] || continue
 		# The kernel skips the zeros between concatenated archives.
 		[ "$pad" -gt 0 ] && head -c "$pad" /dev/zero >>"$INITRD_FILE"
-		location=$(resolve "$name") || exit 1
+		resolve_set "$name"
+		location=$RESOLVED
 		before=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		fetch_required "$location" initrd "$INITRD_FILE"
+		shown_set "$location"
+		verify_file "$INITRD_FILE" "$location" "$before" ||
+			die "initrd '$SHOWN' $VERIFY_ERROR"
 		INITRD_NAMES="$INITRD_NAMES
-$(shown "$location")"
+$SHOWN"
 		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		[ "$size" -gt "$before" ] ||
-			die "initrd '$(shown "$location")' is empty (0 bytes): the server sent no initrd"
+			die "initrd '$SHOWN' is empty (0 bytes): the server sent no initrd"
 		pad=$(((4096 - size % 4096) % 4096))
 	done
 	FETCH_APPEND=0
@@ -179,18 +190,24 @@ boot_load() {
 boot_kexec() {
 	local name
 	say "kernel $KERNEL_NAME"
-	printf '%s\n' "$INITRD_NAMES" | while IFS= read -r name; do
+	while IFS= read -r name; do
 		[ -n "$name" ] && say "initrd $name"
-	done
+	done <<EOF
+$INITRD_NAMES
+EOF
 	say "command line: $APPEND_LINE"
 	case ${PXE_KEXEC:-auto} in
 	file) boot_load -s || die "kexec -s (kexec_file_load) failed to load kernel $KERNEL_NAME" ;;
 	load) boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME" ;;
 	auto)
-		if boot_load -s 2>"$WORK/kexec.err"; then
+		if [ "${PXE_KEXEC_FILE-}" = no ]; then
+			# Known when the image was built: its kernel has no KEXEC_FILE.
+			say "loading with kexec -l (this image's kernel has no kexec_file_load)"
+			boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME"
+		elif boot_load -s 2>"$WORK/kexec.err"; then
 			debug "loaded with kexec -s (kexec_file_load)"
 		else
-			debug "kexec -s: $(tr '\n' ' ' <"$WORK/kexec.err")"
+			[ "$PXE_VERBOSITY" -lt 2 ] || debug "kexec -s: $(tr '\n' ' ' <"$WORK/kexec.err")"
 			say "kexec_file_load refused (kernel without KEXEC_FILE?): loading with kexec -l"
 			boot_load -l || die "kexec -l failed to load kernel $KERNEL_NAME"
 		fi

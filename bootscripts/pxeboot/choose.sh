@@ -37,13 +37,15 @@ trimmed() {
 # DEFAULT has its MENU DEFAULT or first entry; without a menu and without DEFAULT,
 # syslinux 6 boots nothing (it waits at boot:): that is a failure here.
 choose_unattended() {
-	local default ontimeout first menu=0 menudefault count index
-	default=$(config_get default)
-	ontimeout=$(config_get ontimeout)
+	local default ontimeout first menu=0 menudefault count index ui prompt
+	config_set default default
+	config_set ontimeout ontimeout
+	config_set ui ui
+	config_set prompt prompt
 	count=$(label_count)
 	first=${default%%[ 	]*}
 	CHOICE_LABEL=''
-	if [ -n "$(config_get ui)" ]; then
+	if [ -n "$ui" ]; then
 		menu=1
 	else
 		case $first in *.c32 | *.C32) label_find "$first" >/dev/null || menu=1 ;; esac
@@ -61,7 +63,7 @@ choose_unattended() {
 		else
 			die "configuration $CONFIG_NAME has a menu but no LABEL to boot"
 		fi
-	elif [ "$(config_get prompt)" != 0 ] && [ -n "$ontimeout" ]; then
+	elif [ "$prompt" != 0 ] && [ -n "$ontimeout" ]; then
 		CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (prompt timeout)"
 	elif [ -n "$default" ]; then
 		CHOICE=$default CHOICE_FROM="DEFAULT"
@@ -72,7 +74,7 @@ choose_unattended() {
 	else
 		die "configuration $CONFIG_NAME has neither DEFAULT nor any LABEL"
 	fi
-	[ -z "$CHOICE_LABEL" ] || CHOICE=$(label_get "$CHOICE_LABEL" name)
+	[ -z "$CHOICE_LABEL" ] || label_set CHOICE "$CHOICE_LABEL" name
 }
 
 sysappend() {
@@ -103,15 +105,19 @@ entry_build() {
 }
 
 entry_build_label() {
-	local append
-	ENTRY_LABEL=$(label_get "$1" name)
-	if [ "$(label_get "$1" hasappend)" = 1 ]; then
-		append=$(label_get "$1" append)
+	local append hasappend type kernel initrd ipappend
+	label_set ENTRY_LABEL "$1" name
+	label_set hasappend "$1" hasappend
+	if [ "$hasappend" = 1 ]; then
+		label_set append "$1" append
 	else
-		append=$(config_get append)
+		config_set append append
 	fi
-	entry_assemble "$(label_get "$1" type)" "$(label_get "$1" kernel)" "$append" \
-		"$(label_get "$1" initrd)" "$(label_get "$1" ipappend)" "${2-}"
+	label_set type "$1" type
+	label_set kernel "$1" kernel
+	label_set initrd "$1" initrd
+	label_set ipappend "$1" ipappend
+	entry_assemble "$type" "$kernel" "$append" "$initrd" "$ipappend" "${2-}"
 }
 
 # entry_assemble TYPE KERNEL APPEND INITRD IPAPPEND ARGS: the ENTRY_* of one entry.

@@ -15,8 +15,11 @@
 #                            hasappend initrd ipappend menudefault, and the menu's
 #                            menulabel menuhide haspasswd passwd help (lines joined by
 #                            the ASCII record separator) sepbefore disabled indent;
-#          label_menu_default  prints the index of the first MENU DEFAULT label, if any.
-# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH.
+#          label_menu_default  prints the index of the first MENU DEFAULT label, if any;
+#          config_set VAR KEY, label_set VAR INDEX FIELD  config_get's and label_get's
+#                            answers in VAR, without a subshell.
+# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH;
+#          verify_file (verify.sh): each file fetched here is checked before it is read.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
 #
 # Reading is linear in the size of the configuration: awk cuts each file into its
@@ -25,7 +28,8 @@
 # line, fields separated by the ASCII unit separator: "G key value" for the globals,
 # "L index name kernel type hasappend append initrd ipappend menudefault menulabel menuhide
 # haspasswd passwd help sepbefore disabled indent" per label.
-# The accessors read that table; nothing is kept in shell variables per label.
+# config_load reads that table into shell variables once (all of it for up to 64 labels);
+# the accessors read those, and awk over the table for the rest.
 
 N_FILES=0
 CONFIG_SEP=$(printf '\037')
@@ -33,20 +37,24 @@ CONFIG_SEP=$(printf '\037')
 # config_try NAME: fetches a candidate configuration; 0 if found, 1 if not.
 config_try() {
 	local location
-	location=$(resolve "$1") || exit 1
-	debug "trying config $(shown "$location")"
+	resolve_set "$1"
+	location=$RESOLVED
+	shown_set "$location"
+	debug "trying config $SHOWN"
 	N_FILES=$((N_FILES + 1))
 	fetch "$location" "$WORK/config.$N_FILES"
 	case $? in
 	0)
-		CONFIG_NAME=$(shown "$location") CONFIG_LOCAL=$WORK/config.$N_FILES
+		verify_file "$WORK/config.$N_FILES" "$location" ||
+			die "config '$SHOWN' $VERIFY_ERROR"
+		CONFIG_NAME=$SHOWN CONFIG_LOCAL=$WORK/config.$N_FILES
 		return 0
 		;;
 	1)
-		CONFIG_TRIED="$CONFIG_TRIED $(shown "$location")"
+		CONFIG_TRIED="$CONFIG_TRIED $SHOWN"
 		return 1
 		;;
-	*) die "cannot fetch config '$(shown "$location")' $FETCH_ERROR" ;;
+	*) die "cannot fetch config '$SHOWN' $FETCH_ERROR" ;;
 	esac
 }
 
@@ -72,6 +80,54 @@ config_find() {
 
 # --- the parsed configuration -----------------------------------------------------------
 
+# config_load: the globals of the table into shell variables (CFG_G_key), in one awk
+# pass, and for a configuration of up to CONFIG_VAR_LABELS labels each label field too
+# (CFG_L<index>_<field>, CFG_N labels): the accessors then start no process (under TCG
+# each awk start costs tens of milliseconds, and a boot asks about 30). A larger one is
+# read by awk per question, as the shell's variable table is not made for 100,000
+# names. The variables of an earlier config_read are unset first (CFG_VARS lists them).
+CONFIG_VAR_LABELS=64
+config_load() {
+	local vars=$WORK/config.vars
+	# shellcheck disable=SC2086 # names, split at blanks; globbing is off
+	[ -z "${CFG_VARS-}" ] || unset $CFG_VARS
+	CFG_N=''
+	PXE_Q=$CONFIG_VAR_LABELS awk -F "$CONFIG_SEP" '
+	function assign(name, value,   quoted, i) {
+		quoted = ""
+		while ((i = index(value, "\047")) > 0) {
+			quoted = quoted substr(value, 1, i - 1) "\047\\\047\047"
+			value = substr(value, i + 1)
+		}
+		print name "=\047" quoted value "\047"; names = names " " name
+	}
+	BEGIN {
+		split("name kernel type hasappend append initrd ipappend menudefault menulabel " \
+			"menuhide haspasswd passwd help sepbefore disabled indent", field, " ")
+		limit = ENVIRON["PXE_Q"] + 0
+	}
+	$1 == "G" && $2 ~ /^[a-z]+$/ { assign("CFG_G_" $2, $3) }
+	$1 == "L" { n++; if (n <= limit) label[n] = $0 }
+	END {
+		if (n <= limit) {
+			for (j = 1; j <= n; j++) {
+				split(label[j], f, FS)
+				for (i = 1; i <= 16; i++) assign("CFG_L" j "_" field[i], f[i + 2])
+			}
+			print "CFG_N=" n + 0
+		}
+		print "CFG_VARS=\047" names "\047"
+	}' "$WORK/config.table" >"$vars" || die "cannot write $vars"
+	# shellcheck disable=SC1090 # written just above
+	. "$vars"
+}
+
+# config_var NAME: prints the variable NAME (set by config_load), or nothing when unset.
+config_var() {
+	eval "[ -n \"\${$1+set}\" ] && printf '%s\\n' \"\$$1\""
+	return 0
+}
+
 # config_table_awk QUERY PROGRAM: runs an awk PROGRAM over the table, fields split,
 # with QUERY as ENVIRON["PXE_Q"] (awk -v would interpret backslashes in it).
 config_table_awk() {
@@ -79,17 +135,52 @@ config_table_awk() {
 }
 
 config_get() {
-	config_table_awk "$1" '$1 == "G" && $2 "" == ENVIRON["PXE_Q"] "" { print $3; exit }'
+	case $1 in '' | *[!a-z]*) return 1 ;; esac
+	config_var "CFG_G_$1"
+}
+
+# config_set VAR KEY: VAR=the global KEY, as config_get prints it (no subshell).
+config_set() {
+	case $2 in '' | *[!a-z]*) return 1 ;; esac
+	eval "$1=\${CFG_G_$2-}"
+}
+
+# label_set VAR INDEX FIELD: VAR=the field, as label_get prints it (no subshell when the
+# labels are in variables).
+label_set() {
+	if [ -n "$CFG_N" ]; then
+		case $3 in '' | *[!a-z]*) return 1 ;; esac
+		is_uint "$2" || {
+			eval "$1="
+			return 0
+		}
+		eval "$1=\${CFG_L$2_$3-}"
+	else
+		eval "$1=\$(label_get \"\$2\" \"\$3\")"
+	fi
 }
 
 label_count() {
-	config_table_awk '' '$1 == "L" { n++ } END { print n + 0 }'
+	if [ -n "$CFG_N" ]; then
+		echo "$CFG_N"
+	else
+		config_table_awk '' '$1 == "L" { n++ } END { print n + 0 }'
+	fi
 }
 
 label_find() {
-	local index
-	index=$(config_table_awk "$1" '$1 == "L" && $3 "" == ENVIRON["PXE_Q"] "" { print $2; exit }')
-	[ -n "$index" ] && echo "$index"
+	local i=1 name index
+	if [ -z "$CFG_N" ]; then
+		index=$(config_table_awk "$1" '$1 == "L" && $3 "" == ENVIRON["PXE_Q"] "" { print $2; exit }')
+		[ -n "$index" ] && echo "$index"
+		return
+	fi
+	while [ "$i" -le "$CFG_N" ]; do
+		eval "name=\$CFG_L${i}_name"
+		[ "$name" = "$1" ] && echo "$i" && return 0
+		i=$((i + 1))
+	done
+	return 1
 }
 
 label_get() {
@@ -113,13 +204,26 @@ label_get() {
 	indent) column=18 ;;
 	*) return 1 ;;
 	esac
+	if [ -n "$CFG_N" ]; then
+		is_uint "$1" && config_var "CFG_L$1_$2"
+		return 0
+	fi
 	config_table_awk "$1" '$1 == "L" && $2 "" == ENVIRON["PXE_Q"] "" { print $'"$column"'; exit }'
 }
 
 label_menu_default() {
-	local index
-	index=$(config_table_awk '' '$1 == "L" && $10 == 1 { print $2; exit }')
-	[ -n "$index" ] && echo "$index"
+	local i=1 flag index
+	if [ -z "$CFG_N" ]; then
+		index=$(config_table_awk '' '$1 == "L" && $10 == 1 { print $2; exit }')
+		[ -n "$index" ] && echo "$index"
+		return
+	fi
+	while [ "$i" -le "$CFG_N" ]; do
+		eval "flag=\$CFG_L${i}_menudefault"
+		[ "$flag" = 1 ] && echo "$i" && return 0
+		i=$((i + 1))
+	done
+	return 1
 }
 
 # --- reading ----------------------------------------------------------------------------
@@ -129,6 +233,7 @@ config_read() {
 	config_expand "$1" 0 >"$stream" || die "cannot write $stream"
 	config_parse "$WORK/config.messages" <"$stream" >"$WORK/config.table" ||
 		die "cannot parse configuration $CONFIG_NAME"
+	config_load
 	config_messages <"$WORK/config.messages"
 }
 
@@ -195,7 +300,10 @@ config_include() {
 	local_file="$WORK/include.$N_FILES"
 	fetch "$location" "$local_file"
 	case $? in
-	0) debug "including $(shown "$location")" ;;
+	0)
+		verify_file "$local_file" "$location" || die "INCLUDE '$(shown "$location")' $VERIFY_ERROR"
+		debug "including $(shown "$location")"
+		;;
 	1)
 		warn "INCLUDE '$(shown "$location")' not found: skipped (as syslinux does)"
 		return 0

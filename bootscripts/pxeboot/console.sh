@@ -48,31 +48,47 @@ bounded_timeout() {
 	echo "$value"
 }
 
+# leading_number_set VAR: VAR=leading_number of its value (no subshell).
+leading_number_set() {
+	local digits
+	eval "digits=\${$1%%[!0-9]*}"
+	digits=${digits#"${digits%%[!0]*}"}
+	[ "${#digits}" -le 9 ] || digits=999999999
+	eval "$1=\$((\${digits:-0} + 0))"
+}
+
 # console_settings: the C_* settings of the configuration just read (config.sh's table).
 console_settings() {
+	local setting
 	C_TIMEOUT=$(bounded_timeout timeout)
 	C_TOTALTIMEOUT=$(bounded_timeout totaltimeout)
-	C_ALLOWOPTIONS=$(leading_number "$(config_get allowoptions)")
-	C_IMPLICIT=$(leading_number "$(config_get implicit)")
-	C_ONERROR=$(config_get onerror)
-	[ -n "$C_ONERROR" ] || C_ONERROR=$(config_get menuonerror)
-	C_MENU_TITLE=$(config_get menutitle)
-	C_MENU_MASTER=$(config_get menumaster)
-	C_MENU_HASMASTER=$(leading_number "$(config_get menuhasmaster)")
-	C_MENU_AUTOBOOT=$(config_get menuautoboot)
+	config_set C_ALLOWOPTIONS allowoptions
+	config_set C_IMPLICIT implicit
+	config_set C_MENU_HASMASTER menuhasmaster
+	for setting in C_ALLOWOPTIONS C_IMPLICIT C_MENU_HASMASTER; do
+		leading_number_set "$setting"
+	done
+	config_set C_ONERROR onerror
+	[ -n "$C_ONERROR" ] || config_set C_ONERROR menuonerror
+	config_set C_MENU_TITLE menutitle
+	config_set C_MENU_MASTER menumaster
+	config_set C_MENU_AUTOBOOT menuautoboot
 	C_MENU_AUTOBOOT=${C_MENU_AUTOBOOT:-Automatic boot in # second\{,s\}...}
-	C_MENU_PASSPROMPT=$(config_get menupassprompt)
+	config_set C_MENU_PASSPROMPT menupassprompt
 	C_MENU_PASSPROMPT=${C_MENU_PASSPROMPT:-Password required}
 }
 
 console_choose() {
+	local prompt default
 	CHOICE_TYPED=0 CHOICE_LABEL='' CHOICE_ARGS=''
 	console_settings
+	config_set prompt prompt
+	config_set default default
 	if menu_wanted; then
 		menu_choose
-	elif [ "$CONSOLE_RETRY" = 1 ] || [ "$(config_get prompt)" != 0 ]; then
+	elif [ "$CONSOLE_RETRY" = 1 ] || [ "$prompt" != 0 ]; then
 		prompt_choose
-	elif [ -z "$(config_get default)" ]; then
+	elif [ -z "$default" ]; then
 		# syslinux 6 (ldlinux_auto_boot): without DEFAULT or UI nothing boots by
 		# itself, not even a single LABEL: the message, then the boot: prompt.
 		console_show "No DEFAULT or UI configuration directive found!"
@@ -151,7 +167,13 @@ console_boot() {
 		dir=${ENTRY_KARGS%%[ 	]*}
 		if [ -n "$dir" ]; then
 			location=$(resolve "$dir") || exit 1
-			PREFIX=${location#*::}
+			# A URL is the prefix itself; HOST::PATH gives its path ([v6]::path too).
+			if url_is "$location"; then
+				PREFIX=$location
+			else
+				loc_split "$location"
+				PREFIX=$LOC_PATH
+			fi
 		fi
 		CONSOLE_RETRY=0 CONSOLE_FAILED=''
 		return 0

@@ -6,10 +6,12 @@
 #                            boot parameters in the environment cannot pose as DHCP facts;
 #          facts_derive      sets the derived facts below from udhcpc's names (tftp siaddr
 #                            serverid bootfile boot_file pxepathprefix ip subnet router mac
-#                            uuid), or dies when they make no boot possible;
+#                            uuid) or a DHCPv6 lease's (bootfile_url: option 59, ip6), or
+#                            dies when they make no boot possible;
 #          ip_hex, mac_dashes (pure: print their result).
 # Sets:    SERVER SERVER_FROM (the TFTP server and why), PREFIX PREFIX_FROM (the path
-#          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE.
+#          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE. SERVER
+#          is an IPv6 address in brackets ([fd77::1]) when it came from option 59.
 #          pxeconffile (option 209) stays under its udhcpc name.
 
 # ip_hex A.B.C.D: the address as 8 upper-case hex digits (192.168.2.91 -> C0A8025B).
@@ -41,33 +43,62 @@ mac_dashes() {
 facts_read_lease() {
 	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
 		die "no DHCP facts in $PXE_STATE_DIR/dhcp.env: the udhcpc event script did not record a lease"
-	unset tftp siaddr serverid bootfile boot_file pxeconffile pxepathprefix ip subnet router mac uuid
+	unset tftp siaddr serverid bootfile boot_file pxeconffile pxepathprefix ip subnet router mac uuid \
+		family ip6 bootfile_url pxeboot_config pxeboot_server
 	# shellcheck source=/dev/null # written by the udhcpc event script at boot
 	. "$PXE_STATE_DIR/dhcp.env"
+	# pxeboot.config= and pxeboot.server= from the command line (ipconfig.sh; /init
+	# has refused a malformed one already).
+	pxeboot_config='' pxeboot_server=''
+	if ipconfig_parse "$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)"; then
+		pxeboot_config=$IPC_CONFIG pxeboot_server=$IPC_BOOT_SERVER
+	fi
 }
 
 # udhcpc's names come from dhcp.env or, in a dry run, the environment.
 # shellcheck disable=SC2154
 facts_derive() {
-	# TFTP server: option 66, else the BOOTP next-server (siaddr), else the DHCP server.
-	if [ -n "$tftp" ]; then
+	# pxeboot.config= names the config file as option 209 would, and wins over it.
+	[ -n "${pxeboot_config-}" ] && pxeconffile=$pxeboot_config
+	# TFTP server: pxeboot.server=, option 66, else the BOOTP next-server (siaddr, or
+	# ip='s server field), else the DHCP server; over DHCPv6 the host of option 59's URL
+	# (RFC 5970), the only server it names; without any, the host of pxeboot.config='s URL.
+	if [ -n "${pxeboot_server-}" ]; then
+		SERVER=$pxeboot_server SERVER_FROM="pxeboot.server="
+	elif [ -n "${bootfile_url-}" ] && [ -z "$tftp$siaddr" ]; then
+		url_is "$bootfile_url" ||
+			die "DHCPv6 option 59 (bootfile-url) '$bootfile_url' is not a URL"
+		problem=$(url_check "$bootfile_url")
+		[ -z "$problem" ] || die "DHCPv6 option 59 (bootfile-url) '$bootfile_url' $problem"
+		SERVER=$(url_host "$bootfile_url") SERVER_FROM="DHCPv6 option 59 (bootfile-url)"
+	elif [ -n "$tftp" ]; then
 		SERVER=$tftp SERVER_FROM="option 66 (tftp)"
 	elif [ -n "$siaddr" ]; then
 		SERVER=$siaddr SERVER_FROM="siaddr"
 	elif [ -n "$serverid" ]; then
 		SERVER=$serverid SERVER_FROM="option 54 (serverid)"
+	elif url_is "$pxeconffile"; then
+		SERVER=$(url_host "$pxeconffile") SERVER_FROM="pxeboot.config='s URL"
 	else
-		die "no TFTP server: DHCP gave neither option 66 (tftp), siaddr nor a server id"
+		die "no TFTP server: DHCP gave neither option 66 (tftp), siaddr nor a server id," \
+			"DHCPv6 no option 59 (bootfile-url), and there is no pxeboot.server="
 	fi
+	# An IPv6 server stands in brackets, as in URLs: [fd77::1]::path.
+	case $SERVER in
+	\[*) ;;
+	*:*) SERVER="[$SERVER]" ;;
+	esac
 
 	# Path prefix: option 210 verbatim, else the boot file's directory (with its slash).
 	# petitboot: without option 210, names in a config given as a URL by option 209
 	# resolve in that URL's directory.
-	BOOTFILE=${bootfile:-$boot_file}
+	BOOTFILE=${bootfile:-${boot_file:-${bootfile_url-}}}
 	if [ -n "$pxepathprefix" ]; then
 		PREFIX=$pxepathprefix PREFIX_FROM="option 210 (pxepathprefix)"
 	elif url_is "$pxeconffile"; then
 		PREFIX=$(url_dir "$pxeconffile") PREFIX_FROM="option 209 (pxeconffile) as a URL"
+	elif url_is "$BOOTFILE"; then
+		PREFIX=$(url_dir "$BOOTFILE") PREFIX_FROM="boot file URL '$BOOTFILE'"
 	else
 		case $BOOTFILE in
 		*/*) PREFIX=${BOOTFILE%/*}/ ;;
@@ -80,10 +111,11 @@ facts_derive() {
 		[ -z "$problem" ] || die "path prefix '$PREFIX' (from $PREFIX_FROM) $problem"
 	fi
 
-	CLIENT_IP=$ip
+	# Over IPv6 the client address has no hex form: the lookup goes from 01-MAC to default.
+	CLIENT_IP=${ip:-${ip6-}}
 	IP_HEX=
-	if [ -n "$CLIENT_IP" ]; then
-		IP_HEX=$(ip_hex "$CLIENT_IP") || die "client address '$CLIENT_IP' is not an IPv4 address"
+	if [ -n "$ip" ]; then
+		IP_HEX=$(ip_hex "$ip") || die "client address '$ip' is not an IPv4 address"
 	fi
 	MAC=
 	if [ -n "$mac" ]; then

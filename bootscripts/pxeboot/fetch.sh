@@ -13,15 +13,18 @@
 # Exports: fetch_use BACKEND [DIR]      choose the backend (tftp, or dir with its root);
 #          resolve NAME                 prints the location of NAME: SERVER::PATH or a
 #                                       URL (dies on a URL it cannot fetch);
+#          resolve_set NAME             the same into RESOLVED (no subshell);
 #          shown LOCATION               prints it as messages show it (PATH alone on the
 #                                       default server, a URL's user:password@ as ***@);
+#                                       shown_set: into SHOWN;
 #          url_masked URL               prints URL with its user:password@ as ***@;
 #          printable NAME               prints NAME masked, control characters as '?';
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
 #          fetch_required LOCATION WHAT LOCAL   fetch or die.
-# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory).
+# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
+#          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
 
 fetch_use() {
@@ -33,6 +36,12 @@ fetch_use() {
 # resolve NAME: "::path" skips the prefix, "host::path" also names another server,
 # anything else is relative to the path prefix.
 resolve() {
+	resolve_set "$1" && printf '%s\n' "$RESOLVED"
+}
+
+# resolve_set NAME: resolve's answer in RESOLVED, in this shell (no subshell: the config
+# search resolves a dozen names; a URL dies here as resolve dies in its subshell).
+resolve_set() {
 	local full host path problem
 	# A CR LF would end an HTTP request line and start a header of the name's making; no
 	# control character is a file name's: refused before any server sees it.
@@ -50,23 +59,27 @@ resolve() {
 	if url_is "$full"; then
 		problem=$(url_check "$full")
 		[ -z "$problem" ] || die "'$(url_masked "$full")' $problem"
-		url_location "$full"
+		RESOLVED=$(url_location "$full")
 		return 0
 	fi
-	case $full in
-	*::*) host=${full%%::*} path=${full#*::} ;;
-	*) host='' path=$full ;;
-	esac
-	printf '%s::%s\n' "${host:-$SERVER}" "$path"
+	loc_split "$full"
+	host=$LOC_HOST path=$LOC_PATH
+	RESOLVED=${host:-$SERVER}::$path
 }
 
 shown() {
+	shown_set "$1"
+	printf '%s\n' "$SHOWN"
+}
+
+# shown_set LOCATION: shown's answer in SHOWN, in this shell.
+shown_set() {
 	if url_is "$1"; then
-		url_masked "$1"
-	elif [ "${1%%::*}" = "$SERVER" ]; then
-		printf '%s\n' "${1#*::}"
+		SHOWN=$(url_masked "$1")
+	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
+		SHOWN=$LOC_PATH
 	else
-		printf '%s\n' "$1"
+		SHOWN=$1
 	fi
 }
 
@@ -91,13 +104,14 @@ fetch() {
 	local status before=0 after
 	if [ "${FETCH_APPEND:-0}" = 1 ]; then
 		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
-	else
+	elif [ -e "$2" ] || [ -L "$2" ]; then
 		rm -f "$2"
 	fi
 	if url_is "$1"; then
 		fetch_via_url "$1" "$2"
 	else
-		"fetch_via_$FETCH_BACKEND" "${1%%::*}" "${1#*::}" "$2"
+		loc_split "$1"
+		"fetch_via_$FETCH_BACKEND" "$LOC_HOST" "$LOC_PATH" "$2"
 	fi
 	status=$?
 	if [ "$status" = 0 ]; then
@@ -121,7 +135,7 @@ fetch_required() {
 fetch_undo() {
 	if [ "${FETCH_APPEND:-0}" = 1 ]; then
 		truncate -s "$2" "$1"
-	else
+	elif [ -e "$1" ] || [ -L "$1" ]; then
 		rm -f "$1"
 	fi
 }
@@ -181,6 +195,16 @@ fetch_via_dir() {
 	return 1
 }
 
+# fetch_tftp_error: tftp's complaint on stdin as FETCH_ERROR, its lines joined by blanks
+# (read by the shell: a miss in the config search starts no process for it).
+fetch_tftp_error() {
+	local line
+	FETCH_ERROR=
+	while IFS= read -r line || [ -n "$line" ]; do
+		FETCH_ERROR="$FETCH_ERROR$line "
+	done
+}
+
 fetch_via_tftp() {
 	local try=0 bs='' offset=0
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
@@ -208,7 +232,7 @@ fetch_via_tftp() {
 			;;
 		*)
 			fetch_undo "$3" "$offset"
-			FETCH_ERROR=$(tr '\n' ' ' <"$WORK/tftp.err")
+			fetch_tftp_error <"$WORK/tftp.err"
 			;;
 		esac
 		FETCH_ERROR=${FETCH_ERROR:-tftp failed}

@@ -49,13 +49,19 @@ bytes_of() {
 	BYTES=${BYTES:-0}
 }
 
-# uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second.
+# uptime_cs: the time since boot in 1/100 s (/proc/uptime), for rates below a second;
+# uptime_cs_set: the same into UPTIME_CS (no subshell).
 uptime_cs() {
+	uptime_cs_set
+	echo "$UPTIME_CS"
+}
+
+uptime_cs_set() {
 	local up
 	read -r up _ <"${PXE_UPTIME:-/proc/uptime}" || up=0.00
 	up=${up%%.*}${up#*.} # Linux prints two decimals
 	up=${up#"${up%%[!0]*}"}
-	echo "${up:-0}"
+	UPTIME_CS=${up:-0}
 }
 
 # mb BYTES: BYTES in MiB with one decimal.
@@ -135,83 +141,65 @@ transfer_stop() {
 	return 124
 }
 
+# transfer_ticker PID NAP...: sends PID a USR1 after each NAP (the last one repeated)
+# until PID is gone: the beat of transfer_watch's checks.
+transfer_ticker() {
+	local target=$1 nap
+	shift
+	while :; do
+		nap=$1
+		[ $# -gt 1 ] && shift
+		sleep "$nap" && kill -USR1 "$target" 2>/dev/null || return 0
+	done
+}
+
+# The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
+# ticker's USR1 interrupts that wait (POSIX: a trapped signal ends `wait`) for the checks
+# of transfer_check, 0.1 s after the start and then every 0.5 s. A short transfer (a
+# config file, a miss) costs no poll at all, a long one is not left waiting for the next
+# poll to notice its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
-	local total=- status length next=0 step nap=0.02 min step_mb sized=1
+	local total=- status length next=0 step min step_mb sized=1 self ticker again
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
-	start=$(uptime_cs)
+	uptime_cs_set
+	start=$UPTIME_CS
 	quiet_since=$start
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
 	TRANSFER_ERROR=
-	while kill -0 "$pid" 2>/dev/null; do
-		sleep "$nap"
-		# Short transfers (config files, misses) end within the first naps.
-		case $nap in 0.02) nap=0.1 ;; 0.1) nap=0.5 ;; esac
-		now=$(uptime_cs)
-		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
-		size=$((size - offset))
-		if [ "$sized" = 0 ]; then
-			announced_facts "$log"
-			length=$LENGTH
-			if [ "$REDIRECTS" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
-				transfer_stop "$pid" "after more than ${PXE_HTTP_REDIRECTS:-5} redirects"
-				return 124
-			fi
-			# The answer's status and headers must be complete in time, whatever trickles.
-			if [ "$HEADERS_DONE" = 0 ] && [ $((now - start)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
-				transfer_stop "$pid" "no complete answer (status and headers) within ${PXE_FETCH_TIMEOUT:-30} s"
-				return 124
-			fi
-			case $STATUS:$HEADERS_DONE in
-			2??:1)
-				sized=1
-				if [ "$length" != - ]; then
-					if ! bytes_of "$length"; then
-						transfer_stop "$pid" "the server announced a size that is not a number"
-						return 124
-					fi
-					total=$BYTES
-					if ! memory_check "$total"; then
-						[ "$total" = "$BYTES_CAP" ] && length="$length bytes" || length="$(mb "$total") MB"
-						transfer_stop "$pid" "($length): $TRANSFER_ERROR"
-						return 124
-					fi
-					[ "$total" -ge "$min" ] && step=$(((total + 9) / 10)) && next=$step
-				fi
-				;;
-			esac
+	# This shell's own PID, also in a subshell (where $$ is the parent's).
+	read -r self _ </proc/self/stat 2>/dev/null || self=$$
+	trap : USR1
+	transfer_ticker "$self" 0.1 0.5 &
+	ticker=$!
+	while :; do
+		wait "$pid"
+		status=$?
+		# Above 128: the ticker's signal, or the transfer killed by one.
+		if [ "$status" -le 128 ] || ! kill -0 "$pid" 2>/dev/null; then
+			break
 		fi
-		if [ "$size" != "$last" ]; then
-			last=$size
-			quiet_since=$now
-		elif [ $((now - quiet_since)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
-			transfer_stop "$pid" "no data for ${PXE_FETCH_TIMEOUT:-30} s"
-			return 124
-		fi
-		if [ "$total" != - ] && [ "$size" -gt "$total" ]; then
-			transfer_stop "$pid" "the server sent more than the $total bytes it announced"
-			return 124
-		fi
-		# The memory check as it grows, announced size or not: an announced size can lie.
-		if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && ! memory_check "$size"; then
-			transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
-			return 124
-		fi
-		if [ "$total" = - ] && [ "$sized" = 1 ] && [ "$size" -ge "$min" ]; then
-			# Size unknown (TFTP): a line every step.
-			if [ "$size" -ge "$next" ]; then
-				[ "$next" -gt 0 ] && progress "$name" "$size" - "$start"
-				next=$((size - size % step_mb + step_mb))
-			fi
-		elif [ "$next" -gt 0 ] && [ "$size" -ge "$next" ] && [ "$size" -lt "$total" ]; then
-			progress "$name" "$size" "$total" "$start"
-			next=$((size - size % step + step))
-		fi
+		transfer_check || break
 	done
-	wait "$pid"
-	status=$?
+	kill "$ticker" 2>/dev/null
+	wait "$ticker" 2>/dev/null
+	trap - USR1
+	if [ "$status" = 124 ] && [ -n "$TRANSFER_ERROR" ]; then
+		wait "$pid" 2>/dev/null # stopped: reap it, should the signal have cut that short
+		return 124
+	fi
+	if [ "$status" -gt 128 ]; then
+		# Ended while the ticker's signal interrupted the wait: its own status.
+		wait "$pid"
+		again=$?
+		[ "$again" = 127 ] || status=$again
+	fi
+	# Done before the first look: the headers' redirects and size are checked now.
+	if [ "$status" = 0 ] && [ -n "$log" ] && ! transfer_check; then
+		return 124
+	fi
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
 	# What arrived against what was announced, whatever the client made of it.
@@ -224,4 +212,79 @@ transfer_watch() {
 	fi
 	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start"
 	return "$status"
+}
+
+# transfer_check: one look at the running transfer, in transfer_watch's variables:
+# headers, sizes, the memory check, the stall timeout, progress. False (status 124,
+# the transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
+transfer_check() {
+	uptime_cs_set
+	now=$UPTIME_CS
+	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
+	size=$((size - offset))
+	if [ "$sized" = 0 ]; then
+		announced_facts "$log"
+		length=$LENGTH
+		if [ "$REDIRECTS" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
+			transfer_stop "$pid" "after more than ${PXE_HTTP_REDIRECTS:-5} redirects"
+			status=124
+			return 1
+		fi
+		# The answer's status and headers must be complete in time, whatever trickles.
+		if [ "$HEADERS_DONE" = 0 ] && [ $((now - start)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
+			transfer_stop "$pid" "no complete answer (status and headers) within ${PXE_FETCH_TIMEOUT:-30} s"
+			status=124
+			return 1
+		fi
+		case $STATUS:$HEADERS_DONE in
+		2??:1)
+			sized=1
+			if [ "$length" != - ]; then
+				if ! bytes_of "$length"; then
+					transfer_stop "$pid" "the server announced a size that is not a number"
+					status=124
+					return 1
+				fi
+				total=$BYTES
+				if ! memory_check "$total"; then
+					[ "$total" = "$BYTES_CAP" ] && length="$length bytes" || length="$(mb "$total") MB"
+					transfer_stop "$pid" "($length): $TRANSFER_ERROR"
+					status=124
+					return 1
+				fi
+				[ "$total" -ge "$min" ] && step=$(((total + 9) / 10)) && next=$step
+			fi
+			;;
+		esac
+	fi
+	if [ "$size" != "$last" ]; then
+		last=$size
+		quiet_since=$now
+	elif [ $((now - quiet_since)) -ge $((${PXE_FETCH_TIMEOUT:-30} * 100)) ]; then
+		transfer_stop "$pid" "no data for ${PXE_FETCH_TIMEOUT:-30} s"
+		status=124
+		return 1
+	fi
+	if [ "$total" != - ] && [ "$size" -gt "$total" ]; then
+		transfer_stop "$pid" "the server sent more than the $total bytes it announced"
+		status=124
+		return 1
+	fi
+	# The memory check as it grows, announced size or not: an announced size can lie.
+	if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && ! memory_check "$size"; then
+		transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
+		status=124
+		return 1
+	fi
+	if [ "$total" = - ] && [ "$sized" = 1 ] && [ "$size" -ge "$min" ]; then
+		# Size unknown (TFTP): a line every step.
+		if [ "$size" -ge "$next" ]; then
+			[ "$next" -gt 0 ] && progress "$name" "$size" - "$start"
+			next=$((size - size % step_mb + step_mb))
+		fi
+	elif [ "$next" -gt 0 ] && [ "$size" -ge "$next" ] && [ "$size" -lt "$total" ]; then
+		progress "$name" "$size" "$total" "$start"
+		next=$((size - size % step + step))
+	fi
+	return 0
 }

@@ -18,7 +18,11 @@
 #                                 directory relative names of a file at URL resolve in);
 #          url_join PREFIX NAME   prints the URL a relative NAME has under a URL PREFIX;
 #          url_location NAME      prints the location of an absolute URL: HOST::PATH for
-#                                 tftp://, the URL itself otherwise.
+#                                 tftp://, the URL itself otherwise;
+#          url_host URL           prints the URL's host ("[v6]" keeps its brackets);
+#          loc_split LOCATION     sets LOC_HOST and LOC_PATH from HOST::PATH, where HOST
+#                                 may be an IPv6 literal in brackets ([fd77::1]::path).
+# An IPv6 address stands in brackets in a URL (RFC 3986) and in HOST::PATH alike.
 # The schemes curl fetches (fetch-url.sh): http, ftp and https (verified).
 
 url_is() {
@@ -78,5 +82,32 @@ url_location() {
 		printf '%s::%s\n' "${rest%%/*}" "${rest#*/}"
 		;;
 	*) printf '%s\n' "$1" ;;
+	esac
+}
+
+url_host() {
+	local rest=${1#*://}
+	rest=${rest%%/*}
+	rest=${rest##*@}
+	case $rest in
+	\[*\]*) printf '%s]\n' "${rest%%]*}" ;;
+	*) printf '%s\n' "${rest%:*}" ;;
+	esac
+}
+
+loc_split() {
+	case $1 in
+	\[*\]::*)
+		LOC_HOST=${1%%]::*}]
+		LOC_PATH=${1#*]::}
+		;;
+	*::*)
+		LOC_HOST=${1%%::*}
+		LOC_PATH=${1#*::}
+		;;
+	*)
+		LOC_HOST=''
+		LOC_PATH=$1
+		;;
 	esac
 }

@@ -24,6 +24,7 @@ from composer.image.tree import ArchiveCopy, InsTree, write_ins_tree
 from composer.kernelcopy import copy_range
 from composer.output import AtomicOutput, describe_os_error
 from composer.recipe import LoadedRecipe, load_recipe
+from composer.recipe.confine import Confinement
 
 StageTimer = Callable[[str], AbstractContextManager[object]]
 
@@ -39,6 +40,7 @@ class BuildRequest:
     kernel: Path | None = None
     overrides: tuple[tuple[str, str], ...] = ()
     vars_files: tuple[Path, ...] = ()
+    allow_paths: tuple[Path, ...] = ()  # --allow-path: host directories the recipe may read
     netboot_limit: NetbootLimit | None = None  # overrides the recipe's output.netboot_limit
     cmdline: str | None = None  # overrides the recipe's kernel.cmdline
     check: bool = True  # the self-check (composer.build.check); False: --no-check
@@ -202,7 +204,8 @@ def build(request: BuildRequest, stage: StageTimer | None = None) -> BuildResult
     timed: StageTimer = stage or (lambda name: nullcontext())
     with timed("recipe"):
         loaded = load_recipe(request.recipe, overrides=request.overrides,
-                             vars_files=request.vars_files)
+                             vars_files=request.vars_files,
+                             confinement=Confinement.of(request.allow_paths, request.sysroot))
     with timed("plan"):
         the_plan = _plan(request, loaded)
     image, initramfs = _outputs(request, loaded)

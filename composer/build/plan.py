@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from composer.archive.codec import Compression, kernel_supports
+from composer.build.trust import trust_entries
 from composer.cpio import PATH_MAX
 from composer.errors import InputError, KernelError, ResolveError, at_entry, located
 from composer.image.kernel import Kernel, kernel_at, kernel_in
@@ -28,7 +29,6 @@ from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch, identify
 from composer.resolve.modules import ModuleIndex, ModuleSelection
 from composer.resolve.sysroot import Sysroot
-from composer.trust import trust_entries
 
 if TYPE_CHECKING:
     from composer.recipe import LoadedRecipe
@@ -154,11 +154,26 @@ def find_kernel(recipe: Recipe, sysroot: Path, override: Path | None,
 
 
 def build_context(variables: Mapping[str, object], *, release: str | None = None,
-                  arch: str | None = None, modules: list[str] | None = None
-                  ) -> dict[str, object]:
+                  arch: str | None = None, modules: list[str] | None = None,
+                  kexec_file: str = "") -> dict[str, object]:
     """What templates see: the recipe's variables, plus facts the build found out."""
-    facts = {"release": release or "", "arch": arch or "", "modules": modules or []}
+    facts = {"release": release or "", "arch": arch or "", "modules": modules or [],
+             "kexec_file": kexec_file}
     return {**variables, "composer": facts}
+
+
+def kexec_file_fact(sysroot: Path, release: str | None) -> str:
+    """"yes" or "no": whether the image's kernel has kexec_file_load (CONFIG_KEXEC_FILE in
+    the sysroot's /boot/config-RELEASE), "" when that file is not there. The boot script
+    then skips a `kexec -s` that cannot work (an exec of kexec per boot, ~0.2 s under
+    TCG) instead of trying it first at every boot."""
+    if not release:
+        return ""
+    try:
+        text = (sysroot / "boot" / f"config-{release}").read_text(errors="replace")
+    except OSError:
+        return ""
+    return "yes" if "\nCONFIG_KEXEC_FILE=y\n" in f"\n{text}" else "no"
 
 
 def _module_names(recipe: Recipe, variables: Mapping[str, object]) -> tuple[list[str],
@@ -214,11 +229,12 @@ def plan(loaded: LoadedRecipe, *, sysroot: Path, kernel_override: Path | None = 
     release = selection.index.release if selection is not None else wanted
     declared_arch = recipe.arch or ("s390x" if kernel is not None else None)
     context = build_context(variables, release=release, arch=declared_arch,
-                            modules=selection.load_order() if selection else [])
+                            modules=selection.load_order() if selection else [],
+                            kexec_file=kexec_file_fact(sysroot, release) if kernel else "")
     included: list[Path] = []
     recipe_entries = simple_entries(recipe, context, included)
-    recipe_entries += trust_entries(variables, sysroot=sysroot, base=loaded.path.resolve().parent,
-                                    origins=loaded.origins)
+    recipe_entries += trust_entries(variables, sysroot=sysroot, top=loaded.path,
+                                    origins=loaded.origins, confinement=loaded.confinement)
     binaries = binary_entries(recipe, sysroot, context, declared_arch)
     arch = declared_arch or arch_of(binaries)
     modules = selection.entries(with_firmware=recipe.kernel.firmware) if selection else []

@@ -22,6 +22,15 @@ answers the guest's prompts as an operator at the console would, in order, each 
 prompt has appeared (after the previous answer's):
 
   compose boot pxelinux.0 --tftp srv --type 'boot: =rescue single' --expect 'Run /init'
+
+Real servers instead of QEMU's (root): --lab makes a network namespace with dnsmasq
+(DHCPv4, DHCPv6, router advertisements, TFTP of the TFTP root, DNS) and nginx (--http-root
+on 192.168.77.1 and [fd77::1]), the guest on a tap there; --dnsmasq-conf gives your
+site's dnsmasq lines instead of the lab's default ones, to try an image before it meets
+your network. --netns NAME --tap IFNAME puts the card into a namespace of your own.
+--append boots the image directly (-kernel) with that command line, e.g. 'ip=... ':
+
+  compose boot pxelinux.0 --tftp srv --lab --dnsmasq-conf site.conf --http-root www
 """
 
 from __future__ import annotations
@@ -88,6 +97,30 @@ def add_boot_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--memory", type=int, default=1024, metavar="MB",
                         help="guest memory (default 1024)")
     parser.add_argument("--qemu", metavar="PATH", help="the qemu-system-s390x to run")
+    parser.add_argument("--lab", action="store_true",
+                        help="boot in a lab made for this run (root): a network namespace "
+                             "with dnsmasq (DHCPv4, DHCPv6, router advertisements, TFTP of "
+                             "the TFTP root, DNS) and nginx (--http-root), the guest's card "
+                             "on a tap device there; all gone afterwards")
+    parser.add_argument("--dnsmasq-conf", type=Path, metavar="FILE",
+                        help="with --lab: your site's dnsmasq lines (dhcp-range, dhcp-boot, "
+                             "dhcp-option...) instead of the lab's default ones")
+    parser.add_argument("--http-root", type=Path, metavar="DIR",
+                        help="with --lab: serve DIR over HTTP on port 80 of 192.168.77.1 "
+                             "and [fd77::1]")
+    parser.add_argument("--netns", metavar="NAME",
+                        help="put the guest's card on a tap device in this network namespace "
+                             "(your own servers there; see --tap) instead of QEMU's user "
+                             "network")
+    parser.add_argument("--tap", default="tap0", metavar="IFNAME",
+                        help="the tap device in --netns (default tap0)")
+    parser.add_argument("--udp", type=int, metavar="PORT",
+                        help="with --netns: no tap; the card's frames go as UDP datagrams to "
+                             "127.0.0.1:PORT there and come back to PORT+1 (a switch in user "
+                             "space, like the lab's VLAN trunk)")
+    parser.add_argument("--append", metavar="CMDLINE",
+                        help="boot IMAGE directly with -kernel and this command line "
+                             "(libvirt's direct kernel boot: no firmware network boot)")
     parser.add_argument("--unwired-nics", type=int, default=0, metavar="N",
                         help="N more network cards connected to nothing, before the boot "
                              "card (does the image find the card it booted from?)")
@@ -120,7 +153,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _boot(args: argparse.Namespace, ui: UI, entries: list[BootEntry],
           answers: list[Answer]) -> int:
-    from composer.qemu.boot import boot_image
+    from composer.qemu.boot import Site, boot_image
 
     streams: list[TextIO] = [] if ui.verbosity < 0 else [ui.out]
     try:
@@ -136,7 +169,10 @@ def _boot(args: argparse.Namespace, ui: UI, entries: list[BootEntry],
             args.image, tftp_dir=args.tftp, entries=entries, mac=args.mac,
             timeout=args.timeout, expect=args.expect, memory=args.memory, qemu=args.qemu,
             console=Tee(*streams) if streams else None, answers=answers, disks=args.disk,
-            reboot=args.reboot, unwired_nics=args.unwired_nics)
+            reboot=args.reboot, unwired_nics=args.unwired_nics,
+            site=Site(netns=args.netns, tap=args.tap, udp=args.udp, lab=args.lab,
+                      dnsmasq_conf=args.dnsmasq_conf, http_root=args.http_root,
+                      append=args.append))
     finally:
         if log is not None:
             log.close()

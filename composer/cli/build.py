@@ -143,6 +143,7 @@ def _requests(args: argparse.Namespace) -> list[BuildRequest]:
         requests.append(BuildRequest(
             recipe=recipe, sysroot=args.sysroot, image=image, initramfs=initramfs,
             kernel=args.kernel, overrides=overrides, vars_files=tuple(args.vars_files),
+            allow_paths=tuple(args.allow_paths),
             netboot_limit=args.netboot_limit, cmdline=args.cmdline, layout=args.layout,
             ins=args.ins, sbom=args.sbom if args.output_dir is None or args.sbom is None
             else args.output_dir / f"{name}.spdx.json", sbom_format=args.sbom_format,

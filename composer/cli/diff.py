@@ -18,7 +18,12 @@ from pathlib import Path
 
 from composer.build.pipeline import BuildRequest, build
 from composer.cli.inspect import add_limit_arguments, limits_from
-from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
+from composer.cli.options import (
+    add_sysroot_option,
+    add_variable_options,
+    confinement_from,
+    overrides_from,
+)
 from composer.cli.ui import UI
 from composer.read.diff import diff_files, diff_json, diff_lines
 from composer.recipe import load_recipe
@@ -52,14 +57,15 @@ def _is_recipe(path: Path) -> bool:
 
 def _built(path: Path, args: argparse.Namespace, workdir: Path) -> Path:
     """The image (or, without a kernel, the initramfs) the recipe builds today."""
-    loaded = load_recipe(path, overrides=overrides_from(args), vars_files=args.vars_files)
+    loaded = load_recipe(path, overrides=overrides_from(args), vars_files=args.vars_files,
+                         confinement=confinement_from(args, args.sysroot))
     has_kernel = loaded.recipe.kernel.image is not None
     target = workdir / f"{path.stem}.{'img' if has_kernel else 'initramfs'}"
     request = BuildRequest(recipe=path, sysroot=args.sysroot,
                            image=target if has_kernel else None,
                            initramfs=None if has_kernel else target,
                            overrides=overrides_from(args), vars_files=tuple(args.vars_files),
-                           netboot_limit="ignore")
+                           allow_paths=tuple(args.allow_paths), netboot_limit="ignore")
     build(request)
     return target
 

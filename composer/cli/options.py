@@ -8,6 +8,7 @@ from pathlib import Path
 
 from composer.errors import InputError
 from composer.recipe import parse_assignment
+from composer.recipe.confine import Confinement
 
 
 def add_variable_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -15,6 +16,11 @@ def add_variable_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                         metavar="NAME=VALUE", help="override a recipe variable (repeatable)")
     parser.add_argument("--vars", dest="vars_files", action="append", default=[], type=Path,
                         metavar="FILE", help="YAML file of variable overrides (repeatable)")
+    parser.add_argument("--allow-path", dest="allow_paths", action="append", default=[],
+                        type=Path, metavar="DIR",
+                        help="let the recipe read host files under DIR (repeatable); "
+                             "otherwise it reads only its own directory tree and the "
+                             "sysroot (README, Confined recipes)")
 
 
 def add_sysroot_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -41,3 +47,8 @@ def utf8_argument(option: str, text: str) -> str:
 
 def overrides_from(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     return tuple(parse_assignment(utf8_argument("--set", text)) for text in args.overrides)
+
+
+def confinement_from(args: argparse.Namespace, sysroot: Path | None = None) -> Confinement:
+    """What the recipe may read besides its own tree: --allow-path, and the sysroot."""
+    return Confinement.of(args.allow_paths, sysroot)

@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 from composer.build.plan import build_context, simple_entries
-from composer.cli.options import add_variable_options, overrides_from
+from composer.build.trust import trust_entries
+from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import BuildError
 from composer.manifest import Kind, read_content
 from composer.recipe import load_recipe
 from composer.recipe.stock import recipe_argument
-from composer.trust import trust_entries
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,12 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     overrides = overrides_from(args)
-    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
+    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files,
+                         confinement=confinement_from(args))
     variables = loaded.recipe.variables
     entries = simple_entries(loaded.recipe, build_context(variables))
     # No sysroot here: the CA bundle is the recipe's https_ca, if it names one.
-    entries += trust_entries(variables, sysroot=None, base=loaded.path.resolve().parent,
-                             origins=loaded.origins)
+    entries += trust_entries(variables, sysroot=None, top=loaded.path, origins=loaded.origins,
+                             confinement=loaded.confinement)
     # Copied files too: static scripts find their library and settings beside them.
     rendered = [e for e in entries if e.kind is Kind.FILE]
     for entry in rendered:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from composer.cli.options import add_variable_options, overrides_from
+from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.recipe import load_recipe
 from composer.recipe.show import recipe_data, show
@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     overrides = overrides_from(args)
-    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files)
+    loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files,
+                         confinement=confinement_from(args))
     if args.json:
         data = recipe_data(loaded.data)
         if args.origins:

@@ -19,7 +19,7 @@ from pathlib import Path
 from composer.build.check import check_build
 from composer.build.pipeline import effective_cmdline
 from composer.build.plan import build_context, plan, simple_entries
-from composer.cli.options import add_variable_options, overrides_from
+from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError, is_located
 from composer.recipe import LoadedRecipe, load_recipe
@@ -41,7 +41,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     worst = 0
     for path in args.recipes:
         try:
-            loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files)
+            loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files,
+                                 confinement=confinement_from(args))
             if args.sysroot is None:
                 simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
             else:

@@ -62,9 +62,10 @@ def default_dest(arch: str) -> Path:
 def default_packages(arch: str) -> list[str]:
     """What a PXELINUX image is built from: the kernel, busybox, kexec, curl (the
     HTTP(S)/FTP client, with the CA certificates its HTTPS verifies against), gpgv (the
-    signature check), and strace for the debug variant."""
+    signature check), dhcpcd (the DHCPv6 client: busybox-static has no udhcpc6), and
+    strace for the debug variant."""
     return [f"linux-image-{arch}", "busybox-static", "kexec-tools", "curl",
-            "ca-certificates", "gpgv", "strace"]
+            "ca-certificates", "gpgv", "dhcpcd-base", "strace"]
 
 
 def read_stamp(dest: Path) -> dict[str, object] | None:

@@ -18,7 +18,7 @@ from composer.errors import ComposerError
 # Tools that maintainer scripts run at install time; a sysroot we only read never needs
 # them, and they pull in perl, dpkg, initramfs-tools and a dozen libraries.
 NOISE = frozenset({
-    "debconf", "debconf-2.0", "cdebconf", "perl-base", "dpkg", "install-info",
+    "debconf", "debconf-2.0", "cdebconf", "perl-base", "dpkg", "install-info", "adduser",
     "linux-base", "initramfs-tools", "initramfs-tools-core", "linux-initramfs-tool",
     "kmod", "dracut", "dracut-core", "tiny-initramfs",
 })

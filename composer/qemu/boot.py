@@ -19,6 +19,7 @@ a failed network boot here.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import select
 import subprocess
@@ -36,6 +37,7 @@ from composer.image.s390 import NETBOOT_LIMIT, SIGNATURE, SIGNATURE_OFFSET
 from composer.inputfile import UnreadableFile, open_regular
 from composer.qemu.command import check_firmware, check_mac, find_qemu, kvm_usable, qemu_command
 from composer.qemu.console import Answer, Typist, type_keys
+from composer.qemu.lab import TAP, Lab, default_dnsmasq_lines
 from composer.qemu.tftproot import BOOTFILE, BootEntry, bootfile_in, lay_out_tftp
 
 PANIC = "Kernel panic"
@@ -73,10 +75,10 @@ def check_image(image: Path) -> None:
 def is_ins_file(image: Path) -> bool:
     """An .INS file (the firmware's test: the boot file starts with `* `)."""
     try:
-        with image.open("rb") as file:
+        with open_regular(image) as file:  # a FIFO is refused, not waited on
             return file.read(2) == b"* "
-    except OSError:
-        return False
+    except (UnreadableFile, OSError):
+        return False  # check_image says why
 
 
 def check_ins_tree(ins: Path, tftp_dir: Path | None, entries: Sequence[BootEntry]) -> Path:
@@ -145,6 +147,24 @@ class ConsoleWatch:
 
 
 @dataclass(frozen=True)
+class Site:
+    """Where the guest's network card goes. By default QEMU's user network (its own DHCP
+    and TFTP); NETNS: a tap device TAP in that network namespace, whose servers are
+    someone else's; LAB: composer's lab (composer/qemu/lab.py) made for this boot, serving the
+    TFTP root and HTTP_ROOT, with DNSMASQ_CONF's lines instead of its default DHCP ones.
+    UDP (with NETNS): the card's frames as datagrams to 127.0.0.1:UDP there, not a tap.
+    APPEND boots the image directly (-kernel) with that command line instead."""
+
+    netns: str | None = None
+    tap: str = TAP
+    udp: int | None = None
+    lab: bool = False
+    dnsmasq_conf: Path | None = None
+    http_root: Path | None = None
+    append: str | None = None
+
+
+@dataclass(frozen=True)
 class BootResult:
     outcome: Outcome
     ok: bool
@@ -168,7 +188,7 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
                console: Console | None = None, memory: int = 1024,
                qemu: str | None = None, answers: Sequence[Answer] = (),
                disks: Sequence[Path] = (), reboot: bool = False,
-               unwired_nics: int = 0) -> BootResult:
+               unwired_nics: int = 0, site: Site = Site()) -> BootResult:
     """Boot IMAGE over the network; with EXPECT success is that text on the console,
     without it a guest that stops by itself without a panic. ANSWERS are typed on the
     console as their prompts appear. The guest is always stopped before this returns
@@ -189,21 +209,51 @@ def boot_image(image: Path, *, tftp_dir: Path | None = None,
     if tftp_dir is not None and entries:
         raise InputError("--entry writes pxelinux.cfg/default into a TFTP root compose "
                          "lays out itself; with --tftp DIR put that file into DIR instead")
+    check_site(site)
     binary = find_qemu(qemu)
     check_firmware(binary)
-    with tempfile.TemporaryDirectory(prefix="compose-boot-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="compose-boot-") as scratch, \
+            contextlib.ExitStack() as servers:
         if tftp_dir is None:
             tftp, bootfile = Path(scratch) / "tftp", BOOTFILE
             tftp.mkdir()
             lay_out_tftp(tftp, image, entries)
         else:
             tftp, bootfile = tftp_dir.resolve(), bootfile_in(tftp_dir, image)
+        netns = site.netns
+        if site.lab:
+            lab = Lab(tftp, site.http_root, dnsmasq_conf=site.dnsmasq_conf)
+            if site.dnsmasq_conf is None:
+                lab.dnsmasq_lines = default_dnsmasq_lines(lab, bootfile)
+            netns = servers.enter_context(lab).netns
+        direct = None if site.append is None else (image.resolve(), site.append)
         command = qemu_command(binary, tftp, bootfile, memory=memory, mac=mac,
                                kvm=kvm_usable(), disks=[d.resolve() for d in disks],
-                               reboot=reboot, unwired_nics=unwired_nics)
+                               reboot=reboot, unwired_nics=unwired_nics,
+                               tap=site.tap if netns else None,
+                               udp=site.udp if netns else None, direct=direct)
+        if netns:
+            command = ["ip", "netns", "exec", netns, *command]
         with open(Path(scratch) / "qemu.stderr", "w+") as stderr:
             return _run(command, stderr, timeout=timeout, expect=expect, console=console,
                         typist=Typist(answers))
+
+
+def check_site(site: Site) -> None:
+    if site.lab and site.netns:
+        raise InputError("--lab makes a network namespace of its own; give --lab or "
+                         "--netns, not both")
+    if not site.lab and (site.dnsmasq_conf or site.http_root):
+        raise InputError("--dnsmasq-conf and --http-root configure the lab: add --lab")
+    if site.dnsmasq_conf is not None and not site.dnsmasq_conf.is_file():
+        raise InputError(f"--dnsmasq-conf {site.dnsmasq_conf} is not a file")
+    if site.http_root is not None and not site.http_root.is_dir():
+        raise InputError(f"--http-root {site.http_root} is not a directory")
+    if site.udp is not None and (site.netns is None or not 1 <= site.udp <= 65534):
+        raise InputError("--udp PORT (1..65534) goes with --netns")
+    if site.netns is not None and not Path("/run/netns", site.netns).exists():
+        raise InputError(f"--netns {site.netns}: no such network namespace "
+                         "(`ip netns list` shows them)")
 
 
 def _run(command: list[str], stderr: IO[str], *, timeout: float, expect: str | None,

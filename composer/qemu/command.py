@@ -58,7 +58,8 @@ def kvm_usable() -> bool:
 
 def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
                  mac: str | None = None, kvm: bool = False, disks: Sequence[Path] = (),
-                 reboot: bool = False, unwired_nics: int = 0) -> list[str]:
+                 reboot: bool = False, unwired_nics: int = 0, tap: str | None = None,
+                 udp: int | None = None, direct: tuple[Path, str] | None = None) -> list[str]:
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`, then DISKS as raw
     virtio-blk-ccw disks (for a LOCALBOOT re-IPL). tb-size=16 keeps TCG's translation
@@ -66,19 +67,33 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
     REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot). UNWIRED_NICS cards connected
     to nothing (each on a hub of its own) come first, so the boot card is not the first
     CCW device; which one Linux names eth0 varies from boot to boot here, so the image
-    has to find the card the firmware booted from."""
+    has to find the card the firmware booted from. With TAP the card is on that tap device
+    instead (QEMU then runs where the tap is, e.g. in the lab's network namespace); with
+    UDP its frames go as datagrams to 127.0.0.1:UDP, and come from there to UDP+1 (a
+    switch in user space, like the lab's VLAN trunk). DIRECT
+    (image, command line) boots the image with -kernel/-append, libvirt's direct kernel
+    boot: no firmware network boot, the command line replaced."""
     def escape(value: str) -> str:  # QEMU's option syntax doubles commas in values
         return value.replace(",", ",,")
 
-    nic = "virtio-net-ccw,netdev=n0,bootindex=1" + (f",mac={mac}" if mac else "")
+    if udp is not None:
+        netdev = f"socket,id=n0,udp=127.0.0.1:{udp},localaddr=127.0.0.1:{udp + 1}"
+    elif tap:
+        netdev = f"tap,id=n0,ifname={escape(tap)},script=no,downscript=no"
+    else:
+        netdev = f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}"
+    nic = ("virtio-net-ccw,netdev=n0" + ("" if direct else ",bootindex=1")
+           + (f",mac={mac}" if mac else ""))
     unwired = [arg for n in range(unwired_nics)
                for arg in ("-netdev", f"hubport,id=u{n},hubid={n + 1}",
                            "-device", f"virtio-net-ccw,netdev=u{n}")]
     command = [qemu, "-M", "s390-ccw-virtio", "-m", str(memory), "-nographic",
                *([] if reboot else ["-no-reboot"]),
                "-accel", "kvm" if kvm else "tcg,tb-size=16", *unwired,
-               "-netdev", f"user,id=n0,tftp={escape(str(tftp))},bootfile={escape(bootfile)}",
+               "-netdev", netdev,
                "-device", nic]
+    if direct is not None:
+        command += ["-kernel", str(direct[0]), "-append", direct[1]]
     for n, disk in enumerate(disks):
         command += ["-drive", f"file={escape(str(disk))},if=none,id=disk{n},format=raw",
                     "-device", f"virtio-blk-ccw,drive=disk{n}"]

@@ -17,9 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from composer.errors import InputError, Location, Problem, RecipeError
+from composer.recipe.confine import HINT as CONFINE_HINT
+from composer.recipe.confine import Confinement, is_stock_recipe, recipe_tree
 from composer.recipe.merge import Replacement, merge
 from composer.recipe.model import ENTRY_LISTS, Recipe, VariableValue
-from composer.recipe.schema import validate
+from composer.recipe.schema import type_name, validate
 from composer.recipe.stock import is_name, recipe_argument, stock_recipes
 from composer.recipe.variables import check, coerce_declared, is_declaration, split
 from composer.recipe.yamldoc import Document, format_key_path, load_document
@@ -37,6 +39,25 @@ class LoadedRecipe:
     data: dict[str, Any] = field(default_factory=dict)  # merged data, before the model
     origins: dict[str, str] = field(default_factory=dict)  # "kernel.cmdline" -> file:line:col
     replaced: tuple[Replacement, ...] = ()  # base entries the variants replaced or removed
+    confinement: Confinement = field(default_factory=Confinement)  # what it may read
+
+
+def _confined(data: dict[str, Any], doc: Document, base: Path, tree: Path,
+              confinement: Confinement) -> list[Problem]:
+    """Every entry source of one layer that lies outside what it may read."""
+    problems = []
+    for key, kind in [(k, v) for list_key, v in ENTRY_LISTS.items()
+                      for k in (list_key, f"{list_key}+")]:  # files+: items read files too
+        for i, item in enumerate(data.get(key, [])):
+            for name in kind.relative:
+                value = item.get(name) if isinstance(item, dict) else None
+                if not isinstance(value, str):
+                    continue
+                reason = confinement.refusal(base / value, tree)
+                if reason is not None:
+                    problems.append(Problem(f"{value} {reason}", doc.where((key, i, name)),
+                                            f"{key}[{i}].{name}", CONFINE_HINT))
+    return problems
 
 
 def _absolutize(data: dict[str, Any], doc: Document, base: Path) -> None:
@@ -107,7 +128,8 @@ def _origins(data: dict[str, Any], doc: Document) -> dict[str, str]:
     return out
 
 
-def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
+def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement],
+                 confinement: Confinement
                  ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     resolved = path.resolve()
     doc = load_document(path)
@@ -117,6 +139,10 @@ def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
     if problems:
         raise RecipeError(problems)
     data = doc.data
+    tree = recipe_tree(resolved)
+    problems = _confined(data, doc, resolved.parent, tree, confinement)
+    if problems:
+        raise RecipeError(problems)
     _absolutize(data, doc, resolved.parent)
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -132,8 +158,12 @@ def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
             names = " -> ".join(str(p) for p in (*chain, resolved, parent_path.resolve()))
             raise RecipeError([Problem(f"extends cycle: {names}", where, "extends",
                                        "a recipe cannot extend itself, even indirectly")])
+        reason = None if is_stock_recipe(parent_path) else \
+            confinement.refusal(resolved.parent / parent, tree)
+        if reason is not None:
+            raise RecipeError([Problem(f"{parent} {reason}", where, "extends", CONFINE_HINT)])
         layer, layer_files, layer_origins = _extended(parent_path, (*chain, resolved), log,
-                                                      where)
+                                                      where, confinement)
         merged = merge(merged, layer, log)
         files += layer_files
         origins.update(layer_origins)
@@ -141,12 +171,12 @@ def _load_layers(path: Path, chain: tuple[Path, ...], log: list[Replacement]
     return merge(merged, data, log), files, origins
 
 
-def _extended(path: Path, chain: tuple[Path, ...], log: list[Replacement], where: Location
-              ) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
+def _extended(path: Path, chain: tuple[Path, ...], log: list[Replacement], where: Location,
+              confinement: Confinement) -> tuple[dict[str, Any], list[Path], dict[str, str]]:
     """An extended recipe's layers; a problem with the file itself (not a regular file,
     unreadable) is reported where `extends:` names it."""
     try:
-        return _load_layers(path, chain, log)
+        return _load_layers(path, chain, log, confinement)
     except RecipeError as error:
         first = error.problems[0]
         if len(error.problems) == 1 and first.location is not None \
@@ -214,15 +244,23 @@ def load_vars_file(path: Path) -> dict[str, Any]:
 
 
 def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
-                vars_files: Sequence[Path] = ()) -> LoadedRecipe:
+                vars_files: Sequence[Path] = (),
+                confinement: Confinement | None = None) -> LoadedRecipe:
+    """The recipe at PATH with its layers, --vars files and --set values applied; every
+    host file it reads is within CONFINEMENT (composer/recipe/confine.py)."""
     if not os.path.lexists(path):
         raise RecipeError([Problem("recipe not found", Location(str(path)),
                                    hint=_stock_hint(str(path)))])
+    confinement = confinement or Confinement()
     replaced: list[Replacement] = []
-    data, files, origins = _load_layers(path, (), replaced)
+    data, files, origins = _load_layers(path, (), replaced, confinement)
     data.pop("extends", None)
     variables, declared = split(data.get("variables", {}))
+    tree = recipe_tree(path)
     for vars_file in vars_files:
+        reason = confinement.refusal(vars_file, tree)
+        if reason is not None:
+            raise InputError(f"--vars {vars_file} {reason}", hint=CONFINE_HINT)
         _apply_overrides(variables, load_vars_file(vars_file), f"variables file {vars_file}",
                          origins, declared)
         files.append(vars_file.resolve())
@@ -237,8 +275,29 @@ def load_recipe(path: Path, *, overrides: Sequence[tuple[str, str]] = (),
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:
-        # The schema passed every file, so what is left is a value no schema saw: a
-        # variable from a --vars file, judged by the model.
-        raise RecipeError([Problem(e["msg"], Location(str(path)), format_key_path(e["loc"]))
-                           for e in error.errors()]) from None
-    return LoadedRecipe(recipe, path, tuple(files), data, origins, tuple(replaced))
+        raise RecipeError(_model_problems(error, path, origins)) from None
+    return LoadedRecipe(recipe, path, tuple(files), data, origins, tuple(replaced),
+                        confinement)
+
+
+def _model_problems(error: ValidationError, path: Path, origins: Mapping[str, str]
+                    ) -> list[Problem]:
+    """The schema passed every file, so what the model refuses is a value no schema saw:
+    a variable from a --vars file. pydantic reports one error per branch of the variable
+    type; the user needs one line per value, saying where it came from."""
+    problems: dict[str, Problem] = {}
+    for e in error.errors():
+        loc = e["loc"]
+        key = format_key_path(tuple(loc[:2]) + tuple(p for p in loc[3:4] if isinstance(p, int)))
+        if key in problems:
+            continue
+        value = e["input"]
+        came = origins.get(".".join(str(p) for p in loc[:2]))
+        message = (f"{type_name(value)} {value!r} is not a variable value (a string, number, "
+                   "boolean or a list of them)"[:200] if loc[:1] == ("variables",)
+                   else e["msg"])
+        problems[key] = Problem(message + (f"; set by {came}" if came else ""),
+                                Location(str(path)), key)
+    # A list with a bad item: the item is the problem, not the list.
+    return [p for key, p in problems.items() if not any(k.startswith(key + "[")
+                                                        for k in problems)]

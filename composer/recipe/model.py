@@ -78,7 +78,9 @@ REMOVE = ("In a variant: drop the entry with this identity that a base recipe de
 class Part(BaseModel):
     """A mapping of the recipe: frozen, unknown keys refused, `x-` keys free for notes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a validator is compiled for the classes a build validates (the
+    # Recipe, its parts inline), not one for each class as it is defined.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     # The schema a branch adds to the generated one (`if`/`then`, `oneOf`), and the short
     # form a recipe may write instead of the mapping (a string), if any.

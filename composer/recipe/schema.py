@@ -106,7 +106,7 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
             int: "an integer", float: "a number", type(None): "empty"}.get(type(value),
                                                                           type(value).__name__)
@@ -167,7 +167,7 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
         kinds = error.validator_value if isinstance(error.validator_value, list) \
             else [error.validator_value]
         wanted = " or ".join(JSON_TYPES.get(str(k), str(k)) for k in kinds)
-        return [Problem(f"expected {wanted}, got {_type_name(value)} {value!r}"[:200],
+        return [Problem(f"expected {wanted}, got {type_name(value)} {value!r}"[:200],
                         where, key)]
     if error.validator == "enum":
         choices = [str(c) for c in error.validator_value]
@@ -190,7 +190,7 @@ def _problems(error: ValidationError, doc: Document) -> list[Problem]:
         if error.validator == "oneOf" and isinstance(value, dict):
             return [Problem("give exactly one of 'name' or 'pattern'", where, key)]
         description = error.schema.get("description", "")
-        return [Problem(f"{_type_name(value)} {value!r} is not valid here"[:200], where, key,
+        return [Problem(f"{type_name(value)} {value!r} is not valid here"[:200], where, key,
                         description)]
     return [Problem(error.message[:300], where, key)]
 

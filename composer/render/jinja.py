@@ -26,7 +26,9 @@ Probe = tuple[str, bytes | None]
 
 class _Loader(jinja2.FileSystemLoader):
     """FileSystemLoader that reads only regular files, and at most MAX_RESULT bytes:
-    `{% include %}` of a FIFO would block, of /dev/zero never end. Every path it looks
+    `{% include %}` of a FIFO would block, of /dev/zero never end; and only files in
+    the template's own directory tree, a link that leads out included (confined
+    recipes, composer/recipe/confine.py). Every path it looks
     at is added to `probes`, found or not (`ignore missing` renders differently once
     the file appears)."""
 
@@ -45,6 +47,12 @@ class _Loader(jinja2.FileSystemLoader):
                 pieces = jinja2.loaders.split_template_path(template)
                 self.probes += [(posixpath.join(s, *pieces), None) for s in self.searchpath]
             raise
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(s).resolve()) for s in self.searchpath):
+            # Jinja refuses ".." in a name; a link is the one way out of the directory.
+            raise jinja2.exceptions.TemplateNotFound(
+                template, f"included template {template!r} is a link to {real}, outside "
+                          f"the template's directory {self.searchpath[0]}: refused")
         if self.read is not None:
             self.read.append(Path(filename))
         try:

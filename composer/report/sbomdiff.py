@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import InputError
+from composer.inputfile import UnreadableFile, open_regular
 
 OWN = ("SPDXRef-Package-image", "SPDXRef-Package-recipe")
 
@@ -21,9 +22,9 @@ OWN = ("SPDXRef-Package-image", "SPDXRef-Package-recipe")
 def is_sbom(path: Path) -> bool:
     """Whether PATH is an SPDX JSON document (by its first bytes, not its name)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO is refused, not waited on
             head = f.read(4096)
-    except OSError:
+    except (UnreadableFile, OSError):
         return False
     return head.lstrip()[:1] == b"{" and b'"spdxVersion"' in head
 

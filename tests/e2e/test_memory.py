@@ -68,9 +68,16 @@ def recipe(tmp_path: Path, name: str, codec: str, lines: list[str]) -> Path:
     return path
 
 
-def peak_kib(recipe_path: Path, output: Path) -> int:
+def content_root(lines: list[str]) -> Path:
+    """The directory the content fixture wrote into (outside each test's recipe
+    directory, so the build is allowed to read it: --allow-path)."""
+    return Path(lines[0].split("source: ")[1].rstrip("}")).parent.parent
+
+
+def peak_kib(recipe_path: Path, output: Path, content: list[str]) -> int:
     done = subprocess.run([PYTHON, "-c", MEASURE, str(recipe_path), "--initramfs",
-                           str(output)], cwd=output.parent, capture_output=True, text=True,
+                           str(output), "--allow-path", str(content_root(content))],
+                          cwd=output.parent, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     code, peak = done.stdout.splitlines()[-1].split()
@@ -91,8 +98,8 @@ def test_peak_memory_stays_flat_as_the_image_grows(
         tmp_path: Path, content: tuple[list[str], list[str]], codec: str) -> None:
     small, large = content
     small_out, large_out = tmp_path / "small.img", tmp_path / "large.img"
-    small_peak = peak_kib(recipe(tmp_path, "small", codec, small), small_out)
-    large_peak = peak_kib(recipe(tmp_path, "large", codec, large), large_out)
+    small_peak = peak_kib(recipe(tmp_path, "small", codec, small), small_out, small)
+    large_peak = peak_kib(recipe(tmp_path, "large", codec, large), large_out, large)
     if codec == "none":
         assert large_out.stat().st_size > 400 * MIB
     assert large_peak < PEAK_LIMIT_KIB, (small_peak, large_peak)
@@ -102,7 +109,8 @@ def test_peak_memory_stays_flat_as_the_image_grows(
 def test_zstd_worker_threads_cost_a_bounded_amount(
         tmp_path: Path, content: tuple[list[str], list[str]]) -> None:
     _, large = content
-    peak = peak_kib(recipe(tmp_path, "large", "zstd-threads", large), tmp_path / "large.img")
+    peak = peak_kib(recipe(tmp_path, "large", "zstd-threads", large), tmp_path / "large.img",
+                    large)
     assert peak < ZSTD_THREADS_LIMIT_KIB, peak
 
 
@@ -111,7 +119,7 @@ def test_the_big_image_holds_every_byte(tmp_path: Path,
     """The streamed copy is the data, not just the right length."""
     _, large = content
     out = tmp_path / "large.img"
-    peak_kib(recipe(tmp_path, "large", "zstd-threads", large), out)
+    peak_kib(recipe(tmp_path, "large", "zstd-threads", large), out, large)
     listing = subprocess.run(f"zstd -dcq < {out} | cpio -itv --quiet", shell=True,
                              capture_output=True, text=True, check=True).stdout
     sizes = {line.split()[-1]: int(line.split()[4]) for line in listing.splitlines()
@@ -135,7 +143,7 @@ def test_a_source_that_changes_size_mid_build_fails_cleanly(tmp_path: Path) -> N
     path = recipe(tmp_path, "r", "gzip", lines)
     out = tmp_path / "initrd"
     out.write_bytes(b"previous image")
-    done = compose(path, "--initramfs", out, cwd=ROOT, timeout=120)
+    done = compose(path, "--initramfs", out, "--allow-path", "/proc", cwd=ROOT, timeout=120)
     assert done.returncode == 1, done.stderr
     assert re.search(r"/proc/\w+/status changed size while being archived", done.stderr)
     assert "cannot write" not in done.stderr  # the input changed, not the output

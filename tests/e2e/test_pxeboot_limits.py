@@ -222,3 +222,15 @@ def test_a_100_kb_answer_takes_linear_time(root: Path, tmp_path: Path, answer: s
     assert "the command line of label 'a' is" in done.stderr
     assert done.returncode == 0, done.stderr
     assert "append=BOOT_IMAGE=vmlinuz\n" in done.stdout
+
+
+def test_settings_the_shell_cannot_hold_are_not_taken(root: Path, tmp_path: Path) -> None:
+    """Some settings can be overridden from the kernel's command line: a value that is no
+    number, or too long for the shell's arithmetic, falls back to the default."""
+    config = "DEFAULT a\nLABEL a\n  KERNEL vmlinuz\n"
+    done = dry_run(root, tmp_path, {"pxelinux.cfg/default": config, "vmlinuz": s390_kernel()},
+                   env={"PXE_FETCH_TIMEOUT": "99999999999999999999", "PXE_FAILURE_PROMPT": "x"})
+    assert done.returncode == 0, done.stderr
+    assert "PXE_FETCH_TIMEOUT='99999999999999999999' is not a number up to 999999: taken " \
+           "as 30" in done.stderr
+    assert "PXE_FAILURE_PROMPT='x'" in done.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from composer.recipe import load_recipe
 from kernelfactory import write_kernel
-from recipefamily import write, write_family
+from recipefamily import allowing, write, write_family
 from under_test import compose
 
 
@@ -19,7 +19,8 @@ def family(tmp_path: Path) -> Path:
 
 
 def test_show_origins_names_file_line_and_set(family: Path) -> None:
-    done = compose("show", "variants/debug.yaml", "--origins", "--set", "retries=7", cwd=family)
+    done = compose("show", "variants/debug.yaml", "--origins", "--set", "retries=7",
+                   "--allow-path", ".", cwd=family)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert '  greeting: "debug"  # variants/debug.yaml:2:23' in lines
@@ -30,7 +31,8 @@ def test_show_origins_names_file_line_and_set(family: Path) -> None:
     # what show prints is itself a valid recipe with the same meaning
     write(family / "shown.yaml", done.stdout)
     again = load_recipe(family / "shown.yaml").recipe
-    original = load_recipe(family / "variants/debug.yaml", overrides=[("retries", "7")]).recipe
+    original = load_recipe(family / "variants/debug.yaml", overrides=[("retries", "7")],
+                           confinement=allowing(family)).recipe
     assert _meaning(again.model_dump()) == _meaning(original.model_dump())
 
 

@@ -153,3 +153,19 @@ def test_a_variable_named_mode_keeps_its_type(tmp_path: Path) -> None:
     loaded = load_recipe(recipe)
     assert loaded.recipe.variables == {"mode": 755, "other": 10}
     assert loaded.recipe.files[0].mode == 0o755
+
+
+def test_a_vars_file_value_no_schema_saw_is_one_problem_naming_its_file(tmp_path: Path) -> None:
+    """pydantic reports one error per branch of the variable type; the user gets one
+    line per bad value, with the file that set it."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("variables: {a: x, b: y}\n")
+    values = tmp_path / "vars.yaml"
+    values.write_text("a: {b: 1}\nb: [1, {x: 2}]\n")
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(recipe, vars_files=[values])
+    lines = [str(p) for p in caught.value.problems]
+    assert len(lines) == 2, lines
+    assert "variables.a: a mapping {'b': 1} is not a variable value" in lines[0]
+    assert "variables.b[1]: a mapping {'x': 2} is not a variable value" in lines[1]
+    assert all(line.endswith(f"set by variables file {values}") for line in lines)

@@ -9,7 +9,7 @@ import pytest
 
 from composer.errors import RecipeError
 from composer.recipe import load_recipe
-from recipefamily import write, write_family
+from recipefamily import allowing, write, write_family
 
 
 @pytest.fixture
@@ -18,14 +18,14 @@ def family(tmp_path: Path) -> Path:
 
 
 def test_maps_merge_key_by_key(family: Path) -> None:
-    recipe = load_recipe(family / "variants/debug.yaml").recipe
+    recipe = load_recipe(family / "variants/debug.yaml", confinement=allowing(family)).recipe
     assert recipe.variables == {"greeting": "debug", "retries": 3}
     assert (recipe.kernel.cmdline, recipe.kernel.firmware) == ("console=ttyS0 debug", False)
     assert (recipe.compression.codec, recipe.compression.level) == ("gzip", 1)
 
 
 def test_entry_lists_merge_by_identity_and_removal(family: Path) -> None:
-    recipe = load_recipe(family / "variants/debug.yaml").recipe
+    recipe = load_recipe(family / "variants/debug.yaml", confinement=allowing(family)).recipe
     files = {f.path: f for f in recipe.files}
     assert list(files) == ["/etc/motd", "/etc/keep"]  # replaced in place, issue removed
     assert files["/etc/motd"].content == "{{ greeting }}\n" and files["/etc/motd"].source is None
@@ -35,6 +35,15 @@ def test_entry_lists_merge_by_identity_and_removal(family: Path) -> None:
     assert [(b.name, b.applets) for b in recipe.binaries] == [("busybox", ["sh", "ls"]),
                                                               ("strace", None)]
     assert [m.name or m.pattern for m in recipe.modules] == ["virtio_net", "virtio_blk"]
+
+
+def test_a_variant_below_its_base_needs_the_base_allowed(family: Path) -> None:
+    """extends: ../base.yaml climbs out of variants/: refused, naming the entry."""
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(family / "variants/debug.yaml")
+    assert (f"variants/debug.yaml:1:10: extends: ../base.yaml is {family / 'base.yaml'}, "
+            f"outside the recipe's directory {family / 'variants'}: refused") \
+        in str(caught.value)
 
 
 def test_sources_stay_relative_to_the_file_that_names_them(family: Path) -> None:

@@ -12,18 +12,21 @@ meaning to two of them, the host files:
   the same bytes.
 - `signing_keys`: a binary OpenPGP keyring (`gpg --export KEY >FILE`), for gpgv; needed
   when `signatures` is `warn` or `require`.
-A relative path is taken from the directory of the recipe named on the command line.
+A relative path starts where the value was set: the directory of the recipe file (or
+--vars file) that sets it, the working directory for --set. Both files are host paths a
+recipe names, so they are confined as `source:` is (composer/recipe/confine.py).
 A recipe that declares neither variable gets neither file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, read_regular_file
 from composer.manifest import Entry, Kind
+from composer.recipe.confine import HINT, Confinement, variable_place
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 KEYRING = "/etc/pxeboot/signing-keys.gpg"
@@ -32,22 +35,20 @@ POLICIES = ("off", "warn", "require")
 PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
 MAX_TRUST_FILE = 16 << 20
 
-# Checks a host path a variable names (confinement); raises InputError when refused.
-PathCheck = Callable[[Path, str], None]
-
-
 def _where(origins: Mapping[str, str], name: str) -> str:
     at = origins.get(f"variables.{name}", "")
     return f"{at}: variables.{name}" if at else f"variables.{name}"
 
 
-def _host_file(name: str, raw: str, base: Path, origins: Mapping[str, str],
-               check: PathCheck | None) -> tuple[Path, bytes]:
+def _host_file(name: str, raw: str, top: Path, origins: Mapping[str, str],
+               confinement: Confinement) -> tuple[Path, bytes]:
+    base, tree = variable_place(origins.get(f"variables.{name}", ""), top)
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else base / path
     where = _where(origins, name)
-    if check is not None:
-        check(path, where)
+    reason = confinement.refusal(path, tree)
+    if reason is not None:
+        raise InputError(f"{where}: {raw} {reason}", hint=HINT)
     try:
         return path, read_regular_file(path, MAX_TRUST_FILE)
     except UnreadableFile as error:
@@ -67,11 +68,11 @@ def debian_bundle(sysroot: Path | None) -> bytes | None:
     return b"".join(parts) or None
 
 
-def ca_bundle(variables: Mapping[str, object], sysroot: Path | None, base: Path,
-              origins: Mapping[str, str], check: PathCheck | None) -> Entry | None:
+def ca_bundle(variables: Mapping[str, object], sysroot: Path | None, top: Path,
+              origins: Mapping[str, str], confinement: Confinement) -> Entry | None:
     raw = str(variables.get("https_ca") or "")
     if raw:
-        path, data = _host_file("https_ca", raw, base, origins, check)
+        path, data = _host_file("https_ca", raw, top, origins, confinement)
         if PEM_CERTIFICATE not in data:
             raise InputError(f"{_where(origins, 'https_ca')}: {path} holds no PEM "
                              "certificate (-----BEGIN CERTIFICATE-----)",
@@ -85,8 +86,8 @@ def ca_bundle(variables: Mapping[str, object], sysroot: Path | None, base: Path,
                  origin=f"Debian's ca-certificates ({DEBIAN_CERTS} in the sysroot)")
 
 
-def keyring(variables: Mapping[str, object], base: Path, origins: Mapping[str, str],
-            check: PathCheck | None) -> Entry | None:
+def keyring(variables: Mapping[str, object], top: Path, origins: Mapping[str, str],
+            confinement: Confinement) -> Entry | None:
     policy = str(variables.get("signatures") or "off")
     if policy not in POLICIES:
         raise InputError(f"{_where(origins, 'signatures')}: '{policy}' is not one of "
@@ -98,7 +99,7 @@ def keyring(variables: Mapping[str, object], base: Path, origins: Mapping[str, s
                              "signing_keys, the keyring the signatures are checked against",
                              hint="gpg --export KEYID >keys.gpg; --set signing_keys=keys.gpg")
         return None
-    path, data = _host_file("signing_keys", raw, base, origins, check)
+    path, data = _host_file("signing_keys", raw, top, origins, confinement)
     if not data or not data[0] & 0x80:
         armored = data.lstrip().startswith(b"-----BEGIN PGP")
         raise InputError(
@@ -109,18 +110,19 @@ def keyring(variables: Mapping[str, object], base: Path, origins: Mapping[str, s
                  origin=f"{_where(origins, 'signing_keys')} ({path})")
 
 
-def trust_entries(variables: Mapping[str, object], *, sysroot: Path | None, base: Path,
-                  origins: Mapping[str, str], check: PathCheck | None = None
+def trust_entries(variables: Mapping[str, object], *, sysroot: Path | None, top: Path,
+                  origins: Mapping[str, str], confinement: Confinement | None = None
                   ) -> list[Entry]:
     """The CA bundle (when the recipe declares https_ca) and the keyring (when it
-    declares signing_keys and gives one)."""
+    declares signing_keys and gives one). TOP is the recipe named on the command line."""
+    confinement = confinement or Confinement()
     out = []
     if "https_ca" in variables:
-        bundle = ca_bundle(variables, sysroot, base, origins, check)
+        bundle = ca_bundle(variables, sysroot, top, origins, confinement)
         if bundle is not None:
             out.append(bundle)
     if "signing_keys" in variables or "signatures" in variables:
-        keys = keyring(variables, base, origins, check)
+        keys = keyring(variables, top, origins, confinement)
         if keys is not None:
             out.append(keys)
     return out

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Where a network boot's time goes, phase by phase: an older image against this one.
+
+    python bench/boot_phases.py                        # 3 rounds, base = merge-base with main
+    python bench/boot_phases.py --runs 5 --base main --protocols tftp
+    python bench/boot_phases.py --write BENCHMARKS.md  # also put the tables into that file
+
+Each boot is recipes/pxelinux.yaml through the s390 firmware's network boot in
+qemu-system-s390x (TCG) on QEMU's user network, as `compose boot` runs it (the same
+composer.qemu.boot code), kexec'ing into the Debian kernel (vmlinuz, 4.8 MB) with
+tests/recipes/stage2.yaml as initrd (1 MB), named by plain names on QEMU's TFTP server or
+by URL on an HTTP server bound to 127.0.0.1 (10.0.2.2 in the guest). The config is
+pxelinux.cfg/default, so the boot script asks for every name syslinux tries before it.
+Every console line is time-stamped on the host as it arrives; the phases are the times
+between the lines that end them (the first "starting kernel" is the firmware's, the
+last the boot script's).
+
+"before" is the image built from a git worktree of --base (default: the merge-base of
+HEAD and main), "after" the one built from this tree; the floor is bench/recipes/
+floor.yaml, the same image with the boot script replaced by bare transfers of the same
+kernel file (busybox tftp at several block sizes, curl, busybox wget), nothing else
+running.
+Boots alternate (before, after, floor) round by round, so load from other users of the
+machine hits all alike; tables show medians. "Our own work" is Run /init -> the boot
+script's "starting kernel" minus the time receiving bytes (kernel and initrd sizes at
+the rate of the kernel's progress line). Nothing is written into the repository unless
+--write names a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from composer.qemu.boot import boot_image  # noqa: E402
+from http_server import HttpServer  # noqa: E402
+
+BEGIN = "<!-- bench/boot_phases.py: begin generated -->"
+END = "<!-- bench/boot_phases.py: end generated -->"
+MARKER = "STAGE2-CMDLINE"
+MIB = 1048576
+
+# (phase, what ends it): each pattern is searched from the line after the previous one's.
+PHASES = [
+    ("firmware", "starting kernel", r"starting kernel"),
+    ("our kernel", '"Run /init"', r"Run /init as init process"),
+    ("modules and interface", '"init: DHCP on"', r"^init: DHCP on "),
+    ("DHCP", '"udhcpc: bound"', r"^udhcpc: bound"),
+    ("(nothing printed)", "first `pxeboot:` line", r"^pxeboot: "),
+    ("config search", '"booting label"', r"^pxeboot: .*booting label"),
+    ("kernel transfer", "kernel's last progress line", None),
+    ("(after the download)", '"kernel NAME"', r"^pxeboot: kernel "),
+    ("initrd, kexec", '"starting kernel"', r"^pxeboot: starting kernel"),
+]
+RATE = re.compile(r"^pxeboot: \S*vmlinuz: .*?([0-9.]+) MB/s$")
+
+
+class StampedConsole:
+    """The console as (host seconds since QEMU started, line) pairs, stamped on arrival."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.pending = ""
+        self.lines: list[tuple[float, str]] = []
+
+    def write(self, text: str, /) -> int:
+        self.pending += text
+        while "\n" in self.pending:
+            line, self.pending = self.pending.split("\n", 1)
+            self.lines.append((time.monotonic() - self.start, line.rstrip("\r")))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def phases(lines: list[tuple[float, str]], sizes: int) -> dict[str, float]:
+    """Seconds per phase, and the derived figures, from one boot's stamped console."""
+    result: dict[str, float] = {}
+    position, previous = 0, 0.0
+    stamps: dict[str, float] = {}
+    kernel_line = next((i for i, (_, line) in enumerate(lines)
+                        if line.startswith("pxeboot: kernel ")), None)
+    for name, _, pattern in PHASES:
+        if pattern is None:  # the kernel's last progress line before "kernel NAME"
+            found = [i for i in range(position, kernel_line or len(lines))
+                     if RATE.match(lines[i][1])]
+            if not found:
+                raise ValueError("no progress line for vmlinuz on the console")
+            index = found[-1]
+        else:
+            index = next((i for i in range(position, len(lines))
+                          if re.search(pattern, lines[i][1])), -1)
+            if index < 0:
+                raise ValueError(f"no line for the phase {name!r} on the console")
+        stamp = lines[index][0]
+        result[name] = stamp - previous
+        stamps[name] = stamp
+        previous, position = stamp, index + 1
+        if name == "kernel transfer":
+            match = RATE.match(lines[index][1])
+            assert match is not None
+            result["rate"] = float(match.group(1))
+    result["init to kexec"] = stamps["initrd, kexec"] - stamps["our kernel"]
+    result["receiving"] = sizes / MIB / result["rate"]
+    result["own work"] = result["init to kexec"] - result["receiving"]
+    return result
+
+
+def compose(*args: object, tree: Path, cwd: Path) -> None:
+    """`compose ARGS` of the composer in TREE (its own package and templates)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-m", "composer", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"boot_phases: compose {' '.join(map(str, args[:2]))} in {tree} failed:\n"
+                 f"{done.stdout[-3000:]}{done.stderr}")
+
+
+@contextmanager
+def base_tree(ref: str, scratch: Path) -> Iterator[Path]:
+    """A detached git worktree of REF, removed afterwards."""
+    tree = scratch / "base-tree"
+    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(tree),
+                    ref], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                       check=False)
+
+
+def merge_base() -> str:
+    done = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", "main"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def config(kernel: str, initrd: str) -> str:
+    return (f"DEFAULT bench\nLABEL bench\n  KERNEL {kernel}\n  INITRD {initrd}\n"
+            "  APPEND console=ttysclp0\n")
+
+
+def tftp_root(root: Path, image: Path, files: Path, kernel: str, initrd: str) -> Path:
+    (root / "pxelinux.cfg").mkdir(parents=True)
+    shutil.copy(image, root / "pxelinux.0")
+    for name in ("vmlinuz", "stage2.img"):
+        (root / name).symlink_to(files / name)
+    (root / "pxelinux.cfg/default").write_text(config(kernel, initrd))
+    return root
+
+
+def boot(root: Path, expect: str, timeout: float, log: Path | None) -> list[tuple[float, str]]:
+    console = StampedConsole()
+    result = boot_image(root / "pxelinux.0", tftp_dir=root, expect=expect, timeout=timeout,
+                        console=console)
+    if log is not None:
+        log.write_text("".join(f"{t:8.3f} {line}\n" for t, line in console.lines))
+    if not result.marker_seen:
+        tail = "\n".join(line for _, line in console.lines[-40:])
+        sys.exit(f"boot_phases: {root.name}: {result.outcome} before {expect!r}:\n{tail}")
+    return console.lines
+
+
+def floor_rates(lines: list[tuple[float, str]]) -> dict[str, float]:
+    """MB/s (MiB, as the boot script counts) of each bare transfer."""
+    rates = {}
+    for _, line in lines:
+        match = re.match(r"^FLOOR (\S+) ([0-9]+) ([0-9]+)$", line)
+        if match:
+            rates[match.group(1)] = int(match.group(2)) / MIB / max(int(match.group(3)), 1) * 100
+    return rates
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def tables(results: dict[str, list[dict[str, float]]], floors: list[dict[str, float]],
+           kinds: list[str], runs: int, base: str, command: str,
+           loads: list[str]) -> str:
+    head = ["phase", "ends at", *kinds]
+    rows = [f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `{command}`; before = {base}, "
+            f"after = this tree; {runs} round(s), medians; `uptime` load averages: "
+            f"{'; '.join(loads)} ({os.cpu_count()} CPUs).", "",
+            "| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(kinds)]
+
+    def row(label: str, ends: str, key: str, unit: str = "s", digits: int = 2) -> None:
+        cells = [f"{median([r[key] for r in results[k]]):.{digits}f} {unit}" for k in kinds]
+        rows.append(f"| {label} | {ends} | " + " | ".join(cells) + " |")
+
+    for name, ends, _ in PHASES:
+        row(name, ends, name)
+    row("**Run /init → starting kernel**", "", "init to kexec")
+    row("receiving bytes", "5.8 MB at the kernel's rate", "receiving")
+    row("**our own work**", "the rest", "own work")
+    row("kernel transfer rate", "progress line", "rate", "MB/s", 1)
+    rows.append("")
+    floor_keys = sorted({key for floor in floors for key in floor},
+                        key=lambda k: (k.startswith("http"), len(k), k))
+    rows += ["| bare transfer in the same guest (floor) | MB/s |", "|---|---:|"]
+    for key in floor_keys:
+        value = median([floor[key] for floor in floors if key in floor])
+        client = {"http": "curl", "http-wget": "busybox wget"}.get(
+            key, key.replace("tftp-", "busybox tftp -b "))
+        rows.append(f"| `{client}` of vmlinuz | {value:.1f} |")
+    rows.append("")
+    for kind in kinds:
+        if not kind.startswith("after"):
+            continue
+        protocol = kind.split()[-1]
+        floor_key = "tftp-1468" if protocol == "TFTP" else "http"
+        floor = [f[floor_key] for f in floors if floor_key in f]
+        before = kind.replace("after", "before")
+        own = median([r["own work"] for r in results[kind]])
+        own_before = median([r["own work"] for r in results[before]])
+        rate = median([r["rate"] for r in results[kind]])
+        rows.append(f"- {protocol}: our own work {own_before:.2f} s → {own:.2f} s "
+                    f"(**{own / own_before:.2f}x**, goal ≤ 1.0 s); rate {rate:.1f} MB/s = "
+                    f"**{rate / median(floor):.2f}x** the bare `{floor_key}` transfer "
+                    f"(goal ≥ 0.8x)" if floor else "")
+    rows.append("")
+    return "\n".join(rows)
+
+
+def splice(path: Path, generated: str) -> None:
+    block = f"{BEGIN}\n{generated}{END}\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = text.find(BEGIN), text.find(END)
+    if start >= 0 and end > start:
+        text = text[:start] + block + text[end + len(END):].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True,
+                          check=False).stdout.split("load average:")[-1].strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--base", help="git ref of the 'before' image (default: the "
+                                       "merge-base of HEAD and main)")
+    parser.add_argument("--protocols", default="tftp,http",
+                        help="tftp, http or both (default tftp,http)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per boot")
+    parser.add_argument("--sysroot", type=Path,
+                        default=Path.home() / ".cache/composer/sysroot-s390x")
+    parser.add_argument("--logs", type=Path, metavar="DIR",
+                        help="keep each boot's time-stamped console in DIR")
+    parser.add_argument("--write", type=Path, metavar="FILE",
+                        help="splice the tables into FILE (e.g. BENCHMARKS.md)")
+    args = parser.parse_args()
+    protocols = [p.strip().upper() for p in args.protocols.split(",") if p.strip()]
+    if not protocols or set(protocols) - {"TFTP", "HTTP"}:
+        sys.exit("boot_phases: --protocols takes tftp, http or both")
+    base = args.base or merge_base()
+    command = "python " + " ".join(["bench/boot_phases.py", *sys.argv[1:]])
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
+    loads = [uptime()]
+    with tempfile.TemporaryDirectory(prefix="composer-boot-phases-") as scratch_name:
+        scratch = Path(scratch_name)
+        files = scratch / "files"
+        files.mkdir()
+        shutil.copy(next((args.sysroot / "boot").glob("vmlinuz-*")), files / "vmlinuz")
+        compose(REPO / "tests/recipes/stage2.yaml", "--sysroot", args.sysroot,
+                "--initramfs", files / "stage2.img", tree=REPO, cwd=scratch)
+        sizes = sum((files / name).stat().st_size for name in ("vmlinuz", "stage2.img"))
+        with HttpServer(files) as web, base_tree(base, scratch) as tree:
+            images = {}
+            for side, source in (("before", tree), ("after", REPO)):
+                images[side] = scratch / f"{side}.0"
+                compose(source / "recipes/pxelinux.yaml", "--sysroot", args.sysroot,
+                        "-o", images[side], "--set", "on_failure=poweroff",
+                        tree=source, cwd=scratch)
+            floor_image = scratch / "floor.0"
+            compose(REPO / "bench/recipes/floor.yaml", "--sysroot", args.sysroot, "-o",
+                    floor_image, "--set",
+                    f"cmdline=floor_url={web.url('vmlinuz', host='10.0.2.2')}",
+                    tree=REPO, cwd=scratch)
+            roots = {}
+            for side, image in images.items():
+                for protocol in protocols:
+                    kind = f"{side} {protocol}"
+                    names = (("vmlinuz", "stage2.img") if protocol == "TFTP" else
+                             (web.url("vmlinuz", host="10.0.2.2"),
+                              web.url("stage2.img", host="10.0.2.2")))
+                    roots[kind] = tftp_root(scratch / kind.replace(" ", "-"), image, files,
+                                            *names)
+            floor_root = tftp_root(scratch / "floor", floor_image, files, "vmlinuz",
+                                   "stage2.img")
+            results: dict[str, list[dict[str, float]]] = {kind: [] for kind in roots}
+            floors: list[dict[str, float]] = []
+            for run in range(args.runs):
+                for kind, root in roots.items():
+                    log = args.logs / f"{run + 1}-{root.name}.log" if args.logs else None
+                    lines = boot(root, MARKER, args.timeout, log)
+                    results[kind].append(phases(lines, sizes))
+                    figures = results[kind][-1]
+                    print(f"round {run + 1} {kind}: init->kexec {figures['init to kexec']:.2f}"
+                          f" s, own work {figures['own work']:.2f} s, "
+                          f"{figures['rate']:.1f} MB/s", file=sys.stderr)
+                log = args.logs / f"{run + 1}-floor.log" if args.logs else None
+                floors.append(floor_rates(boot(floor_root, "FLOOR-DONE", args.timeout, log)))
+                print(f"round {run + 1} floor: " + ", ".join(
+                    f"{k} {v:.1f} MB/s" for k, v in floors[-1].items()), file=sys.stderr)
+                loads.append(uptime())
+    kinds = [f"{side} {protocol}" for protocol in protocols for side in ("before", "after")]
+    generated = tables(results, floors, kinds, args.runs, base[:12], command,
+                       [loads[0], loads[-1]])
+    print(generated)
+    if args.write:
+        splice(args.write, generated)
+
+
+if __name__ == "__main__":
+    main()
