@@ -34,10 +34,11 @@ import hashlib
 import os
 import random
 import re
-import resource
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -190,28 +191,46 @@ class Run:
     rss_mb: float
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+# The measured compose is a grandchild: a child's ru_maxrss includes the high-water mark
+# of the memory it was forked from (exec keeps it), and pytest's own is often bigger than
+# any limit here. A small interpreter forks compose with the address-space limit set,
+# waits for it and writes its exit status and its own peak RSS (in KiB) into REPORT.
+_MEASURE = """
+import os, resource, sys
+report, limit, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execvp(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as file:
+    file.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
 
 
 def run_compose(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Run:
-    """Run compose and measure its own peak RSS (wait4's rusage is the child's alone)."""
+    """Run compose and measure its own peak RSS (its rusage alone, see _MEASURE)."""
     with open(cwd.parent / "stdout", "w+b") as out, open(cwd.parent / "stderr", "w+b") as err:
         start = time.monotonic()
-        proc = subprocess.Popen([*COMPOSE, *args], cwd=cwd, env=env, stdout=out, stderr=err,
-                                preexec_fn=_limit_memory)
-        timer = threading.Timer(timeout, proc.kill)
+        report = cwd.parent / "measured"
+        report.unlink(missing_ok=True)
+        measure = subprocess.Popen(
+            [sys.executable, "-c", _MEASURE, str(report), str(ADDRESS_SPACE), *COMPOSE, *args],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            start_new_session=True)
+        timer = threading.Timer(timeout, lambda: os.killpg(measure.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            measure.wait()
         finally:
             timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - start
+        fields = report.read_text().split() if report.exists() else []
+        returncode, rss_kb = (int(fields[0]), int(fields[1])) if len(fields) == 2 else (-9, 0)
         out.seek(0)
         err.seek(0)
-        return Run(proc.returncode, out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"), seconds, usage.ru_maxrss / 1024)
+        return Run(returncode, out.read().decode(errors="replace"),
+                   err.read().decode(errors="replace"), seconds, rss_kb / 1024)
 
 
 def _fill(text: str, places: dict[str, str]) -> str:

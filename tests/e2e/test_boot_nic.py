@@ -35,8 +35,7 @@ pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is n
 
 def render(variables: dict[str, object], dest: Path) -> Path:
     recipe = dest.parent / f"{dest.name}.yaml"
-    recipe.write_text(yaml.safe_dump({"extends": str(ROOT / "recipes/pxelinux.yaml"),
-                                      "variables": variables}))
+    recipe.write_text(yaml.safe_dump({"extends": "pxelinux", "variables": variables}))
     done = compose("render", recipe, dest)
     assert done.returncode == 0, done.stderr
     return dest

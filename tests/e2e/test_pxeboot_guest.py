@@ -44,7 +44,7 @@ def render(variables: dict[str, object], dest: Path) -> Path:
     """DEST as `compose render` writes it for recipes/pxelinux.yaml plus VARIABLES (new
     ones, like state_dir, are declared by the variant as a user's recipe would)."""
     recipe = dest.parent / f"{dest.name}.yaml"
-    recipe.write_text(yaml.safe_dump({"extends": str(RECIPE), "variables": variables}))
+    recipe.write_text(yaml.safe_dump({"extends": "pxelinux", "variables": variables}))
     done = compose("render", recipe, dest)
     assert done.returncode == 0, done.stderr
     return dest
