@@ -1,5 +1,8 @@
 """A small read-only TFTP server for tests: RFC 1350 with the blksize and tsize options.
 
+A file NAME.tsize beside NAME makes the server announce that size (RFC 2349) instead of
+the file's own, as a server that cuts a transfer short would.
+
 `python3 tftp_server.py ROOT ADDRESS [PORT]` serves the files under ROOT and logs one
 line per read request (`RRQ name blksize=N`) on stdout, so a test sees what the client
 asked for and in which order. Missing files get TFTP error 1, "File not found".
@@ -67,7 +70,11 @@ def _transfer(root: Path, request: bytes, client: tuple[str, int], host: str) ->
             blksize = max(8, min(int(options["blksize"]), 65464))
             acknowledged += ["blksize", str(blksize)]
         if "tsize" in options:
-            acknowledged += ["tsize", str(len(content))]
+            # A hostile server's lie, for the tests: NAME.tsize beside NAME holds the size
+            # announced instead of the file's own.
+            lie = path.with_name(path.name + ".tsize")
+            announced = lie.read_text().strip() if lie.is_file() else str(len(content))
+            acknowledged += ["tsize", announced]
         if acknowledged:
             oack = struct.pack("!H", OACK) + b"".join(f"{a}\0".encode() for a in acknowledged)
             if not _exchange(sock, client, oack, 0):

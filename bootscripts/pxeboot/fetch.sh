@@ -4,6 +4,8 @@
 # A name is resolved once into a location, "SERVER::PATH" (syslinux's own notation), and
 # a location is fetched by the backend chosen once at start-up:
 #   tftp  busybox tftp from SERVER, with PXE_TFTP_RETRIES / _RETRY_DELAY / _BLOCKSIZE;
+#         where the server announced a size (tsize), a file that arrived shorter is a
+#         failed transfer (tftp_short), retried as any other;
 #   dir   the dry run: PATH is read from a local directory standing in for every server.
 # A URL location (http://, https://, ftp://, see url.sh) is fetched by fetch-url.sh's
 # curl in the guest and in the dry run alike; tftp:// URLs become HOST::PATH.
@@ -205,6 +207,35 @@ fetch_tftp_error() {
 	done
 }
 
+# A carriage return, once: busybox tftp's progress meter redraws its line with it.
+TFTP_CR=$(printf '\r')
+
+# tftp_short LOG: true when busybox tftp's progress meter in LOG says that the file did
+# not arrive as announced. The meter exists only when the server answered the tsize
+# option (RFC 2349); busybox draws it at most once a second, and always at the end when
+# the announced size arrived (100%), then ends it with a newline. So a LOG holding that
+# newline alone (the size was never reached), or whose last drawing is not 100%, is a
+# file that arrived shorter (or longer) than announced. No meter (no tsize): false.
+# TFTP_PERCENT is the last drawing's percentage, if any.
+tftp_short() {
+	local line last='' bare=0
+	TFTP_PERCENT=
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		'') bare=1 ;;
+		*%*) last=$line ;;
+		esac
+	done <"$1"
+	[ -n "$last" ] || return $((1 - bare))
+	last=${last%"$TFTP_CR"}
+	last=${last##*"$TFTP_CR"}
+	# The percentage is the last one on the line: a file name may hold a % too.
+	TFTP_PERCENT=${last%"%"*}
+	TFTP_PERCENT=${TFTP_PERCENT##* }
+	case $TFTP_PERCENT in '' | *[!0-9]*) return 1 ;; esac
+	[ "$TFTP_PERCENT" != 100 ]
+}
+
 fetch_via_tftp() {
 	local try=0 bs='' offset=0
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
@@ -224,7 +255,12 @@ fetch_via_tftp() {
 		fi
 		transfer_watch $! "$3" "$offset" "$2"
 		case $? in
-		0) return 0 ;;
+		0)
+			# What arrived against what the server announced, as for HTTP and FTP.
+			tftp_short "$WORK/tftp.err" || return 0
+			fetch_undo "$3" "$offset"
+			FETCH_ERROR="did not arrive as the server announced it (tsize): the transfer ended at ${TFTP_PERCENT:-less than 100}% of the announced size"
+			;;
 		124)
 			fetch_undo "$3" "$offset"
 			FETCH_ERROR=$TRANSFER_ERROR
