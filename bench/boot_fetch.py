@@ -6,7 +6,7 @@
     python bench/boot_fetch.py --write BENCHMARKS.md  # also put the table into that file
 
 Each boot is `compose boot` of recipes/pxelinux.yaml through the s390 firmware's network
-boot in qemu-system-s390x (TCG), kexec'ing into tests/recipes/stage2.yaml with the Debian
+boot in qemu-system-s390x (TCG), kexec'ing into recipes/stage2.yaml with the Debian
 kernel and two initrds: stage2.img and an uncompressed SIZE MB one. For HTTP the config
 names kernel and initrds by URL on a server bound to 127.0.0.1 (10.0.2.2 in the guest);
 for TFTP by plain names on QEMU's TFTP server. HTTP and TFTP boots alternate, so load
@@ -58,7 +58,7 @@ def newc(name: str, data: bytes, ino: int) -> bytes:
 def build(work: Path, sysroot: Path, size_mb: int) -> None:
     compose(REPO / "recipes/pxelinux.yaml", "--sysroot", sysroot, "-o", "pxelinux.0",
             "--set", "on_failure=poweroff", cwd=work)
-    compose(REPO / "tests/recipes/stage2.yaml", "--sysroot", sysroot, "--initramfs",
+    compose(REPO / "recipes/stage2.yaml", "--sysroot", sysroot, "--initramfs",
             "stage2.img", cwd=work)
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), work / "vmlinuz")
     with (work / "big.img").open("wb") as file:

@@ -8,7 +8,7 @@
 Each boot is recipes/pxelinux.yaml through the s390 firmware's network boot in
 qemu-system-s390x (TCG) on QEMU's user network, as `compose boot` runs it (the same
 composer.qemu.boot code), kexec'ing into the Debian kernel (vmlinuz, 4.8 MB) with
-tests/recipes/stage2.yaml as initrd (1 MB), named by plain names on QEMU's TFTP server or
+recipes/stage2.yaml as initrd (1 MB), named by plain names on QEMU's TFTP server or
 by URL on an HTTP server bound to 127.0.0.1 (10.0.2.2 in the guest). The config is
 pxelinux.cfg/default, so the boot script asks for every name syslinux tries before it.
 Every console line is time-stamped on the host as it arrives; the phases are the times
@@ -282,7 +282,7 @@ def main() -> None:
         files = scratch / "files"
         files.mkdir()
         shutil.copy(next((args.sysroot / "boot").glob("vmlinuz-*")), files / "vmlinuz")
-        compose(REPO / "tests/recipes/stage2.yaml", "--sysroot", args.sysroot,
+        compose(REPO / "recipes/stage2.yaml", "--sysroot", args.sysroot,
                 "--initramfs", files / "stage2.img", tree=REPO, cwd=scratch)
         sizes = sum((files / name).stat().st_size for name in ("vmlinuz", "stage2.img"))
         with HttpServer(files) as web, base_tree(base, scratch) as tree:

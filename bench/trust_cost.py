@@ -9,7 +9,7 @@ Two images are built from the same sysroot in the same run: the stock recipes/px
 copy of it with curl and gpgv and the four trust variables taken out: no CA bundle, no
 keyring). For each: the image size and its compressed initramfs. Then boots, one at a
 time, alternating so that load from other users hits all alike, each `compose boot`
-through the s390 firmware into tests/recipes/stage2.yaml (kernel and initrd fetched by
+through the s390 firmware into recipes/stage2.yaml (kernel and initrd fetched by
 the image): "without", TFTP; "stock", TFTP (the cost of the bigger image alone); "stock",
 HTTPS against a host server with a CA made here (https_ca), kernel and initrd by URL;
 "stock", HTTPS and signatures: require (two more transfers, gpgv twice). Measured:
@@ -89,7 +89,7 @@ def build(work: Path, sysroot: Path, keys: Keys, ca: TestCA) -> dict[str, Path]:
             "signing_keys=keys.gpg", "--allow-path", work, cwd=work)
     compose(without_trust(work), *common, "-o", "without.0", "--allow-path", REPO / "bootscripts",
             cwd=work)
-    compose(REPO / "tests/recipes/stage2.yaml", "--sysroot", sysroot, "--initramfs",
+    compose(REPO / "recipes/stage2.yaml", "--sysroot", sysroot, "--initramfs",
             "stage2.img", cwd=work)
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), work / "vmlinuz")
     return {name: work / f"{name}.0" for name in ("without", "stock", "https", "signed")}

@@ -38,7 +38,7 @@ def build_parts(sysroot: Path, out: Path, *sets: str) -> Path:
     """pxelinux.0 (the stock recipe, --set SETS), stage2.img and vmlinuz in OUT."""
     sets_args = [arg for s in ("on_failure=poweroff", *sets) for arg in ("--set", s)]
     for args in ([ROOT / "recipes/pxelinux.yaml", "-o", "pxelinux.0", *sets_args],
-                 [ROOT / "tests/recipes/stage2.yaml", "--initramfs", "stage2.img"]):
+                 [ROOT / "recipes/stage2.yaml", "--initramfs", "stage2.img"]):
         done = under_test.compose(*args, "--sysroot", sysroot, cwd=out, timeout=600)
         assert done.returncode == 0, done.stderr
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), out / "vmlinuz")

@@ -52,7 +52,7 @@ def parts(sysroot: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory
                   "--set", "https_ca=site-ca.pem", "--set", "signatures=require",
                   "--set", "signing_keys=keys.gpg", "--set", "on_failure=poweroff",
                   "--allow-path", out],
-                 [ROOT / "tests/recipes/stage2.yaml", "--initramfs", "stage2.img"]):
+                 [ROOT / "recipes/stage2.yaml", "--initramfs", "stage2.img"]):
         done = under_test.compose(*args, "--sysroot", sysroot, cwd=out, timeout=300)
         assert done.returncode == 0, done.stderr
     shutil.copy(next((sysroot / "boot").glob("vmlinuz-*")), out / "vmlinuz")
