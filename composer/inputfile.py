@@ -102,3 +102,21 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise UnreadableFile(f"is over {limit:,} bytes; refusing to read it")
     return data
+
+
+def read_text_if_present(path: Path, what: str, errors: str = "replace") -> str | None:
+    """The text of the regular file at `path`; None where nothing is there at all.
+
+    For the files a sysroot or a report may or may not have (dpkg's database, a
+    package's copyright file): their absence is an answer, but a FIFO or a directory in
+    their place is refused through the one door, naming `what`, never waited on.
+    """
+    if not os.path.lexists(path):
+        return None
+    try:
+        with open_regular(path) as f:
+            return f.read().decode("utf-8", errors)
+    except UnreadableFile as error:
+        raise InputError(f"{what} {path} {error}") from None
+    except OSError as error:
+        raise InputError(f"{what} {path} cannot be read: {error.strerror or error}") from None

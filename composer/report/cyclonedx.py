@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from composer import __version__
+from composer.inputfile import read_text_if_present
 from composer.report.licenses import package_license
 from composer.report.packages import PackageDatabase
 from composer.report.sbom import ImageFile, purl
@@ -48,10 +49,7 @@ def cyclonedx_document(name: str, recipe: str, files: list[ImageFile],
     for package_name in sorted(p for p in by_package if p is not None):
         assert db is not None
         package = db.packages[package_name]
-        try:
-            text: str | None = db.copyright_file(package_name).read_text(errors="replace")
-        except OSError:
-            text = None
+        text = read_text_if_present(db.copyright_file(package_name), "the copyright file")
         license_ = package_license(text, package_name)
         component: dict[str, Any] = {
             "type": "library", "bom-ref": purl(package), "name": package.name,

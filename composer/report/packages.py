@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.fetch.debian import stanzas
+from composer.inputfile import read_text_if_present
 
 DPKG = "var/lib/dpkg"
 
@@ -46,9 +47,8 @@ class PackageDatabase:
     def load(cls, root: Path) -> PackageDatabase | None:
         """The database of sysroot ROOT, None when it has none."""
         status = root / DPKG / "status"
-        try:
-            text = status.read_text(errors="replace")
-        except OSError:
+        text = read_text_if_present(status, "dpkg's status file")
+        if text is None:
             return None
         db = cls(root)
         for fields in stanzas(text):
@@ -63,10 +63,11 @@ class PackageDatabase:
         for name in sorted(db.packages):
             package = db.packages[name]
             for list_name in (f"{name}.list", f"{name}:{package.arch}.list"):
-                try:
-                    lines = (info / list_name).read_text(errors="surrogateescape").splitlines()
-                except OSError:
+                listed = read_text_if_present(info / list_name, "dpkg's file list",
+                                              errors="surrogateescape")
+                if listed is None:
                     continue
+                lines = listed.splitlines()
                 for path in lines:
                     if path and path != "/.":
                         db.owners.setdefault(db.canonical(path), name)

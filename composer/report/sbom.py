@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from composer import __version__
+from composer.inputfile import read_text_if_present
 from composer.manifest import Entry, Kind
 from composer.report.licenses import PackageLicense, package_license
 from composer.report.packages import InstalledPackage, PackageDatabase
@@ -221,10 +222,7 @@ def spdx_document(name: str, recipe: str, files: list[ImageFile],
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return None
+    return read_text_if_present(path, "the copyright file")
 
 
 def render(document: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 
 from composer.archive.reader import Record
 from composer.errors import InputError
+from composer.inputfile import open_regular
 
 SCHEMA = "composer.report.sizes/1"
 BAR = 30
@@ -30,7 +31,8 @@ class Owner:
 def owners_from_sbom(path: Path) -> dict[str, Owner]:
     """path in the image -> its package and recipe entry, from composer's SPDX SBOM."""
     try:
-        document = json.loads(path.read_text())
+        with open_regular(path) as file:
+            document = json.loads(file.read())
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read the SBOM {path}: {error}") from None
     names = {p.get("SPDXID"): p.get("name") for p in document.get("packages", [])}

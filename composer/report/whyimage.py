@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 
 from composer.errors import InputError
+from composer.inputfile import open_regular
 from composer.read.extract import extract_file
 from composer.report.why import Reason
 from composer.resolve.elf import ET_EXEC, ElfError, ElfInfo, is_elf, read_elf
@@ -116,7 +117,8 @@ def _sbom_package(sbom: Path | None, path: str) -> dict[str, str] | None:
     if sbom is None:
         return None
     try:
-        document = json.loads(sbom.read_text())
+        with open_regular(sbom) as file:
+            document = json.loads(file.read())
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read the SBOM {sbom}: {error}") from None
     files = {f.get("SPDXID"): f.get("fileName") for f in document.get("files", [])}

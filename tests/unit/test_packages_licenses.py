@@ -4,8 +4,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
+import pytest
+
+from composer.errors import InputError
 from composer.fetch.dpkgdb import DebRecord, status_stanza, write_database
 from composer.report.licenses import expression, package_license, spdx_id
 from composer.report.packages import PackageDatabase
@@ -87,3 +92,25 @@ def test_a_free_form_file_only_says_which_common_license_it_refers_to() -> None:
                                     "LicenseRef-debian-common-LGPL-2.1"}
     assert package_license("free text, no pointer", "x").expression == "NOASSERTION"
     assert package_license(None, "x").expression == "NOASSERTION"
+
+
+def test_a_fifo_or_directory_in_the_database_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """dpkg's files go through the one input door: a FIFO at var/lib/dpkg/status (or a
+    directory at a package's .list) is an input error naming it, never a hang."""
+    status = tmp_path / "var/lib/dpkg/status"
+    status.parent.mkdir(parents=True)
+    os.mkfifo(status)
+    signal.alarm(10)  # the old read_text() waited for a writer forever
+    try:
+        with pytest.raises(InputError, match=r"dpkg's status file .*status is a FIFO"):
+            PackageDatabase.load(tmp_path)
+        status.unlink()
+        status.write_text("Package: p\nStatus: install ok installed\nVersion: 1\n"
+                          "Architecture: s390x\n")
+        (tmp_path / "var/lib/dpkg/info").mkdir()
+        (tmp_path / "var/lib/dpkg/info/p.list").mkdir()
+        with pytest.raises(InputError, match=r"dpkg's file list .*p\.list is a directory"):
+            PackageDatabase.load(tmp_path)
+    finally:
+        signal.alarm(0)
+    assert PackageDatabase.load(tmp_path / "elsewhere") is None
