@@ -9,7 +9,7 @@
 #   /init boot     (from a shell) the same, then the boot script
 #
 # Installed as ROOT/init, it reads ROOT/etc/pxeboot.conf and ROOT/lib/pxeboot/common.sh
-# (ROOT is / in the image). Copied by composer from templates/init.sh; POSIX sh.
+# (ROOT is / in the image). Copied by composer from bootscripts/init.sh; POSIX sh.
 
 PATH=${PATH:-/usr/sbin:/usr/bin:/sbin:/bin}
 export PATH

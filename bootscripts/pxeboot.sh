@@ -12,7 +12,7 @@
 #
 # Installed as ROOT/sbin/pxeboot, it reads ROOT/etc/pxeboot.conf and the library in
 # ROOT/lib/pxeboot/ (ROOT is / in the image, the directory `compose render` wrote on the
-# build host). Copied by composer from templates/pxeboot.sh; POSIX sh (busybox ash, dash).
+# build host). Copied by composer from bootscripts/pxeboot.sh; POSIX sh (busybox ash, dash).
 
 case $0 in
 */sbin/pxeboot) PXE_ROOT=${0%/sbin/pxeboot} ;;

@@ -12,7 +12,7 @@
 # same names (ip or ip6, mask as a prefix length, router, dns, siaddr: ip='s server).
 #
 # Installed as ROOT/etc/udhcpc/default.script, it reads ROOT/etc/pxeboot.conf and
-# ROOT/lib/pxeboot/common.sh. Copied by composer from templates/udhcpc.script.sh; POSIX sh.
+# ROOT/lib/pxeboot/common.sh. Copied by composer from bootscripts/udhcpc.script.sh; POSIX sh.
 
 # The lease arrives as udhcpc's environment (ip, router, mask ...), unseen by shellcheck.
 # shellcheck disable=SC2154
