@@ -30,8 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-
+from bench.report import splice  # noqa: E402
 from http_server import HttpServer  # noqa: E402
 
 BEGIN = "<!-- bench/boot_fetch.py: begin generated -->"
@@ -98,17 +99,6 @@ def table(results: dict[str, list[tuple[float, float]]], size_mb: int, runs: int
     return "\n".join(rows)
 
 
-def splice(path: Path, generated: str) -> None:
-    block = f"{BEGIN}\n{generated}{END}\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start >= 0 and end > start:
-        text = text[:start] + block + text[end + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1, help="boots of each kind (default 1)")
@@ -148,7 +138,7 @@ def main() -> None:
     generated = table(results, args.size_mb, args.runs)
     print(generated)
     if args.write:
-        splice(args.write, generated)
+        splice(args.write, generated, BEGIN, END)
 
 
 if __name__ == "__main__":

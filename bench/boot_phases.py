@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-
+from bench.report import splice  # noqa: E402
 from composer.qemu.boot import boot_image  # noqa: E402
 from http_server import HttpServer  # noqa: E402
 
@@ -238,17 +238,6 @@ def tables(results: dict[str, list[dict[str, float]]], floors: list[dict[str, fl
     return "\n".join(rows)
 
 
-def splice(path: Path, generated: str) -> None:
-    block = f"{BEGIN}\n{generated}{END}\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start >= 0 and end > start:
-        text = text[:start] + block + text[end + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True,
                           check=False).stdout.split("load average:")[-1].strip()
@@ -329,7 +318,7 @@ def main() -> None:
                        [loads[0], loads[-1]])
     print(generated)
     if args.write:
-        splice(args.write, generated)
+        splice(args.write, generated, BEGIN, END)
 
 
 if __name__ == "__main__":

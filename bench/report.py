@@ -82,14 +82,15 @@ def document(header: str, tables: Sequence[Table]) -> str:
     return header + "\n" + "\n".join(t.markdown() for t in tables)
 
 
-def splice(path: Path, generated: str) -> None:
-    """Replace the generated part of `path` (or create the file around it)."""
-    block = f"{BEGIN}\n{generated}{END}\n"
+def splice(path: Path, generated: str, begin: str = BEGIN, end_mark: str = END) -> None:
+    """Replace the generated part of `path` between BEGIN and END (each bench script has
+    its own pair of markers), or create the file around it."""
+    block = f"{begin}\n{generated}{end_mark}\n"
     if path.exists():
         text = path.read_text()
-        start, end = text.find(BEGIN), text.find(END)
+        start, end = text.find(begin), text.find(end_mark)
         if start >= 0 and end > start:
-            rest = text[end + len(END):].lstrip("\n")
+            rest = text[end + len(end_mark):].lstrip("\n")
             path.write_text(text[:start] + block + ("\n" + rest if rest else ""))
             return
         path.write_text(text.rstrip("\n") + "\n\n" + block)

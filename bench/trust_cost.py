@@ -32,8 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
-
+from bench.report import splice  # noqa: E402
 from http_server import HttpServer  # noqa: E402
 from signing import Keys  # noqa: E402
 from testca import TestCA  # noqa: E402
@@ -133,17 +134,6 @@ def table(sizes: dict[str, tuple[int, int]], times: dict[str, list[float]], runs
     return "\n".join(rows) + "\n"
 
 
-def splice(path: Path, generated: str) -> None:
-    block = f"{BEGIN}\n{generated}{END}\n"
-    text = path.read_text()
-    start, end = text.find(BEGIN), text.find(END)
-    if start >= 0 and end > start:
-        text = text[:start] + block + text[end + len(END):].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1, help="boots of each kind (default 1)")
@@ -197,7 +187,7 @@ def main() -> None:
     generated = table(sizes, times, args.runs)
     print(generated)
     if args.write:
-        splice(args.write, generated)
+        splice(args.write, generated, BEGIN, END)
 
 
 if __name__ == "__main__":
