@@ -88,7 +88,10 @@ def test_extends_by_name_is_a_two_line_variant(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     stock = yaml.safe_load((ROOT / "recipes" / "pxelinux.yaml").read_text())
-    assert data["variables"] == {**stock["variables"], "interface": "eth1"}
+    # A declared variable ({default:, choices:, ...}) shows as its value.
+    defaults = {name: value["default"] if isinstance(value, dict) else value
+                for name, value in stock["variables"].items()}
+    assert data["variables"] == {**defaults, "interface": "eth1"}
     assert data["description"] == stock["description"]
     assert all(Path(t["source"]).is_file() for t in data["templates"])
     rendered = compose("render", "mine.yaml", "out", cwd=tmp_path)
@@ -119,8 +122,11 @@ def _namespace(tmp_path: Path) -> list[str]:
 
 def _host_recipe(tmp_path: Path) -> Path:
     recipe = tmp_path / "host.yaml"
+    # /bin/sh stands in for a shell, so that the image passes the build's self-check
+    # (these tests are about which kernel and which /proc, not about booting it).
     recipe.write_text("kernel: {image: /boot/vmlinuz-*}\nfiles:\n"
-                      "  - {path: /init, content: \"#!/bin/sh\\n\", mode: 0755}\n")
+                      "  - {path: /init, content: \"#!/bin/sh\\n\", mode: 0755}\n"
+                      "  - {path: /bin/sh, content: \"\", mode: 0755}\n")
     return recipe
 
 
