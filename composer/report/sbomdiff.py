@@ -37,15 +37,25 @@ class PackageChange:
     b: dict[str, str] | None
 
 
-def packages_of(path: Path) -> dict[str, dict[str, str]]:
-    """name -> {version, license} of the Debian packages an SPDX document lists."""
+def read_sbom(path: Path) -> dict[str, Any]:
+    """The SPDX JSON document at PATH, read through the input door, or an InputError.
+
+    The one reader of an SBOM file for diff, why and --sizes.
+    """
     try:
-        document = json.loads(path.read_text())
+        with open_regular(path) as file:
+            document = json.loads(file.read())
     except (OSError, ValueError) as error:
         raise InputError(f"cannot read the SBOM {path}: {error}") from None
     if not isinstance(document, dict) or not str(document.get("spdxVersion", "")).startswith(
             "SPDX-"):
         raise InputError(f"{path} is not an SPDX JSON document (no spdxVersion)")
+    return document
+
+
+def packages_of(path: Path) -> dict[str, dict[str, str]]:
+    """name -> {version, license} of the Debian packages an SPDX document lists."""
+    document = read_sbom(path)
     found: dict[str, dict[str, str]] = {}
     for package in document.get("packages", []):
         if not isinstance(package, dict) or package.get("SPDXID") in OWN:

@@ -8,15 +8,13 @@ modules are read off the paths themselves (lib/modules/RELEASE/...ko).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from composer.archive.reader import Record
-from composer.errors import InputError
-from composer.inputfile import open_regular
+from composer.report.sbomdiff import read_sbom
 
 SCHEMA = "composer.report.sizes/1"
 BAR = 30
@@ -30,11 +28,7 @@ class Owner:
 
 def owners_from_sbom(path: Path) -> dict[str, Owner]:
     """path in the image -> its package and recipe entry, from composer's SPDX SBOM."""
-    try:
-        with open_regular(path) as file:
-            document = json.loads(file.read())
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read the SBOM {path}: {error}") from None
+    document = read_sbom(path)
     names = {p.get("SPDXID"): p.get("name") for p in document.get("packages", [])}
     files = {f.get("SPDXID"): f for f in document.get("files", [])}
     package_of: dict[str, str] = {}

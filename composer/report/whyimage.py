@@ -8,7 +8,6 @@ at busybox). The package comes from the image's SBOM when one is given (--sbom).
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import tempfile
@@ -16,8 +15,8 @@ from collections import deque
 from pathlib import Path
 
 from composer.errors import InputError
-from composer.inputfile import open_regular
 from composer.read.extract import extract_file
+from composer.report.sbomdiff import read_sbom
 from composer.report.why import Reason
 from composer.resolve.elf import ET_EXEC, ElfError, ElfInfo, is_elf, read_elf
 
@@ -116,11 +115,7 @@ def _mod(relpath: str) -> str:
 def _sbom_package(sbom: Path | None, path: str) -> dict[str, str] | None:
     if sbom is None:
         return None
-    try:
-        with open_regular(sbom) as file:
-            document = json.loads(file.read())
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read the SBOM {sbom}: {error}") from None
+    document = read_sbom(sbom)
     files = {f.get("SPDXID"): f.get("fileName") for f in document.get("files", [])}
     packages = {p.get("SPDXID"): p for p in document.get("packages", [])}
     for rel in document.get("relationships", []):
