@@ -174,8 +174,8 @@ dhcp() {
 # cmdline_settings: ip=, vlan= and pxeboot.* from the command line (ipconfig.sh); a
 # malformed value fails the boot with ipconfig's message.
 cmdline_settings() {
-	local cmdline
-	cmdline=$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)
+	local cmdline=''
+	[ -r "${PXE_CMDLINE:-/proc/cmdline}" ] && IFS= read -r cmdline <"${PXE_CMDLINE:-/proc/cmdline}"
 	set -f
 	ipconfig_parse "$cmdline"
 	set +f

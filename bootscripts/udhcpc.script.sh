@@ -41,9 +41,21 @@ PXE_SYSINFO=${PXE_SYSINFO:-/proc/sysinfo}
 
 set -f
 
-# shq VALUE: VALUE as one single-quoted shell word, safe to source whatever it contains.
-shq() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+# shq_set VALUE: VALUE as one single-quoted shell word in SHQ, safe to source whatever it
+# contains (each ' as '\''), built by the shell: no process per fact.
+SQ="'"
+shq_set() {
+	local rest=$1 out=''
+	while :; do
+		case $rest in
+		*"$SQ"*)
+			out="$out${rest%%"$SQ"*}'\\''"
+			rest=${rest#*"$SQ"}
+			;;
+		*) break ;;
+		esac
+	done
+	SHQ="'$out$rest'"
 }
 
 # The facts pxeboot reads: DHCP options under udhcpc's names, plus the interface's MAC
@@ -54,27 +66,43 @@ reboottime mac uuid"
 # reboottime is DHCP option 211 (RFC 5071, seconds), which udhcpc names itself when
 # init asks for it (-O 211).
 
+# machine_uuid: the machine UUID into uuid (empty when there is none), read by the shell.
 machine_uuid() {
+	local line
+	uuid=''
 	if [ -r "$PXE_DMI_UUID" ]; then
-		cat "$PXE_DMI_UUID"
+		read -r uuid <"$PXE_DMI_UUID"
 	elif [ -r "$PXE_SYSINFO" ]; then
-		sed -n 's/^VM00 UUID:[ 	]*//p' "$PXE_SYSINFO" | head -n 1
+		while IFS= read -r line; do
+			case $line in
+			"VM00 UUID:"*)
+				uuid=${line#VM00 UUID:}
+				uuid=${uuid#"${uuid%%[! 	]*}"}
+				return 0
+				;;
+			esac
+		done <"$PXE_SYSINFO"
 	fi
+	return 0
 }
 
 record_facts() {
 	local name value tmp="$PXE_STATE_DIR/dhcp.env.tmp"
 	# shellcheck disable=SC2034 # mac and uuid are read through $FACTS below
-	mac=$(cat "/sys/class/net/$interface/address" 2>/dev/null)
+	mac=''
+	# shellcheck disable=SC2034 # read through $FACTS below
+	[ -r "/sys/class/net/$interface/address" ] && read -r mac <"/sys/class/net/$interface/address"
 	is_uint "${reboottime-}" || reboottime=
-	# shellcheck disable=SC2034
-	uuid=$(machine_uuid)
-	mkdir -p "$PXE_STATE_DIR" || return 1
-	: >"$tmp" || return 1
-	for name in $FACTS; do
-		eval "value=\${$name-}"
-		[ -n "$value" ] && printf '%s=%s\n' "$name" "$(shq "$value")" >>"$tmp"
-	done
+	machine_uuid
+	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || return 1
+	{
+		for name in $FACTS; do
+			eval "value=\${$name-}"
+			[ -n "$value" ] || continue
+			shq_set "$value"
+			printf '%s=%s\n' "$name" "$SHQ"
+		done
+	} >"$tmp" || return 1
 	mv "$tmp" "$PXE_STATE_DIR/dhcp.env"
 }
 
@@ -118,7 +146,9 @@ configure_routes() {
 write_resolv_conf() {
 	local server tmp="$PXE_RESOLV_CONF.tmp"
 	[ -n "$dns" ] || return 0
-	mkdir -p "$(dirname "$PXE_RESOLV_CONF")"
+	case $PXE_RESOLV_CONF in
+	?*/*) [ -d "${PXE_RESOLV_CONF%/*}" ] || mkdir -p "${PXE_RESOLV_CONF%/*}" ;;
+	esac
 	{
 		if [ -n "$search" ]; then
 			echo "search $search"

@@ -8,7 +8,9 @@
 #                            serverid bootfile boot_file pxepathprefix ip subnet router mac
 #                            uuid) or a DHCPv6 lease's (bootfile_url: option 59, ip6), or
 #                            dies when they make no boot possible;
-#          ip_hex, mac_dashes (pure: print their result).
+#          ip_hex, mac_dashes (pure: print their result); ip_hex_set (HEX),
+#          mac_dashes_set (MAC_DASHES), hex_lower_set (LOWER), hex_digit (DIGIT): the
+#          same answers in variables, without a subshell.
 # Sets:    SERVER SERVER_FROM (the TFTP server and why), PREFIX PREFIX_FROM (the path
 #          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE. SERVER
 #          is an IPv6 address in brackets ([fd77::1]) when it came from option 59.
@@ -16,7 +18,14 @@
 
 # ip_hex A.B.C.D: the address as 8 upper-case hex digits (192.168.2.91 -> C0A8025B).
 ip_hex() {
-	local IFS=. octet out=
+	ip_hex_set "$1" && echo "$HEX"
+}
+
+# ip_hex_set A.B.C.D: ip_hex's answer in HEX, in this shell (no process: under TCG each
+# subshell costs milliseconds).
+ip_hex_set() {
+	local IFS=. octet
+	HEX=
 	# shellcheck disable=SC2086 # split at the dots, globbing is off
 	set -- $1
 	[ $# -eq 4 ] || return 1
@@ -24,23 +33,66 @@ ip_hex() {
 		is_uint "$octet" || return 1
 		octet=${octet#"${octet%%[!0]*}"}
 		octet=${octet:-0}
-		[ "$octet" -le 255 ] || return 1
-		out=$out$(printf '%02X' "$octet")
+		[ "${#octet}" -le 3 ] && [ "$octet" -le 255 ] || return 1
+		hex_digit $((octet / 16))
+		HEX=$HEX$DIGIT
+		hex_digit $((octet % 16))
+		HEX=$HEX$DIGIT
 	done
-	echo "$out"
+}
+
+# hex_digit N: the upper-case hex digit of 0 <= N <= 15 in DIGIT.
+hex_digit() {
+	case $1 in
+	10) DIGIT=A ;;
+	11) DIGIT=B ;;
+	12) DIGIT=C ;;
+	13) DIGIT=D ;;
+	14) DIGIT=E ;;
+	15) DIGIT=F ;;
+	*) DIGIT=$1 ;;
+	esac
+}
+
+# hex_lower_set TEXT: TEXT with A-F as a-f (and ':' as '-' when the second argument is
+# "dashes") in LOWER, character by character in the shell (tr would be a process).
+hex_lower_set() {
+	local rest=$1 c
+	LOWER=
+	while [ -n "$rest" ]; do
+		c=${rest%"${rest#?}"}
+		rest=${rest#?}
+		case $c in
+		A) c=a ;;
+		B) c=b ;;
+		C) c=c ;;
+		D) c=d ;;
+		E) c=e ;;
+		F) c=f ;;
+		:) [ "${2-}" = dashes ] && c=- ;;
+		esac
+		LOWER=$LOWER$c
+	done
 }
 
 # mac_dashes MAC: lower case, dash separated (88:99:AA:BB:CC:DD -> 88-99-aa-bb-cc-dd).
 mac_dashes() {
-	local m
-	m=$(printf '%s' "$1" | tr 'ABCDEF:' 'abcdef-')
-	case $m in
-	[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) echo "$m" ;;
+	mac_dashes_set "$1" && echo "$MAC_DASHES"
+}
+
+# mac_dashes_set MAC: mac_dashes's answer in MAC_DASHES, in this shell.
+mac_dashes_set() {
+	MAC_DASHES=
+	[ "${#1}" = 17 ] || return 1
+	hex_lower_set "$1" dashes
+	case $LOWER in
+	[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]-[0-9a-f][0-9a-f]) MAC_DASHES=$LOWER ;;
 	*) return 1 ;;
 	esac
 }
 
 facts_read_lease() {
+	local cmdline
 	[ -r "$PXE_STATE_DIR/dhcp.env" ] ||
 		die "no DHCP facts in $PXE_STATE_DIR/dhcp.env: the udhcpc event script did not record a lease"
 	unset tftp siaddr serverid bootfile boot_file pxeconffile pxepathprefix ip subnet router mac uuid \
@@ -50,7 +102,9 @@ facts_read_lease() {
 	# pxeboot.config= and pxeboot.server= from the command line (ipconfig.sh; /init
 	# has refused a malformed one already).
 	pxeboot_config='' pxeboot_server=''
-	if ipconfig_parse "$(cat "${PXE_CMDLINE:-/proc/cmdline}" 2>/dev/null)"; then
+	cmdline=''
+	[ -r "${PXE_CMDLINE:-/proc/cmdline}" ] && IFS= read -r cmdline <"${PXE_CMDLINE:-/proc/cmdline}"
+	if ipconfig_parse "$cmdline"; then
 		pxeboot_config=$IPC_CONFIG pxeboot_server=$IPC_BOOT_SERVER
 	fi
 }
@@ -115,13 +169,16 @@ facts_derive() {
 	CLIENT_IP=${ip:-${ip6-}}
 	IP_HEX=
 	if [ -n "$ip" ]; then
-		IP_HEX=$(ip_hex "$ip") || die "client address '$ip' is not an IPv4 address"
+		ip_hex_set "$ip" || die "client address '$ip' is not an IPv4 address"
+		IP_HEX=$HEX
 	fi
 	MAC=
 	if [ -n "$mac" ]; then
-		MAC=$(mac_dashes "$mac") || die "MAC address '$mac' is not six hex bytes"
+		mac_dashes_set "$mac" || die "MAC address '$mac' is not six hex bytes"
+		MAC=$MAC_DASHES
 	fi
-	UUID=$(printf '%s' "$uuid" | tr 'ABCDEF' 'abcdef')
+	hex_lower_set "$uuid"
+	UUID=$LOWER
 	GATEWAY=${router%% *}
 	NETMASK=$subnet
 	say "TFTP server $SERVER (from $SERVER_FROM), path prefix '$PREFIX' (from $PREFIX_FROM)"

@@ -200,6 +200,8 @@ transfer_watch() {
 	if [ "$status" = 0 ] && [ -n "$log" ] && ! transfer_check; then
 		return 124
 	fi
+	# A failed transfer (a miss in the config search) needs no size: no stat for it.
+	[ "$status" = 0 ] || return "$status"
 	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
 	size=$((size - offset))
 	# What arrived against what was announced, whatever the client made of it.
