@@ -4,6 +4,8 @@
 # Exports: config_find       tries syslinux's lookup order; sets CONFIG_NAME (as shown)
 #                            and CONFIG_LOCAL (the fetched copy), or dies;
 #          config_try NAME   one candidate: 0 found (CONFIG_NAME/CONFIG_LOCAL set), 1 not;
+#          config_first NAME...  the candidates in one go (fetch_first): 0 found, as
+#                            config_try, else FETCH_MISSES of them were not there;
 #          config_read FILE  reads a fetched configuration, INCLUDEs and all, replacing
 #                            what an earlier config_read read;
 #          config_get KEY    prints a global setting: default ontimeout ui prompt append
@@ -59,23 +61,55 @@ config_try() {
 }
 
 # The syslinux order: option 209 (relative to the prefix), then under pxelinux.cfg/ the
-# UUID, 01-MAC, the hex IP shortened one digit at a time, and "default".
+# UUID, 01-MAC, the hex IP shortened one digit at a time, and "default". The candidates
+# after option 209 are asked by fetch_first in one go; where it stops short of an answer,
+# config_try goes on from there, one by one.
 config_find() {
-	local hex
+	local hex name
 	CONFIG_TRIED=
 	[ -n "$pxeconffile" ] && config_try "$pxeconffile" && return 0
-	[ -n "$UUID" ] && config_try "pxelinux.cfg/$UUID" && return 0
-	[ -n "$MAC" ] && config_try "pxelinux.cfg/01-$MAC" && return 0
+	set --
+	[ -n "$UUID" ] && set -- "pxelinux.cfg/$UUID"
+	[ -n "$MAC" ] && set -- "$@" "pxelinux.cfg/01-$MAC"
 	hex=$IP_HEX
 	while [ -n "$hex" ]; do
-		config_try "pxelinux.cfg/$hex" && return 0
+		set -- "$@" "pxelinux.cfg/$hex"
 		hex=${hex%?}
 	done
-	config_try "pxelinux.cfg/default" && return 0
+	set -- "$@" pxelinux.cfg/default
+	config_first "$@" && return 0
+	shift "$FETCH_MISSES"
+	for name; do
+		config_try "$name" && return 0
+	done
 	if url_is "$PREFIX"; then
 		die "no configuration file under $PREFIX; tried:$CONFIG_TRIED"
 	fi
 	die "no configuration file on TFTP server $SERVER; tried:$CONFIG_TRIED"
+}
+
+# config_first NAME...: fetch_first over the candidates; 0 found (as config_try), else
+# FETCH_MISSES of them were not there (in CONFIG_TRIED now).
+config_first() {
+	local count=$# name location status misses=0
+	for name; do
+		resolve_set "$name"
+		set -- "$@" "$RESOLVED"
+	done
+	shift "$count"
+	fetch_first config "$WORK/config.$((N_FILES + 1))" "$@"
+	status=$?
+	for location; do
+		shown_set "$location"
+		[ "$misses" -lt "$FETCH_MISSES" ] || break
+		CONFIG_TRIED="$CONFIG_TRIED $SHOWN"
+		misses=$((misses + 1))
+	done
+	[ "$status" = 0 ] || return 1
+	N_FILES=$((N_FILES + 1))
+	verify_file "$WORK/config.$N_FILES" "$location" || die "config '$SHOWN' $VERIFY_ERROR"
+	CONFIG_NAME=$SHOWN CONFIG_LOCAL=$WORK/config.$N_FILES
+	return 0
 }
 
 # --- the parsed configuration -----------------------------------------------------------

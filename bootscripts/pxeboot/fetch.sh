@@ -24,7 +24,9 @@
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
-#          fetch_required LOCATION WHAT LOCAL   fetch or die.
+#          fetch_required LOCATION WHAT LOCAL   fetch or die;
+#          fetch_first WHAT LOCAL LOCATION...   the first LOCATION that is there (the
+#                                       config search), FETCH_MISSES before it.
 # Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
 #          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
@@ -121,6 +123,62 @@ fetch() {
 		transfer_done $((after - before))
 	fi
 	return "$status"
+}
+
+# fetch_first WHAT LOCAL LOCATION...: the first of the LOCATIONS that is there, fetched
+# into LOCAL. Over TFTP they are asked in order by one background job of plain tftp
+# requests, followed by one transfer_watch (progress, memory check, stall timeout as for
+# any file): the config search's dozen misses cost one tftp process each, not a watch,
+# a ticker and their processes each. FETCH_MISSES says how many of the first LOCATIONS
+# were answered "not there" (a TFTP server error). 0: the next one is in LOCAL, complete
+# as announced; 1: none is there; 2: stopped at another failure, or not a TFTP search
+# (another backend, a URL): the caller fetches from location FETCH_MISSES + 1 on, one by
+# one with fetch, retries and all (a failed request here sets FETCH_TRIED=1 and
+# FETCH_ERROR: fetch_via_tftp counts it as that location's first attempt). WHAT names them in the debug lines ("trying WHAT X").
+fetch_first() {
+	local what=$1 local_file=$2 bs='' location status count="$WORK/fetch.misses" size
+	shift 2
+	FETCH_MISSES=0 FETCH_TRIED=0
+	[ "$FETCH_BACKEND" = tftp ] && [ "${FETCH_APPEND:-0}" = 0 ] || return 2
+	for location; do
+		url_is "$location" && return 2
+	done
+	if [ -n "$PXE_TFTP_BLOCKSIZE" ] && [ "$PXE_TFTP_BLOCKSIZE" != 0 ]; then
+		bs="-b $PXE_TFTP_BLOCKSIZE"
+	fi
+	echo 0 >"$count" || return 2
+	(
+		# Stopped by transfer_watch (TERM): the running tftp goes too.
+		trap 'kill "$child" 2>/dev/null; exit 124' TERM
+		misses=0
+		for location; do
+			shown_set "$location"
+			debug "trying $what $SHOWN"
+			loc_split "$location"
+			# shellcheck disable=SC2086 # bs is two words or none
+			tftp -g $bs -r "$LOC_PATH" -l "$local_file" "$LOC_HOST" 2>"$WORK/tftp.err" &
+			child=$!
+			wait "$child" && exit 0
+			fetch_tftp_error <"$WORK/tftp.err"
+			case $FETCH_ERROR in *"server error"*) ;; *) exit 2 ;; esac
+			misses=$((misses + 1))
+			echo "$misses" >"$count"
+		done
+		exit 1
+	) &
+	transfer_watch $! "$local_file" 0 "$what"
+	status=$?
+	read -r FETCH_MISSES <"$count" && is_uint "$FETCH_MISSES" || FETCH_MISSES=0
+	if [ "$status" = 0 ] && ! tftp_short "$WORK/tftp.err"; then
+		size=$(stat -c %s "$local_file" 2>/dev/null) || size=0
+		transfer_done "$size"
+		return 0
+	fi
+	fetch_undo "$local_file" 0
+	[ "$status" = 1 ] && return 1
+	# A failed request counts as the first attempt of fetch's at that location.
+	[ "$status" = 2 ] && fetch_tftp_error <"$WORK/tftp.err" && FETCH_TRIED=1
+	return 2
 }
 
 fetch_required() {
@@ -237,7 +295,17 @@ tftp_short() {
 }
 
 fetch_via_tftp() {
-	local try=0 bs='' offset=0
+	local try=${FETCH_TRIED:-0} bs='' offset=0
+	# fetch_first's failed request at this location was the first attempt.
+	FETCH_TRIED=0
+	if [ "$try" -gt 0 ]; then
+		FETCH_ERROR=${FETCH_ERROR:-tftp failed}
+		if [ "$try" -ge "$PXE_TFTP_RETRIES" ]; then
+			FETCH_ERROR="from TFTP server $1 after $try attempts: $FETCH_ERROR"
+			return 2
+		fi
+		sleep "$PXE_TFTP_RETRY_DELAY"
+	fi
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
 	if [ -n "$PXE_TFTP_BLOCKSIZE" ] && [ "$PXE_TFTP_BLOCKSIZE" != 0 ]; then
 		bs="-b $PXE_TFTP_BLOCKSIZE"
