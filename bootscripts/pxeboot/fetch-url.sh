@@ -87,7 +87,8 @@ url_curl() {
 		--proto =http,https,ftp --cacert "$PXE_ROOT$PXE_HTTPS_CA" \
 		--capath "$PXE_ROOT${PXE_HTTPS_CA%/*}" -D "$headers" \
 		-w '%{stderr}fetch-url: %{http_code} %{size_download} %{content_type}\n'
-	case $(url_scheme "$url") in
+	url_scheme_set "$url"
+	case $SCHEME in
 	https)
 		redir=https
 		case ${PXE_HTTPS_INSECURE:-False} in
@@ -106,19 +107,21 @@ url_curl() {
 }
 
 fetch_via_url() {
-	local url=$1 local_file=$2 try=0 offset=0 status log="$WORK/curl.log" headers="$WORK/curl.headers" problem
-	problem=$(url_check "$url")
-	if [ -n "$problem" ]; then
-		FETCH_ERROR="($problem)"
+	local url=$1 local_file=$2 try=0 offset=0 status log="$WORK/curl.log" headers="$WORK/curl.headers" masked
+	url_check_set "$url"
+	if [ -n "$PROBLEM" ]; then
+		FETCH_ERROR="($PROBLEM)"
 		return 2
 	fi
+	url_masked_set "$url"
+	masked=$MASKED
 	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$local_file" 2>/dev/null || echo 0)
 	while :; do
 		try=$((try + 1))
-		debug "curl $(url_masked "$url") (attempt $try of $PXE_HTTP_RETRIES)"
+		debug "curl $masked (attempt $try of $PXE_HTTP_RETRIES)"
 		: >"$headers"
 		url_curl "$url" "$local_file" "$log" "$headers"
-		transfer_watch $! "$local_file" "$offset" "$(url_masked "$url")" "$headers"
+		transfer_watch $! "$local_file" "$offset" "$masked" "$headers"
 		status=$?
 		[ "$status" = 0 ] && return 0
 		fetch_undo "$local_file" "$offset"

@@ -20,6 +20,7 @@
 #                                       default server, a URL's user:password@ as ***@);
 #                                       shown_set: into SHOWN;
 #          url_masked URL               prints URL with its user:password@ as ***@;
+#                                       url_masked_set: into MASKED;
 #          printable NAME               prints NAME masked, control characters as '?';
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
@@ -61,9 +62,10 @@ resolve_set() {
 		esac
 	fi
 	if url_is "$full"; then
-		problem=$(url_check "$full")
-		[ -z "$problem" ] || die "'$(url_masked "$full")' $problem"
-		RESOLVED=$(url_location "$full")
+		url_check_set "$full"
+		[ -z "$PROBLEM" ] || die "'$(url_masked "$full")' $PROBLEM"
+		url_location_set "$full"
+		RESOLVED=$LOCATION
 		return 0
 	fi
 	loc_split "$full"
@@ -79,7 +81,8 @@ shown() {
 # shown_set LOCATION: shown's answer in SHOWN, in this shell.
 shown_set() {
 	if url_is "$1"; then
-		SHOWN=$(url_masked "$1")
+		url_masked_set "$1"
+		SHOWN=$MASKED
 	elif loc_split "$1" && [ "$LOC_HOST" = "$SERVER" ]; then
 		SHOWN=$LOC_PATH
 	else
@@ -96,11 +99,17 @@ printable() {
 # url_masked URL: URL with the user:password@ of its authority shown as ***@: credentials
 # in a URL never reach the console.
 url_masked() {
+	url_masked_set "$1"
+	printf '%s\n' "$MASKED"
+}
+
+# url_masked_set URL: url_masked's answer in MASKED, in this shell.
+url_masked_set() {
 	local rest=${1#*://} authority
 	authority=${rest%%/*}
 	case $authority in
-	*@*) printf '%s://***@%s%s\n' "${1%%://*}" "${authority##*@}" "${rest#"$authority"}" ;;
-	*) printf '%s\n' "$1" ;;
+	*@*) MASKED="${1%%://*}://***@${authority##*@}${rest#"$authority"}" ;;
+	*) MASKED=$1 ;;
 	esac
 }
 

@@ -68,8 +68,24 @@ uptime_cs_set() {
 mb() { echo "$(($1 / 1048576)).$(($1 % 1048576 * 10 / 1048576))"; }
 
 memory_available_kb() {
-	awk '$1 == "MemAvailable:" { print $2; found = 1 } END { if (!found) exit 1 }' \
-		"${PXE_MEMINFO:-/proc/meminfo}" 2>/dev/null
+	memory_available_set && echo "$MEM_AVAILABLE"
+}
+
+# memory_available_set: MemAvailable (kB) in MEM_AVAILABLE, read by the shell (it is the
+# third line: no awk per look at a growing file); false when there is none.
+memory_available_set() {
+	local key value
+	MEM_AVAILABLE=
+	[ -r "${PXE_MEMINFO:-/proc/meminfo}" ] || return 1
+	while read -r key value _; do
+		case $key in
+		MemAvailable:)
+			MEM_AVAILABLE=$value
+			return 0
+			;;
+		esac
+	done <"${PXE_MEMINFO:-/proc/meminfo}"
+	return 1
 }
 
 memory_check() {
@@ -78,8 +94,8 @@ memory_check() {
 		TRANSFER_ERROR="the size '$1' is not a number of bytes"
 		return 1
 	fi
-	avail=$(memory_available_kb) || return 0 # no MemAvailable (before Linux 3.14): no check
-	bytes_of "$avail" || return 0
+	memory_available_set || return 0 # no MemAvailable (before Linux 3.14): no check
+	bytes_of "$MEM_AVAILABLE" || return 0
 	avail=$BYTES
 	bytes_of "$1"
 	need=$(((2 * BYTES + TRANSFER_HELD) / 1024 + ${PXE_MEMORY_RESERVE_MB:-32} * 1024))
@@ -196,17 +212,24 @@ transfer_watch() {
 		again=$?
 		[ "$again" = 127 ] || status=$again
 	fi
-	# Done before the first look: the headers' redirects and size are checked now.
-	if [ "$status" = 0 ] && [ -n "$log" ] && ! transfer_check; then
-		return 124
-	fi
 	# A failed transfer (a miss in the config search) needs no size: no stat for it.
 	[ "$status" = 0 ] || return "$status"
-	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
-	size=$((size - offset))
+	if [ -n "$log" ]; then
+		# One more look: the headers' redirects and size when it was done before the
+		# first, and the size that arrived (transfer_check sets size).
+		transfer_check || return 124
+		# The final answer's headers were read by a look (sized): its length is known.
+		if [ "$sized" = 1 ]; then
+			LENGTH=${length:--}
+		else
+			announced_facts "$log"
+		fi
+	else
+		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
+		size=$((size - offset))
+	fi
 	# What arrived against what was announced, whatever the client made of it.
-	if [ "$status" = 0 ] && [ -n "$log" ]; then
-		announced_facts "$log"
+	if [ -n "$log" ]; then
 		if [ "$LENGTH" != - ] && { ! bytes_of "$LENGTH" || [ "$BYTES" != "$size" ]; }; then
 			TRANSFER_ERROR="the server announced $LENGTH bytes, but $size arrived"
 			return 124

@@ -13,12 +13,16 @@
 #
 # Exports: url_is NAME            true when NAME is a URL;
 #          url_check URL          prints why a URL cannot be fetched (nothing if it can),
-#                                 as a phrase that follows the URL;
+#                                 as a phrase that follows the URL; url_check_set: the
+#                                 same in PROBLEM (empty if it can), without a subshell;
+#          url_scheme URL         prints the scheme in lower case; url_scheme_set: in
+#                                 SCHEME;
 #          url_dir URL            prints URL up to its last "/" after the host (the
 #                                 directory relative names of a file at URL resolve in);
 #          url_join PREFIX NAME   prints the URL a relative NAME has under a URL PREFIX;
 #          url_location NAME      prints the location of an absolute URL: HOST::PATH for
-#                                 tftp://, the URL itself otherwise;
+#                                 tftp://, the URL itself otherwise; url_location_set:
+#                                 the same in LOCATION;
 #          url_host URL           prints the URL's host ("[v6]" keeps its brackets);
 #          loc_split LOCATION     sets LOC_HOST and LOC_PATH from HOST::PATH, where HOST
 #                                 may be an IPv6 literal in brackets ([fd77::1]::path).
@@ -34,19 +38,41 @@ url_is() {
 	return 0
 }
 
-url_scheme() { printf '%s\n' "${1%%://*}" | tr 'A-Z' 'a-z'; }
+url_scheme() {
+	url_scheme_set "$1"
+	printf '%s\n' "$SCHEME"
+}
+
+# url_scheme_set URL: the scheme in lower case in SCHEME; the four fetched here without
+# a process (each URL is looked at several times, and under TCG a tr costs milliseconds).
+url_scheme_set() {
+	case ${1%%://*} in
+	[hH][tT][tT][pP]) SCHEME=http ;;
+	[hH][tT][tT][pP][sS]) SCHEME=https ;;
+	[fF][tT][pP]) SCHEME=ftp ;;
+	[tT][fF][tT][pP]) SCHEME=tftp ;;
+	*) SCHEME=$(printf '%s\n' "${1%%://*}" | tr 'A-Z' 'a-z') ;;
+	esac
+}
 
 url_check() {
-	local rest=${1#*://}
-	case $(url_scheme "$1") in
+	url_check_set "$1"
+	[ -z "$PROBLEM" ] || printf '%s\n' "$PROBLEM"
+}
+
+# url_check_set URL: url_check's answer in PROBLEM (empty: none), in this shell.
+url_check_set() {
+	PROBLEM=
+	url_scheme_set "$1"
+	case $SCHEME in
 	http | https | ftp | tftp) ;;
 	*)
-		echo "has scheme '${1%%://*}', not one of tftp, http, https, ftp"
+		PROBLEM="has scheme '${1%%://*}', not one of tftp, http, https, ftp"
 		return 0
 		;;
 	esac
-	case $rest in
-	'' | /*) echo "names no host" ;;
+	case ${1#*://} in
+	'' | /*) PROBLEM="names no host" ;;
 	esac
 }
 
@@ -75,13 +101,20 @@ url_join() {
 }
 
 url_location() {
+	url_location_set "$1"
+	printf '%s\n' "$LOCATION"
+}
+
+# url_location_set NAME: url_location's answer in LOCATION, in this shell.
+url_location_set() {
 	local rest
-	case $(url_scheme "$1") in
+	url_scheme_set "$1"
+	case $SCHEME in
 	tftp)
 		rest=${1#*://}
-		printf '%s::%s\n' "${rest%%/*}" "${rest#*/}"
+		LOCATION=${rest%%/*}::${rest#*/}
 		;;
-	*) printf '%s\n' "$1" ;;
+	*) LOCATION=$1 ;;
 	esac
 }
 
