@@ -44,12 +44,18 @@ KERNEL_ARG_MAX=131056 # 128 KiB less "--command-line=" and its NUL
 
 # bytes_at FILE OFFSET COUNT: the COUNT bytes at OFFSET as lower-case hex, no blanks.
 bytes_at() {
-	local hex
+	bytes_at_set "$@" && echo "$HEX_BYTES"
+}
+
+# bytes_at_set FILE OFFSET COUNT: bytes_at's answer in HEX_BYTES (one od, no subshell
+# around it).
+bytes_at_set() {
+	local hex IFS
 	hex=$(od -An -v -tx1 -j "$2" -N "$3" "$1" 2>/dev/null) || return 1
 	# shellcheck disable=SC2086 # the words of od's output, joined
 	set -- $hex
-	local IFS=
-	echo "$*"
+	IFS=
+	HEX_BYTES="$*"
 }
 
 kernel_check() {
@@ -58,15 +64,18 @@ kernel_check() {
 	[ "${PXE_KERNEL_CHECK:-1}" = 0 ] && return 0
 	size=$(stat -c %s "$1") || die "cannot read $1"
 	[ "$size" -gt 0 ] || die "kernel '$2' is empty (0 bytes): the server sent no kernel"
-	head=$(bytes_at "$1" 8 16)
-	mark=$(bytes_at "$1" 65544 6)
+	bytes_at_set "$1" 8 16 || HEX_BYTES=
+	head=$HEX_BYTES
+	bytes_at_set "$1" 65544 6 || HEX_BYTES=
+	mark=$HEX_BYTES
 	if [ "$head" != 02000018600000500200006860000050 ] || [ "$mark" != 533339304550 ]; then
 		case $(bytes_at "$1" 0 1) in
 		3c) die "kernel '$2' is not an s390 kernel image: it starts with '<', like an HTML page (an error page served as the file?)" ;;
 		esac
 		die "kernel '$2' is not an s390 kernel image ($size bytes, without the s390 boot marks at 0x08 and S390EP at 0x10008)"
 	fi
-	raw=$(bytes_at "$1" 66608 8)
+	bytes_at_set "$1" 66608 8 || HEX_BYTES=
+	raw=$HEX_BYTES
 	case $raw in
 	????????????????) ;;
 	*) die "kernel '$2' is cut short: $size bytes, no command line size at 0x10430" ;;
@@ -101,6 +110,7 @@ boot_fetch() {
 	[ -n "$INITRDS" ] || return 0
 	INITRD_FILE=$WORK/initrd
 	: >"$INITRD_FILE" || die "cannot write $INITRD_FILE"
+	size=0
 	FETCH_APPEND=1
 	IFS_SAVE=$IFS
 	IFS=,
@@ -110,17 +120,20 @@ boot_fetch() {
 	for name; do
 		[ -n "$name" ] || continue
 		# The kernel skips the zeros between concatenated archives.
-		[ "$pad" -gt 0 ] && head -c "$pad" /dev/zero >>"$INITRD_FILE"
+		if [ "$pad" -gt 0 ]; then
+			head -c "$pad" /dev/zero >>"$INITRD_FILE" || die "cannot write $INITRD_FILE"
+			size=$((size + pad))
+		fi
 		resolve_set "$name"
 		location=$RESOLVED
-		before=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
+		before=$size
 		fetch_required "$location" initrd "$INITRD_FILE"
+		size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 		shown_set "$location"
 		verify_file "$INITRD_FILE" "$location" "$before" ||
 			die "initrd '$SHOWN' $VERIFY_ERROR"
 		INITRD_NAMES="$INITRD_NAMES
 $SHOWN"
-		size=$(stat -c %s "$INITRD_FILE") || die "cannot read $INITRD_FILE"
 		[ "$size" -gt "$before" ] ||
 			die "initrd '$SHOWN' is empty (0 bytes): the server sent no initrd"
 		pad=$(((4096 - size % 4096) % 4096))

@@ -18,7 +18,10 @@
 #                              syslinux 6 makes it: BOOT_IMAGE=KERNEL first, initrd= kept;
 #          entry_initrds       INITRDS: the comma list after the first initrd= of
 #                              APPEND_LINE (syslinux's strstr);
-#          sysappend BITS      prints the IPAPPEND/SYSAPPEND strings for BITS.
+#          sysappend BITS      prints the IPAPPEND/SYSAPPEND strings for BITS
+#                              (sysappend_set: in SYSAPPEND);
+#          trimmed TEXT        prints TEXT without leading and trailing blanks
+#                              (trimmed_set VAR TEXT: into VAR).
 # Reads:   config.sh's accessors, CONFIG_NAME, CLIENT_IP SERVER GATEWAY NETMASK MAC UUID.
 # A prompt or menu sets CHOICE itself and then calls entry_build.
 #
@@ -32,6 +35,13 @@ trimmed() {
 	printf '%s\n' "${text%"${text##*[! 	]}"}"
 }
 
+# trimmed_set VAR TEXT: VAR=trimmed TEXT, in this shell (no subshell per field).
+trimmed_set() {
+	local text=$2
+	text=${text#"${text%%[! 	]*}"}
+	eval "$1=\${text%\"\${text##*[! 	]}\"}"
+}
+
 # With a menu (UI, or DEFAULT naming a .c32 module) or a PROMPT, the timeout fires:
 # ONTIMEOUT, else the default entry; without them, DEFAULT at once. A menu without
 # DEFAULT has its MENU DEFAULT or first entry; without a menu and without DEFAULT,
@@ -42,7 +52,7 @@ choose_unattended() {
 	config_set ontimeout ontimeout
 	config_set ui ui
 	config_set prompt prompt
-	count=$(label_count)
+	count=${CFG_N:-$(label_count)}
 	first=${default%%[ 	]*}
 	CHOICE_LABEL=''
 	if [ -n "$ui" ]; then
@@ -50,11 +60,12 @@ choose_unattended() {
 	else
 		case $first in *.c32 | *.C32) label_find "$first" >/dev/null || menu=1 ;; esac
 	fi
-	menudefault=$(label_menu_default)
+	menudefault=''
+	[ "$menu" = 1 ] && menudefault=$(label_menu_default)
 	if [ "$menu" = 1 ]; then
 		if [ -n "$ontimeout" ]; then
 			CHOICE=$ontimeout CHOICE_FROM="ONTIMEOUT (menu timeout)"
-		elif [ -n "$first" ] && index=$(label_find "$first"); then
+		elif [ -n "$first" ] && label_find_set index "$first"; then
 			CHOICE_LABEL=$index CHOICE_FROM="DEFAULT (menu default)"
 		elif [ -n "$menudefault" ]; then
 			CHOICE_LABEL=$menudefault CHOICE_FROM="MENU DEFAULT"
@@ -78,6 +89,12 @@ choose_unattended() {
 }
 
 sysappend() {
+	sysappend_set "$1"
+	echo "$SYSAPPEND"
+}
+
+# sysappend_set BITS: sysappend's strings in SYSAPPEND, in this shell.
+sysappend_set() {
 	local out=
 	if [ $(($1 & 1)) -ne 0 ] && [ -n "$CLIENT_IP" ]; then
 		out="$out ip=$CLIENT_IP:$SERVER:${GATEWAY:-0.0.0.0}:${NETMASK:-0.0.0.0}"
@@ -88,13 +105,13 @@ sysappend() {
 	if [ $(($1 & 4)) -ne 0 ] && [ -n "$UUID" ]; then
 		out="$out SYSUUID=$UUID"
 	fi
-	echo "$out"
+	SYSAPPEND=$out
 }
 
 entry_build() {
 	local first=${1%%[ 	]*} args='' index
-	case $1 in *[\ \	]*) args=$(trimmed "${1#*[ 	]}") ;; esac
-	if index=$(label_find "$first"); then
+	case $1 in *[\ \	]*) trimmed_set args "${1#*[ 	]}" ;; esac
+	if label_find_set index "$first"; then
 		entry_build_label "$index" "$args"
 	else
 		# Not a label: syslinux boots it as a kernel name with arguments, after the global
@@ -124,19 +141,20 @@ entry_build_label() {
 entry_assemble() {
 	local kernel append=$3 initrd ipappend line
 	ENTRY_TYPE=$1
-	append=$(trimmed "$append")
+	trimmed_set append "$append"
 	[ "$append" = "-" ] && append=''
-	kernel=$(trimmed "$2")
+	trimmed_set kernel "$2"
 	ENTRY_KERNEL=${kernel%%[ 	]*}
 	ENTRY_KARGS=''
-	case $kernel in *[\ \	]*) ENTRY_KARGS=$(trimmed "${kernel#*[ 	]}") ;; esac
+	case $kernel in *[\ \	]*) trimmed_set ENTRY_KARGS "${kernel#*[ 	]}" ;; esac
 	# syslinux's order: KERNEL arguments, APPEND, initrd=, the SYSAPPEND strings, then the
 	# words after the label on the command line.
 	line=$ENTRY_KARGS
 	[ -n "$append" ] && line="${line:+$line }$append"
-	initrd=$(trimmed "$4")
+	trimmed_set initrd "$4"
 	[ -n "$initrd" ] && line="${line:+$line }initrd=$initrd"
-	ipappend=$(sysappend "$5")
+	sysappend_set "$5"
+	ipappend=$SYSAPPEND
 	[ -n "$ipappend" ] && line="${line:+$line }${ipappend# }"
 	[ -n "$6" ] && line="${line:+$line }$6"
 	ENTRY_LINE=$line
@@ -167,8 +185,16 @@ entry_split() {
 # a comma list. awk reads the line on stdin: it may be long, and an environment or
 # argument over 128 KiB would fail the exec.
 entry_initrds() {
+	local rest
 	INITRDS=
 	case $APPEND_LINE in *initrd=*) ;; *) return 0 ;; esac
+	# A line of ordinary length is cut by the shell (no process); its pattern matching
+	# is not linear, so a long one goes to awk.
+	if [ "${#APPEND_LINE}" -le 2048 ]; then
+		rest=${APPEND_LINE#*initrd=}
+		INITRDS=${rest%% *}
+		return 0
+	fi
 	INITRDS=$(printf '%s\n' "$APPEND_LINE" | awk '{ s = substr($0, index($0, "initrd=") + 7); sub(/ .*/, "", s); print s }') ||
 		die "cannot read the initrd= of the command line"
 }

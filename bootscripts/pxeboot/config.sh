@@ -19,7 +19,8 @@
 #                            the ASCII record separator) sepbefore disabled indent;
 #          label_menu_default  prints the index of the first MENU DEFAULT label, if any;
 #          config_set VAR KEY, label_set VAR INDEX FIELD  config_get's and label_get's
-#                            answers in VAR, without a subshell.
+#                            answers in VAR, without a subshell; label_find_set VAR WORD
+#                            label_find's.
 # Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH;
 #          verify_file (verify.sh): each file fetched here is checked before it is read.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
@@ -200,6 +201,25 @@ label_count() {
 	else
 		config_table_awk '' '$1 == "L" { n++ } END { print n + 0 }'
 	fi
+}
+
+# label_find_set VAR WORD: VAR=label_find's answer (no subshell when the labels are in
+# variables); false when there is no such label.
+label_find_set() {
+	local i=1 name
+	if [ -z "$CFG_N" ]; then
+		eval "$1=\$(label_find \"\$2\")"
+		return
+	fi
+	while [ "$i" -le "$CFG_N" ]; do
+		eval "name=\$CFG_L${i}_name"
+		if [ "$name" = "$2" ]; then
+			eval "$1=\$i"
+			return 0
+		fi
+		i=$((i + 1))
+	done
+	return 1
 }
 
 label_find() {

@@ -37,15 +37,17 @@ leading_number() {
 	if [ "${#digits}" -gt 9 ]; then echo 999999999; else echo $((${digits:-0} + 0)); fi
 }
 
-# bounded_timeout KEY: the setting KEY (timeout, totaltimeout) capped at CONSOLE_TIMEOUT_MAX.
-bounded_timeout() {
+# bounded_timeout_set VAR KEY: VAR=the setting KEY (timeout, totaltimeout) capped at
+# CONSOLE_TIMEOUT_MAX, without a subshell (but for the warning).
+bounded_timeout_set() {
 	local value
-	value=$(leading_number "$(config_get "$1")")
+	config_set value "$2"
+	leading_number_set value
 	if [ "$value" -gt "$CONSOLE_TIMEOUT_MAX" ]; then
-		warn "$(echo "$1" | tr a-z A-Z) $value is over $CONSOLE_TIMEOUT_MAX (1/10 s, about an hour): taken as $CONSOLE_TIMEOUT_MAX"
+		warn "$(echo "$2" | tr a-z A-Z) $value is over $CONSOLE_TIMEOUT_MAX (1/10 s, about an hour): taken as $CONSOLE_TIMEOUT_MAX"
 		value=$CONSOLE_TIMEOUT_MAX
 	fi
-	echo "$value"
+	eval "$1=\$value"
 }
 
 # leading_number_set VAR: VAR=leading_number of its value (no subshell).
@@ -60,8 +62,8 @@ leading_number_set() {
 # console_settings: the C_* settings of the configuration just read (config.sh's table).
 console_settings() {
 	local setting
-	C_TIMEOUT=$(bounded_timeout timeout)
-	C_TOTALTIMEOUT=$(bounded_timeout totaltimeout)
+	bounded_timeout_set C_TIMEOUT timeout
+	bounded_timeout_set C_TOTALTIMEOUT totaltimeout
 	config_set C_ALLOWOPTIONS allowoptions
 	config_set C_IMPLICIT implicit
 	config_set C_MENU_HASMASTER menuhasmaster
@@ -123,7 +125,7 @@ console_error() {
 
 console_boot() {
 	local first=${1%%[ 	]*} words='' dir location
-	case $1 in *[\ \	]*) words=$(trimmed "${1#*[ 	]}") ;; esac
+	case $1 in *[\ \	]*) trimmed_set words "${1#*[ 	]}" ;; esac
 	if [ -n "${2-}" ]; then
 		entry_build_label "$2" "${3-}"
 		words=${3-}

@@ -115,7 +115,7 @@ fetch_via_url() {
 	fi
 	url_masked_set "$url"
 	masked=$MASKED
-	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$local_file" 2>/dev/null || echo 0)
+	[ "${FETCH_APPEND:-0}" = 1 ] && offset=${FETCH_OFFSET:-$(stat -c %s "$local_file" 2>/dev/null || echo 0)}
 	while :; do
 		try=$((try + 1))
 		debug "curl $masked (attempt $try of $PXE_HTTP_RETRIES)"

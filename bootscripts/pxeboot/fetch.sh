@@ -25,6 +25,7 @@
 #          fetch LOCATION LOCAL         0 fetched, 1 not there (an answer: not retried),
 #                                       2 the transfer kept failing; FETCH_ERROR then says
 #                                       why, as a phrase that follows the file's name;
+#                                       FETCH_SIZE is LOCAL's size after a fetch;
 #          fetch_required LOCATION WHAT LOCAL   fetch or die;
 #          fetch_first WHAT LOCAL LOCATION...   the first LOCATION that is there (the
 #                                       config search), FETCH_MISSES before it.
@@ -117,6 +118,8 @@ fetch() {
 	local status before=0 after
 	if [ "${FETCH_APPEND:-0}" = 1 ]; then
 		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+		# The backends append from there (no stat of their own).
+		FETCH_OFFSET=$before
 	elif [ -e "$2" ] || [ -L "$2" ]; then
 		rm -f "$2"
 	fi
@@ -127,8 +130,10 @@ fetch() {
 		"fetch_via_$FETCH_BACKEND" "$LOC_HOST" "$LOC_PATH" "$2"
 	fi
 	status=$?
+	FETCH_OFFSET=
 	if [ "$status" = 0 ]; then
 		after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		FETCH_SIZE=$after
 		transfer_done $((after - before))
 	fi
 	return "$status"
@@ -315,7 +320,7 @@ fetch_via_tftp() {
 		fi
 		sleep "$PXE_TFTP_RETRY_DELAY"
 	fi
-	[ "${FETCH_APPEND:-0}" = 1 ] && offset=$(stat -c %s "$3" 2>/dev/null || echo 0)
+	[ "${FETCH_APPEND:-0}" = 1 ] && offset=${FETCH_OFFSET:-$(stat -c %s "$3" 2>/dev/null || echo 0)}
 	if [ -n "$PXE_TFTP_BLOCKSIZE" ] && [ "$PXE_TFTP_BLOCKSIZE" != 0 ]; then
 		bs="-b $PXE_TFTP_BLOCKSIZE"
 	fi

@@ -26,13 +26,25 @@ nic_ipl_device() {
 	read -r device <"$ipl/device" && printf '%s\n' "$device"
 }
 
+# nic_real_dir DIR: DIR with every symbolic link resolved in NIC_REAL (cd -P, and back:
+# no readlink process per sysfs link); false when DIR is no directory.
+nic_real_dir() {
+	local here=$PWD
+	NIC_REAL=
+	cd -P "$1" 2>/dev/null || return 1
+	NIC_REAL=$PWD
+	cd "$here" || cd /
+}
+
 nic_of_device() {
 	local sys=${PXE_SYSFS:-/sys} net path device
 	[ -n "$1" ] || return 0
-	device=$(readlink -f "$sys/bus/ccw/devices/$1" 2>/dev/null) || return 0
+	nic_real_dir "$sys/bus/ccw/devices/$1" || return 0
+	device=$NIC_REAL
 	[ -n "$device" ] || return 0
 	for net in "$sys"/class/net/*; do
-		path=$(readlink -f "$net/device" 2>/dev/null) || continue
+		nic_real_dir "$net/device" || continue
+		path=$NIC_REAL
 		case $path/ in
 		"$device"/*)
 			printf '%s\n' "${net##*/}"
