@@ -67,6 +67,9 @@ uptime_cs_set() {
 # mb BYTES: BYTES in MiB with one decimal.
 mb() { echo "$(($1 / 1048576)).$(($1 % 1048576 * 10 / 1048576))"; }
 
+# mb_set VAR BYTES: VAR=mb BYTES, in this shell (progress lines start no subshell).
+mb_set() { eval "$1=$(($2 / 1048576)).$(($2 % 1048576 * 10 / 1048576))"; }
+
 memory_available_kb() {
 	memory_available_set && echo "$MEM_AVAILABLE"
 }
@@ -131,6 +134,11 @@ headers_facts() {
 # announced_facts LOG: STATUS, LENGTH, REDIRECTS and HEADERS_DONE from headers_facts.
 announced_facts() {
 	local facts
+	# Nothing yet (curl is still starting): no awk for it.
+	if [ ! -s "$1" ]; then
+		STATUS=- LENGTH=- REDIRECTS=0 HEADERS_DONE=0
+		return 0
+	fi
 	facts=$(headers_facts "$1")
 	# shellcheck disable=SC2086 # its four words; globbing is off
 	set -- $facts
@@ -139,14 +147,18 @@ announced_facts() {
 
 # progress NAME BYTES TOTAL START: one line of progress (TOTAL "-" when unknown).
 progress() {
-	local elapsed rate
-	elapsed=$(($(uptime_cs) - $4))
+	local elapsed rate got all speed
+	uptime_cs_set
+	elapsed=$((UPTIME_CS - $4))
 	[ "$elapsed" -gt 0 ] || elapsed=1
 	rate=$(($2 * 100 / elapsed))
+	mb_set got "$2"
+	mb_set speed "$rate"
 	if [ "$3" = - ]; then
-		say "$1: $(mb "$2") MB, $(mb "$rate") MB/s"
+		say "$1: $got MB, $speed MB/s"
 	else
-		say "$1: $(mb "$2") of $(mb "$3") MB ($(($2 * 100 / $3))%), $(mb "$rate") MB/s"
+		mb_set all "$3"
+		say "$1: $got of $all MB ($(($2 * 100 / $3))%), $speed MB/s"
 	fi
 }
 
@@ -176,7 +188,7 @@ transfer_ticker() {
 # poll to notice its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
-	local total=- status length next=0 step min step_mb sized=1 self ticker again
+	local total=- status length next=0 step min step_mb sized=1 self ticker again here
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -185,8 +197,14 @@ transfer_watch() {
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
 	TRANSFER_ERROR=
-	# This shell's own PID, also in a subshell (where $$ is the parent's).
-	read -r self _ </proc/self/stat 2>/dev/null || self=$$
+	# This shell's own PID, also in a subshell (where $$ is the parent's): where the
+	# /proc/self link leads (cd -P, and back: no process, and no byte-by-byte read of
+	# /proc/self/stat, which costs ~10 ms under TCG).
+	self=$$
+	if here=$PWD && cd -P /proc/self 2>/dev/null; then
+		is_uint "${PWD##*/}" && self=${PWD##*/}
+		cd "$here" || cd /
+	fi
 	trap : USR1
 	transfer_ticker "$self" 0.1 0.5 &
 	ticker=$!
