@@ -44,7 +44,9 @@ fail() {
 # --- kernel file systems and console -----------------------------------------------------
 
 mount_fs() {
-	mkdir -p /dev /proc /sys /run /tmp
+	# The image has them: no mkdir process unless one is missing.
+	[ -d /dev ] && [ -d /proc ] && [ -d /sys ] && [ -d /run ] && [ -d /tmp ] ||
+		mkdir -p /dev /proc /sys /run /tmp
 	# The archive's own /dev/console gave us a console so far; devtmpfs has the rest.
 	mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev ||
 		echo "init: warning: cannot mount devtmpfs on /dev; keeping the image's /dev"
@@ -142,8 +144,8 @@ dhcp() {
 			return 1
 		arch_opt="-x 93:$arch_opt"
 	fi
-	mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
-	rm -f "$PXE_STATE_DIR/dhcp.env"
+	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
+	[ ! -e "$PXE_STATE_DIR/dhcp.env" ] || rm -f "$PXE_STATE_DIR/dhcp.env"
 	tried=''
 	ipl=$(nic_ipl_device)
 	boot_nic=$(nic_of_device "$ipl")

@@ -128,7 +128,7 @@ elif [ "$DRY_RUN" = 1 ]; then
 	trap 'rm -rf "$WORK"' EXIT
 else
 	WORK=$PXE_STATE_DIR/files
-	mkdir -p "$WORK" || die "cannot create work directory $WORK"
+	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
 
 # In the guest only the lease counts; the dry run takes the facts from the environment.

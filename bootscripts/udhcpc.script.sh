@@ -106,8 +106,29 @@ record_facts() {
 	mv "$tmp" "$PXE_STATE_DIR/dhcp.env"
 }
 
+# ipv4_mark 0|1: whether this script has put an IPv4 address on the interface (a file in
+# PXE_STATE_DIR), so that deconfig, run before every first lease, flushes only then.
+ipv4_mark() { echo "$1" >"$PXE_STATE_DIR/ipv4.$interface" 2>/dev/null; }
+
+ipv4_marked() {
+	local mark=1
+	[ -r "$PXE_STATE_DIR/ipv4.$interface" ] || return 1
+	read -r mark <"$PXE_STATE_DIR/ipv4.$interface"
+	[ "$mark" != 0 ]
+}
+
+# interface_up: true when the interface is up already (IFF_UP in its sysfs flags).
+interface_up() {
+	local flags
+	[ -r "/sys/class/net/$interface/flags" ] || return 1
+	read -r flags <"/sys/class/net/$interface/flags" || return 1
+	case $flags in 0x*) ;; *) return 1 ;; esac
+	[ $((flags & 1)) = 1 ]
+}
+
 configure_address() {
 	local bits=${mask:-32}
+	ipv4_mark 1
 	ip -4 addr flush dev "$interface"
 	if [ -n "$broadcast" ]; then
 		ip addr add "$ip/$bits" broadcast "$broadcast" dev "$interface"
@@ -202,9 +223,14 @@ dhcpcd_event() {
 
 case $1 in
 deconfig)
-	ip link set dev "$interface" up
-	ip -4 addr flush dev "$interface"
-	rm -f "$PXE_STATE_DIR/dhcp.env"
+	# udhcpc's first event, before any lease: no process for what is so already (the
+	# interface up, no address of ours on it, no facts recorded).
+	interface_up || ip link set dev "$interface" up
+	if ipv4_marked; then
+		ip -4 addr flush dev "$interface"
+		ipv4_mark 0
+	fi
+	[ ! -e "$PXE_STATE_DIR/dhcp.env" ] || rm -f "$PXE_STATE_DIR/dhcp.env"
 	;;
 bound | renew)
 	say "$1: $interface $ip/${mask:-32}${router:+ router $router}, server ${serverid:-?}"

@@ -183,9 +183,10 @@ transfer_ticker() {
 
 # The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
 # ticker's USR1 interrupts that wait (POSIX: a trapped signal ends `wait`) for the checks
-# of transfer_check, 0.1 s after the start and then every 0.5 s. A short transfer (a
-# config file, a miss) costs no poll at all, a long one is not left waiting for the next
-# poll to notice its end.
+# of transfer_check every 0.5 s (no look at 0.1 s: curl has not even started by then
+# under TCG, and each look costs the transfer CPU). A short transfer (a config file, a
+# miss) costs no poll at all, a long one is not left waiting for the next poll to notice
+# its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
 	local total=- status length next=0 step min step_mb sized=1 self ticker again here
@@ -206,7 +207,7 @@ transfer_watch() {
 		cd "$here" || cd /
 	fi
 	trap : USR1
-	transfer_ticker "$self" 0.1 0.5 &
+	transfer_ticker "$self" 0.5 &
 	ticker=$!
 	while :; do
 		wait "$pid"
