@@ -106,6 +106,7 @@ config_first() {
 		CONFIG_TRIED="$CONFIG_TRIED $SHOWN"
 		misses=$((misses + 1))
 	done
+	[ "$status" = 3 ] && die "cannot fetch config '$SHOWN' $FETCH_ERROR"
 	[ "$status" = 0 ] || return 1
 	N_FILES=$((N_FILES + 1))
 	verify_file "$WORK/config.$N_FILES" "$location" || die "config '$SHOWN' $VERIFY_ERROR"

@@ -148,7 +148,8 @@ fetch() {
 # as announced; 1: none is there; 2: stopped at another failure, or not a TFTP search
 # (another backend, a URL): the caller fetches from location FETCH_MISSES + 1 on, one by
 # one with fetch, retries and all (a failed request here sets FETCH_TRIED=1 and
-# FETCH_ERROR: fetch_via_tftp counts it as that location's first attempt). WHAT names them in the debug lines ("trying WHAT X").
+# FETCH_ERROR: fetch_via_tftp counts it as that location's first attempt); 3: that
+# location is too big for memory (FETCH_ERROR), final as with fetch. WHAT names them in the debug lines ("trying WHAT X").
 fetch_first() {
 	local what=$1 local_file=$2 bs='' location status count="$WORK/fetch.misses" size
 	shift 2
@@ -183,15 +184,28 @@ fetch_first() {
 	transfer_watch $! "$local_file" 0 "$what"
 	status=$?
 	read -r FETCH_MISSES <"$count" && is_uint "$FETCH_MISSES" || FETCH_MISSES=0
-	if [ "$status" = 0 ] && ! tftp_short "$WORK/tftp.err"; then
-		size=$(stat -c %s "$local_file" 2>/dev/null) || size=0
-		transfer_done "$size"
-		return 0
-	fi
+	case $status in
+	0)
+		if ! tftp_short "$WORK/tftp.err"; then
+			size=$(stat -c %s "$local_file" 2>/dev/null) || size=0
+			transfer_done "$size"
+			return 0
+		fi
+		FETCH_ERROR="did not arrive as the server announced it (tsize): the transfer ended at ${TFTP_PERCENT:-less than 100}% of the announced size"
+		;;
+	1) return 1 ;;
+	2) fetch_tftp_error <"$WORK/tftp.err" ;;
+	124)
+		FETCH_ERROR=$TRANSFER_ERROR
+		fetch_undo "$local_file" 0
+		# Too big for memory: final, as fetch_via_tftp has it.
+		case $FETCH_ERROR in "("*) return 3 ;; esac
+		;;
+	*) return 2 ;;
+	esac
 	fetch_undo "$local_file" 0
-	[ "$status" = 1 ] && return 1
 	# A failed request counts as the first attempt of fetch's at that location.
-	[ "$status" = 2 ] && fetch_tftp_error <"$WORK/tftp.err" && FETCH_TRIED=1
+	FETCH_TRIED=1
 	return 2
 }
 
