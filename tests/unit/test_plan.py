@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from composer.archive.codec import Codec
-from composer.build.plan import Plan, arch_of, kexec_file_fact, plan
+from composer.build.plan import Plan, arch_of, plan
+from composer.build.resolved import kexec_file_fact
 from composer.errors import InputError, KernelError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.recipe import load_recipe
