@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from composer.cpio import PATH_MAX
@@ -146,31 +147,27 @@ def resolve_recipe(loaded: LoadedRecipe, *, sysroot: Path | None,
     """The recipe resolved against SYSROOT (None: only what needs none: no kernel, no
     module selection); the overrides are --kernel and --cmdline."""
     recipe = loaded.recipe
-    values: dict[str, object] = dict(recipe.variables)
+    variables: dict[str, object] = dict(recipe.variables)  # `composer` joins it below
     kernel = None
     if sysroot is not None:
         with at_entry("" if kernel_override else loaded.origins.get("kernel.image", ""),
                       "kernel.image"):
-            kernel = find_kernel(recipe.kernel, sysroot, kernel_override, values)
-    release = (expand(recipe.kernel.release, values, "kernel.release")
-               if recipe.kernel.release else kernel.release if kernel else None)
-    modules = tuple(_module(m, values) for m in recipe.modules)
-    wanted = any(m.names or m.pattern is not None for m in modules)
-    if release is None and wanted and sysroot is not None:
-        release = only_release(Sysroot(sysroot))
+            kernel = find_kernel(recipe.kernel, sysroot, kernel_override, variables)
+    modules = tuple(_module(m, variables) for m in recipe.modules)
+    release = decide_release(recipe.kernel, kernel, sysroot, modules, variables)
     selection = select_modules(modules, sysroot, release) \
-        if wanted and sysroot is not None else None
+        if sysroot is not None and _asks_for_modules(modules) else None
     arch = recipe.arch or ("s390x" if kernel is not None else None)
-    facts = {"release": release or "", "arch": arch or "",
-             "modules": selection.load_order() if selection else [],
-             "kexec_file": kexec_file_fact(sysroot, release)
-             if kernel is not None and sysroot is not None else ""}
-    variables = {**values, "composer": facts}
+    variables["composer"] = {  # the facts, for every string and template expanded below
+        "release": release or "", "arch": arch or "",
+        "modules": selection.load_order() if selection else [],
+        "kexec_file": kexec_file_fact(sysroot, release)
+        if kernel is not None and sysroot is not None else ""}
     raw_cmdline = cmdline_override if cmdline_override is not None else recipe.kernel.cmdline
     cmdline_at = "--cmdline" if cmdline_override is not None \
         else loaded.origins.get("kernel.cmdline", "")
     return ResolvedRecipe(
-        loaded=loaded, sysroot=sysroot, variables=variables, kernel=kernel,
+        loaded=loaded, sysroot=sysroot, variables=MappingProxyType(variables), kernel=kernel,
         release=release, arch=arch, selection=selection,
         directories=tuple(_node(d, Kind.DIR, variables) for d in recipe.directories),
         files=tuple(_file(f, variables) for f in recipe.files),
@@ -192,6 +189,22 @@ def find_kernel(spec: model.Kernel, sysroot: Path, override: Path | None,
     if spec.image:
         return kernel_in(sysroot, expand(spec.image, variables, "kernel.image"))
     return None
+
+
+def decide_release(spec: model.Kernel, kernel: Kernel | None, sysroot: Path | None,
+                   modules: Sequence[Module], variables: Mapping[str, object]) -> str | None:
+    """The kernel's `uname -r`, decided once: the recipe's kernel.release, else the
+    kernel's own (from its header), else, when modules are asked for, the one release
+    the sysroot has modules for."""
+    release = (expand(spec.release, variables, "kernel.release") if spec.release
+               else kernel.release if kernel is not None else None)
+    if release is None and sysroot is not None and _asks_for_modules(modules):
+        return only_release(Sysroot(sysroot))
+    return release
+
+
+def _asks_for_modules(modules: Sequence[Module]) -> bool:
+    return any(m.names or m.pattern is not None for m in modules)
 
 
 def kexec_file_fact(sysroot: Path, release: str | None) -> str:
@@ -311,11 +324,11 @@ def _binary(b: model.Binary, variables: Mapping[str, object]) -> Binary:
     return Binary(b.name, tuple(item_words(b.name, variables, b.at)), dest, applets, b.at)
 
 
-def _module(m: model.Module, values: Mapping[str, object]) -> Module:
+def _module(m: model.Module, variables: Mapping[str, object]) -> Module:
     if m.pattern is not None:
         with at_entry(m.at, "pattern"):
-            return Module(m.pattern, (), expand(m.pattern, values, "pattern"), m.at)
-    names = tuple(item_words(m.name, values, m.at)) if m.name is not None else ()
+            return Module(m.pattern, (), expand(m.pattern, variables, "pattern"), m.at)
+    names = tuple(item_words(m.name, variables, m.at)) if m.name is not None else ()
     return Module(m.name or "", names, None, m.at)
 
 
