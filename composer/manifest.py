@@ -17,6 +17,7 @@ from pathlib import Path
 from composer.cpio import PATH_MAX, path_parts
 from composer.cpio import Kind as Kind  # re-exported: the manifest speaks in kinds
 from composer.errors import InputError, located
+from composer.pathwalk import Held, walk
 
 DEFAULT_MODES: dict[Kind, int] = {
     Kind.FILE: 0o644,
@@ -298,26 +299,15 @@ class Manifest:
         return placed._entries
 
 
-MAX_LINK_HOPS = 40  # as the kernel's path walk (MAXSYMLINKS)
-
-
 def _follow_parents(path: str, links: dict[str, str]) -> str:
-    """`path` with every directory symlink among its parents followed, inside the image."""
-    parts = path.strip("/").split("/")
-    here = ""
-    for part in parts[:-1]:
-        here = f"{here}/{part}"
-        hops = 0
-        while here in links:
-            hops += 1
-            if hops > MAX_LINK_HOPS:
-                raise InputError(f"{path}: too many levels of symbolic links in the image "
-                                 f"at {here}")
-            target = links[here]
-            base = "/" if target.startswith("/") else posixpath.dirname(here)
-            # normpath of an absolute path keeps '..' at the root, like a chroot
-            here = posixpath.normpath(posixpath.join(base, target)).rstrip("/")
-    return f"{here}/{parts[-1]}"
+    """`path` with every directory symlink among its parents followed, inside the image
+    (a parent that is no link counts as a directory: implied ones are not added yet)."""
+    parent, _, name = path.rpartition("/")
+    walked = walk(parent or "/", lambda here: Held(None, links.get(here), True))
+    if walked.stop == "loop":
+        raise InputError(f"{path}: too many levels of symbolic links in the image "
+                         f"at {walked.at}")
+    return f"{walked.path.rstrip('/')}/{name}"
 
 
 def _check_parents(entries: dict[str, Entry]) -> None:

@@ -25,8 +25,7 @@ class CompressingWriter:
         self._encoder = encoder
 
     def write(self, data: bytes) -> int:
-        chunk = self._encoder.compress(data)
-        if chunk:
+        if chunk := self._encoder.compress(data):
             self.out.write(chunk)
         return len(data)
 

@@ -63,12 +63,12 @@ class Segment:
     index: int
     offset: int
     codec: Codec
-    stored_size: int = 0
-    size: int = 0
-    archives: int = 0
-    entries: int = 0
-    caveat: str | None = None
-    members: int = 1  # compressed streams back to back, one archive running through them
+    caveat: str | None  # what the kernel would accept here but a user should know
+    members: int  # compressed streams back to back, one archive running through them
+    archives: int
+    entries: int
+    stored_size: int
+    size: int
 
 
 @dataclass
@@ -230,8 +230,8 @@ class InitramfsReader:
             archives += 1
             caveat = caveat or (f"the last archive has no {TRAILER} entry: the kernel "
                                 "accepts that, but the file may be truncated")
-        done = Segment(seg.index, seg.offset, seg.codec, seg.stored, seg.size, archives,
-                       seg.entries, caveat, seg.members)
+        done = Segment(seg.index, seg.offset, seg.codec, caveat, seg.members, archives,
+                       seg.entries, seg.stored, seg.size)
         if self.segments and self.segments[-1].index == seg.index:
             self.segments[-1] = done
         else:

@@ -30,6 +30,7 @@ from composer.build.pipeline import BuildRequest, BuildResult, build
 from composer.cli import boot as boot_command
 from composer.cli.boot import add_boot_options
 from composer.cli.options import (
+    add_json_option,
     add_sysroot_option,
     add_variable_options,
     overrides_from,
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the self-check of the image (its /init, #! and ELF "
                              "interpreters, libraries and module dependencies all present); "
                              "the build says so in a warning")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json_option(parser, "the results")
     boot = parser.add_argument_group(
         "boot after building", "with --boot, the image is network-booted in qemu-system-s390x "
         "as `compose boot IMAGE` would (see `compose boot --help`)")

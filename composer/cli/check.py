@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from composer.cli.options import add_json_option
 from composer.cli.ui import UI
 from composer.errors import InputError
 
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ip", default="10.0.2.15", help="the guest's IPv4 address")
     parser.add_argument("--online", action="store_true",
                         help="ask every http(s)/ftp URL a kernel or initrd names")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_option(parser, "the result")
 
 
 def _image(tree: Path, given: Path | None) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from composer.build.pipeline import BuildRequest, build
 from composer.cli.inspect import add_limit_arguments, limits_from
 from composer.cli.options import (
+    add_json_option,
     add_sysroot_option,
     add_variable_options,
     confinement_from,
@@ -38,8 +39,7 @@ Exit status, like diff(1): 0 no differences, 1 differences, 2 a file is not read
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", type=Path, metavar="A", help="boot image, initramfs or recipe")
     parser.add_argument("b", type=Path, metavar="B", help="boot image, initramfs or recipe")
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON (docs/inspect-json.md) instead of text")
+    add_json_option(parser, "the differences (docs/inspect-json.md)")
     parser.add_argument("--mtime", action="store_true",
                         help="also compare modification times")
     parser.add_argument("--sbom", action="store_true",

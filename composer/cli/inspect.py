@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from composer.archive.reader import Limits
+from composer.cli.options import add_json_option
 from composer.cli.ui import UI
 from composer.errors import InputError
 from composer.read.inspect import Inspection, inspect_file, inspection_json, inspection_lines
@@ -67,8 +68,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE",
                         help="an s390 boot image (pxelinux.0) or an initramfs")
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON (docs/inspect-json.md) instead of the listing")
+    add_json_option(parser, "the listing (docs/inspect-json.md)")
     parser.add_argument("--check", action="store_true",
                         help="check that the image can boot (its init, interpreters, "
                              "libraries, modules and command links) instead of listing it")

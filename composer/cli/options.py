@@ -23,6 +23,12 @@ def add_variable_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                              "sysroot (README, Confined recipes)")
 
 
+def add_json_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                    what: str) -> None:
+    """--json: every command that a script reads says which object it prints."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
 def add_sysroot_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument("--sysroot", type=Path, default=Path(os.environ.get(
         "COMPOSER_SYSROOT", "/")), metavar="DIR",

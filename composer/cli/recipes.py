@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from composer.cli.options import add_json_option
 from composer.cli.ui import UI
 from composer.errors import RecipeError
 from composer.recipe.stock import stock_recipes
@@ -21,8 +22,7 @@ from composer.recipe.yamldoc import load_document
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true",
-                        help="print name, description and path of each as JSON")
+    add_json_option(parser, "name, description and path of each")
 
 
 def _description(data: object) -> str:

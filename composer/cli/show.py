@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from composer.cli.options import add_variable_options, confinement_from, overrides_from
+from composer.cli.options import (
+    add_json_option,
+    add_variable_options,
+    confinement_from,
+    overrides_from,
+)
 from composer.cli.ui import UI
 from composer.recipe import load_recipe
 from composer.recipe.show import recipe_data, show
@@ -20,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", type=recipe_argument, metavar="RECIPE")
     parser.add_argument("--origins", action="store_true",
                         help="annotate each line with where it came from")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    add_json_option(parser, "the recipe (instead of YAML)")
     add_variable_options(parser)
 
 

@@ -18,7 +18,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from composer.cli.options import add_sysroot_option, add_variable_options, overrides_from
+from composer.cli.options import (
+    add_json_option,
+    add_sysroot_option,
+    add_variable_options,
+    overrides_from,
+)
 from composer.cli.ui import UI
 from composer.errors import InputError
 from composer.recipe.stock import is_name, stock_recipe
@@ -37,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="the path in the image")
     parser.add_argument("--sbom", type=Path, metavar="FILE",
                         help="with an IMAGE: its SBOM (compose --sbom), for the package")
-    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    add_json_option(parser, "the answer")
     recipe = parser.add_argument_group("when the subject is a recipe")
     add_sysroot_option(recipe)
     add_variable_options(recipe)

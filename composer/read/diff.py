@@ -14,16 +14,19 @@ differ everywhere, and reproducible builds clamp them anyway.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from composer.archive.reader import Limits, Member, Record, Segment
 from composer.cpio import DEVICES, KIND_BITS, Kind
 from composer.image.s390 import BootHeader
 from composer.manifest import Entry
 from composer.read.inspect import S390_IMAGE, Image, mtime_text, open_image, printable
+
+K = TypeVar("K", bound=str)
+V = TypeVar("V")
 
 SCHEMA = "composer.diff/1"
 HEADER_FIELDS = ("kernel_version", "cmdline", "max_cmdline")
@@ -54,14 +57,14 @@ class EntryState:
         return fields
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
     a: Any
     b: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryChange:
     path: str
     status: str  # "added", "removed" or "changed"
@@ -125,20 +128,29 @@ def diff_archives(a: Mapping[str, EntryState], b: Mapping[str, EntryState], *,
                   with_mtime: bool = False) -> list[EntryChange]:
     """Added, removed and changed paths, sorted by path."""
     changes = []
-    for path in sorted(a.keys() | b.keys()):
-        before, after = a.get(path), b.get(path)
-        if before is None:
-            changes.append(EntryChange(path, "added", None, after))
-        elif after is None:
-            changes.append(EntryChange(path, "removed", before, None))
-        else:
-            old, new = before.compared(with_mtime), after.compared(with_mtime)
-            fields = tuple(FieldChange(name, old.get(name), new.get(name))
-                           for name in dict.fromkeys([*old, *new])
-                           if old.get(name) != new.get(name))
-            if fields:
-                changes.append(EntryChange(path, "changed", before, after, fields))
+    for path, before, after in paired(a, b):
+        if before is None or after is None:
+            changes.append(EntryChange(path, presence(before, after), before, after))
+            continue
+        old, new = before.compared(with_mtime), after.compared(with_mtime)
+        fields = tuple(FieldChange(name, old.get(name), new.get(name))
+                       for name in dict.fromkeys([*old, *new])
+                       if old.get(name) != new.get(name))
+        if fields:
+            changes.append(EntryChange(path, "changed", before, after, fields))
     return changes
+
+
+def paired(a: Mapping[K, V], b: Mapping[K, V]) -> Iterator[tuple[K, V | None, V | None]]:
+    """Every key of either side, sorted, with what each side has under it: the walk
+    that any keyed comparison (archive entries, SBOM packages) starts from."""
+    for key in sorted(a.keys() | b.keys()):
+        yield key, a.get(key), b.get(key)
+
+
+def presence(before: object | None, after: object | None) -> str:
+    """"added", "removed", or "changed" when both sides have the key."""
+    return "added" if before is None else "removed" if after is None else "changed"
 
 
 def diff_headers(a: BootHeader | None, b: BootHeader | None) -> list[FieldChange]:

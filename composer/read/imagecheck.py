@@ -32,11 +32,11 @@ import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from composer.pathwalk import Held, walk
 from composer.resolve.elf import ET_DYN, ElfInfo
 from composer.resolve.ldpath import default_library_dirs, expand_tokens
 from composer.resolve.modfile import canonical_name, split_module_name
 
-MAX_LINK_HOPS = 40  # the kernel's path walk (MAXSYMLINKS)
 COMMAND_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 MODULES_DIR = "/lib/modules"
 GONE = "is not in the image"
@@ -93,34 +93,17 @@ class ImageTree:
         """The entry `path` finally names, every symlink followed inside the image (an
         absolute target starts again at the image root, `..` stops there); None if a
         component is missing or the links loop."""
-        pending = [p for p in path.split("/") if p][::-1]
-        parts: list[str] = []
-        hops = 0
-        node: Node | None = self.nodes.get("/") or Node("/", "dir")
-        while pending:
-            name = pending.pop()
-            if name == ".":
-                continue
-            if name == "..":
-                if parts:
-                    parts.pop()
-                continue
-            here = "/" + "/".join([*parts, name])
-            node = self.nodes.get(here)
-            if node is None:
-                return None
-            if node.kind == "symlink" and node.target:
-                hops += 1
-                if hops > MAX_LINK_HOPS:
-                    return None
-                if node.target.startswith("/"):
-                    parts = []
-                pending.extend([p for p in node.target.split("/") if p][::-1])
-                continue
-            if pending and node.kind != "dir":
-                return None
-            parts.append(name)
-        return node
+        walked = walk(path, self._held)
+        if walked.stop:
+            return None
+        return self.nodes.get(walked.path) or Node("/", "dir")
+
+    def _held(self, path: str) -> Held[Node] | None:
+        node = self.nodes.get(path)
+        if node is None:
+            return None
+        target = node.target if node.kind == "symlink" and node.target else None
+        return Held(node, target, node.kind == "dir")
 
 
 @dataclass(frozen=True)

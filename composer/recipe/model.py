@@ -248,7 +248,8 @@ class Kernel(Part):
 
     image: str | None = Field(None, description=(
         "Kernel boot image in the sysroot (a glob is allowed, e.g. /boot/vmlinuz-*; it must "
-        "match one file)."))
+        "match one file, except on the sysroot / where the running kernel's (uname -r) is "
+        "taken among several)."))
     release: str | None = Field(None, description=(
         "Module directory under /lib/modules (default: read from the kernel image)."))
     cmdline: str | None = Field(None, description=(

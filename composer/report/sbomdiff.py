@@ -15,6 +15,7 @@ from typing import Any
 
 from composer.errors import InputError
 from composer.inputfile import UnreadableFile, open_regular
+from composer.read.diff import paired, presence
 
 OWN = ("SPDXRef-Package-image", "SPDXRef-Package-recipe")
 
@@ -68,16 +69,8 @@ def packages_of(path: Path) -> dict[str, dict[str, str]]:
 
 def diff_sboms(a: Path, b: Path) -> list[PackageChange]:
     old, new = packages_of(a), packages_of(b)
-    changes = []
-    for name in sorted(old.keys() | new.keys()):
-        before, after = old.get(name), new.get(name)
-        if before is None:
-            changes.append(PackageChange(name, "added", None, after))
-        elif after is None:
-            changes.append(PackageChange(name, "removed", before, None))
-        elif before != after:
-            changes.append(PackageChange(name, "changed", before, after))
-    return changes
+    return [PackageChange(name, presence(before, after), before, after)
+            for name, before, after in paired(old, new) if before != after]
 
 
 def sbom_diff_lines(a: Path, b: Path, changes: list[PackageChange]) -> list[str]:

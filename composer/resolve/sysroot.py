@@ -22,8 +22,8 @@ from pathlib import Path
 
 from composer.errors import InputError, ResolveError
 from composer.inputfile import UnreadableFile, read_regular_file
+from composer.pathwalk import MAX_SYMLINKS, Held, components, kept_as_written, walk
 
-MAX_SYMLINKS = 40
 PATH_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
 LD_SO_CONF = "/etc/ld.so.conf"
 # What Debian's libc-bin puts in /etc/ld.so.conf; a sysroot unpacked without libc-bin
@@ -91,56 +91,37 @@ class Sysroot:
         reported in `found` instead of raised, and the rest of the path kept as written."""
         if not path.startswith("/"):
             raise InputError(f"{path!r} is not an absolute path inside the image")
-        pending = _components(path)[::-1]
-        parts: list[str] = []
-        links: list[Link] = []
-        missing = False
-        mode = stat.S_IFDIR  # the root itself, when the walk ends there
-        while pending:
-            name = pending.pop()
-            if name == ".":
-                continue
-            if name == "..":
-                if parts:
-                    parts.pop()
-                    mode = stat.S_IFDIR
-                continue
-            if missing:
-                parts.append(name)
-                continue
-            image = "/" + "/".join([*parts, name])
-            try:
-                info = os.lstat(self._prefix + image)
-            except (FileNotFoundError, NotADirectoryError):
-                if strict:
-                    raise self._missing(path, image, links) from None
-                missing = True
-                parts.append(name)
-                continue
-            except OSError as error:
-                raise ResolveError(
-                    f"cannot read {image} in the sysroot {self.root}: {error.strerror}"
-                ) from None
-            if stat.S_ISLNK(info.st_mode):
-                if len(links) >= MAX_SYMLINKS:
-                    raise self._loop(path, links)
-                target = os.readlink(self._prefix + image)
-                links.append(Link(image, target))
-                if target.startswith("/"):
-                    parts = []
-                pending.extend(_components(target)[::-1])
-                continue
-            if pending and not stat.S_ISDIR(info.st_mode):
-                if strict:
-                    raise ResolveError(
-                        f"{path} does not exist in the sysroot {self.root}: "
-                        f"{image} is a file, not a directory{_via(links)}"
-                    )
-                missing = True
-            parts.append(name)
-            mode = info.st_mode
-        canonical = "/" + "/".join(parts)
-        return Lookup(path, canonical, tuple(links), not missing, 0 if missing else mode)
+        walked = walk(path, self._held)
+        links = [Link(*link) for link in walked.links]
+        if walked.stop == "loop":
+            raise self._loop(path, links)
+        if walked.stop and strict:
+            if walked.stop == "missing":
+                raise self._missing(path, walked.at, links)
+            raise ResolveError(
+                f"{path} does not exist in the sysroot {self.root}: "
+                f"{walked.at} is a file, not a directory{_via(links)}"
+            )
+        if walked.stop:
+            canonical = kept_as_written(walked.parts, walked.rest)
+            return Lookup(path, canonical, tuple(links), False)
+        mode = stat.S_IFDIR if walked.last is None else walked.last
+        return Lookup(path, walked.path, tuple(links), True, mode)
+
+    def _held(self, image: str) -> Held[int] | None:
+        """What the sysroot holds at an image path, for the walk: its mode, and a
+        symlink's target as stored."""
+        try:
+            info = os.lstat(self._prefix + image)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            raise ResolveError(
+                f"cannot read {image} in the sysroot {self.root}: {error.strerror}"
+            ) from None
+        if stat.S_ISLNK(info.st_mode):
+            return Held(info.st_mode, os.readlink(self._prefix + image))
+        return Held(info.st_mode, None, stat.S_ISDIR(info.st_mode))
 
     def placement(self, path: str) -> Lookup:
         """Where a new file at `path` lands: its directory resolved (links recorded, a
@@ -247,7 +228,7 @@ class Sysroot:
     def glob(self, pattern: str) -> list[str]:
         """Image paths matching a shell pattern; wildcards do not match a leading dot."""
         matches = [""]
-        for part in _components(pattern):
+        for part in components(pattern):
             if not any(c in part for c in "*?["):
                 matches = [f"{m}/{part}" for m in matches]
                 continue
@@ -304,7 +285,7 @@ class Sysroot:
                         yield "dir", directory
 
     def _host(self, canonical: str) -> Path:
-        return self.root.joinpath(*_components(canonical))
+        return self.root.joinpath(*components(canonical))
 
     def _missing(self, path: str, image: str, links: list[Link]) -> ResolveError:
         parent = image.rsplit("/", 1)[0] or "/"
@@ -333,10 +314,6 @@ class _ConfWalk:
     named: set[str] = field(default_factory=set)
     read: set[str] = field(default_factory=set)
     globbed: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _components(path: str) -> list[str]:
-    return [p for p in path.split("/") if p]
 
 
 def _via(links: list[Link]) -> str:
