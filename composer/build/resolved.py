@@ -49,48 +49,44 @@ DEVICE_KINDS = {"char": Kind.CHAR, "block": Kind.BLOCK, "fifo": Kind.FIFO}
 
 
 @dataclass(frozen=True)
-class Node:
-    """A directory or a device node: an image path and its header fields."""
+class Owned:
+    """What every owned entry has: an image path and its header fields."""
 
     path: str
-    kind: Kind
     mode: int | None  # None: the kind's default
     uid: int
     gid: int
     at: str  # where the recipe says it (FILE:LINE:COL), for messages and origins
+
+
+@dataclass(frozen=True)
+class Node(Owned):
+    """A directory or a device node (char, block, fifo)."""
+
+    kind: Kind
     major: int = 0
     minor: int = 0
 
 
 @dataclass(frozen=True)
-class File:
+class File(Owned):
     """A file with its content given inline (expanded) or by a checked host file."""
 
-    path: str
-    mode: int | None
-    uid: int
-    gid: int
-    at: str
     source: Path | None
     content: str | None
 
 
 @dataclass(frozen=True)
-class Symlink:
-    path: str
-    target: str
-    at: str
+class Template(Owned):
+    """A template file to render with the variable map (by the templates planner)."""
+
+    source: Path  # checked: a readable regular file
 
 
 @dataclass(frozen=True)
-class Template:
-    """A template file to render with the variable map (by the templates planner)."""
-
+class Symlink:
     path: str
-    source: Path  # checked: a readable regular file
-    mode: int | None
-    uid: int
-    gid: int
+    target: str  # expanded, and between 1 byte and PATH_MAX long
     at: str
 
 
@@ -281,8 +277,8 @@ def _source(raw: str, at: str) -> Path:
 def _node(item: model.Directory | model.Device, kind: Kind,
           variables: Mapping[str, object]) -> Node:
     numbers = (item.major, item.minor) if isinstance(item, model.Device) else (0, 0)
-    return Node(_path(item.path, variables, item.at), kind, item.mode, item.uid, item.gid,
-                item.at, *numbers)
+    return Node(_path(item.path, variables, item.at), item.mode, item.uid, item.gid, item.at,
+                kind, *numbers)
 
 
 def _file(f: model.File, variables: Mapping[str, object]) -> File:
@@ -315,7 +311,7 @@ def _template(t: model.Template, variables: Mapping[str, object]) -> Template:
             check_regular(source)
         except UnreadableFile as error:
             raise InputError(f"template {source} {error.message}") from None
-    return Template(path, source, t.mode, t.uid, t.gid, t.at)
+    return Template(path, t.mode, t.uid, t.gid, t.at, source)
 
 
 def _binary(b: model.Binary, variables: Mapping[str, object]) -> Binary:
