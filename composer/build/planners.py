@@ -22,11 +22,18 @@ from composer.resolve.modules import ModuleSelection
 from composer.resolve.sysroot import Sysroot
 
 
-def node_entries(nodes: Iterable[Node]) -> list[Entry]:
-    """Directories and device nodes (char, block, fifo)."""
+def directory_entries(directories: Iterable[Node]) -> list[Entry]:
+    return _node_entries(directories)
+
+
+def device_entries(devices: Iterable[Node]) -> list[Entry]:
+    """Device nodes: char and block with their numbers, fifos."""
+    return _node_entries(devices)
+
+
+def _node_entries(nodes: Iterable[Node]) -> list[Entry]:
     return [Entry(n.path, n.kind, mode_or_default(n.kind, n.mode), n.uid, n.gid,
-                  major=n.major, minor=n.minor, origin=n.at)
-            for n in nodes]
+                  major=n.major, minor=n.minor, origin=n.at) for n in nodes]
 
 
 def file_entries(files: Iterable[File]) -> list[Entry]:
@@ -60,8 +67,8 @@ def recipe_entries(resolved: ResolvedRecipe, included: list[Path] | None = None
     files, symlinks, devices, templates, then the trust files (composer/build/trust.py;
     without a sysroot the CA bundle is the recipe's https_ca, if it names one)."""
     loaded = resolved.loaded
-    return [*node_entries(resolved.directories), *file_entries(resolved.files),
-            *symlink_entries(resolved.symlinks), *node_entries(resolved.devices),
+    return [*directory_entries(resolved.directories), *file_entries(resolved.files),
+            *symlink_entries(resolved.symlinks), *device_entries(resolved.devices),
             *template_entries(resolved.templates, dict(resolved.variables), included),
             *trust_entries(resolved.variables, sysroot=resolved.sysroot, top=loaded.path,
                            origins=loaded.origins, confinement=loaded.confinement)]
