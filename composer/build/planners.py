@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composer.build.resolved import Binary, File, Node, ResolvedRecipe, Symlink, Template
 from composer.build.trust import trust_entries
@@ -18,8 +19,10 @@ from composer.manifest import Entry, Kind, mode_or_default
 from composer.render.templates import render_file
 from composer.resolve.binaries import BinaryRequest, resolve_binaries
 from composer.resolve.elf import Arch
-from composer.resolve.modules import ModuleSelection
 from composer.resolve.sysroot import Sysroot
+
+if TYPE_CHECKING:
+    from composer.resolve.modules import ModuleSelection
 
 
 def directory_entries(directories: Iterable[Node]) -> list[Entry]:
