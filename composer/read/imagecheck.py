@@ -82,6 +82,7 @@ class ImageTree:
     rdinit: str = "/init"
     needs_init: bool = True  # False: an initramfs that may supplement another one
     _facts: dict[str, FileFacts] = field(default_factory=dict)
+    _dirs: dict[str, str | None] = field(default_factory=dict)
 
     def facts(self, node: Node) -> FileFacts:
         found = self._facts.get(node.path)
@@ -93,10 +94,29 @@ class ImageTree:
         """The entry `path` finally names, every symlink followed inside the image (an
         absolute target starts again at the image root, `..` stops there); None if a
         component is missing or the links loop."""
+        parent, _, name = path.rpartition("/")
+        if name not in ("", ".", ".."):
+            # Most paths asked (every module modules.dep names) share a few directories:
+            # walk each directory once, then look the last name up in it.
+            directory = self._directory(parent or "/")
+            node = None if directory is None else self.nodes.get(f"{directory}/{name}")
+            if node is None or node.kind != "symlink" or not node.target:
+                return node
         walked = walk(path, self._held)
         if walked.stop:
             return None
         return self.nodes.get(walked.path) or Node("/", "dir")
+
+    def _directory(self, path: str) -> str | None:
+        """The canonical path (without a trailing /) of the directory `path` names,
+        None if it names nothing or no directory; remembered."""
+        if path in self._dirs:
+            return self._dirs[path]
+        walked = walk(path, self._held)
+        node = None if walked.stop else self.nodes.get(walked.path) or Node("/", "dir")
+        found = walked.path.rstrip("/") if node is not None and node.kind == "dir" else None
+        self._dirs[path] = found
+        return found
 
     def _held(self, path: str) -> Held[Node] | None:
         node = self.nodes.get(path)

@@ -15,15 +15,18 @@ import re
 import struct
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from composer.archive.reader import InitramfsReader, Limits, Member
 from composer.manifest import Entry
 from composer.read.imagecheck import NO_FACTS, FileFacts, Finding, ImageTree, Node, check_image
-from composer.read.inspect import Image, open_image
 from composer.resolve.elf import ELF_MAGIC, ElfError, elf_info
 from composer.resolve.elfsection import SectionError, elf_section
 from composer.resolve.modfile import split_module_name
 from composer.resolve.modinfo import ModinfoError, parse_modinfo
+
+if TYPE_CHECKING:  # a build checks its plan's entries: the archive reader is not needed
+    from composer.archive.reader import InitramfsReader, Limits, Member
+    from composer.read.inspect import Image
 
 HEAD = 256  # BINPRM_BUF_SIZE: the kernel reads no more of a #! line
 MAX_ELF = 256 << 20  # larger ELF files are not parsed (none a boot loads is that big)
@@ -175,6 +178,8 @@ def rdinit_of(cmdline: str | None) -> str:
 def check_file(path: Path, limits: Limits | None = None) -> tuple[Image, list[Finding]]:
     """The self-check of any boot image or initramfs on disk, whoever built it; the
     boot image's command line says which init the kernel will run (rdinit=)."""
+    from composer.read.inspect import open_image
+
     with open_image(path, limits) as (image, reader):
         cmdline = image.header.cmdline if image.header is not None else None
         tree = tree_of_archive(reader, cmdline, boot_image=image.header is not None)
