@@ -11,8 +11,8 @@ import argparse
 import os
 from pathlib import Path
 
-from composer.build.plan import build_context, simple_entries
-from composer.build.trust import trust_entries
+from composer.build.planners import recipe_entries
+from composer.build.resolved import resolve_recipe
 from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import BuildError
@@ -31,11 +31,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     overrides = overrides_from(args)
     loaded = load_recipe(args.recipe, overrides=overrides, vars_files=args.vars_files,
                          confinement=confinement_from(args))
-    variables = loaded.recipe.variables
-    entries = simple_entries(loaded.recipe, build_context(variables))
-    # No sysroot here: the CA bundle is the recipe's https_ca, if it names one.
-    entries += trust_entries(variables, sysroot=None, top=loaded.path, origins=loaded.origins,
-                             confinement=loaded.confinement)
+    entries = recipe_entries(resolve_recipe(loaded, sysroot=None))
     # Copied files too: static scripts find their library and settings beside them.
     rendered = [e for e in entries if e.kind is Kind.FILE]
     for entry in rendered:

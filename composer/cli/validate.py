@@ -18,7 +18,9 @@ from pathlib import Path
 
 from composer.build.check import check_build
 from composer.build.pipeline import effective_cmdline
-from composer.build.plan import build_context, plan, simple_entries
+from composer.build.plan import plan
+from composer.build.planners import recipe_entries
+from composer.build.resolved import resolve_recipe
 from composer.cli.options import add_variable_options, confinement_from, overrides_from
 from composer.cli.ui import UI
 from composer.errors import ComposerError, RecipeError, is_located
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             loaded = load_recipe(path, overrides=overrides, vars_files=args.vars_files,
                                  confinement=confinement_from(args))
             if args.sysroot is None:
-                simple_entries(loaded.recipe, build_context(loaded.recipe.variables))
+                recipe_entries(resolve_recipe(loaded, sysroot=None))
             else:
                 resolve(loaded, args.sysroot, args.kernel)
         except RecipeError as error:

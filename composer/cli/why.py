@@ -78,14 +78,16 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 def _from_recipe(recipe_path: Path, args: argparse.Namespace, ui: UI) -> Reason | None:
     from composer.build.pipeline import source_date_epoch
-    from composer.build.plan import plan
+    from composer.build.plan import plan_resolved
+    from composer.build.resolved import resolve_recipe
     from composer.recipe import load_recipe
     from composer.report.packages import PackageDatabase
     from composer.report.why import explain, find_entry, nearest
 
     loaded = load_recipe(recipe_path, overrides=overrides_from(args),
                          vars_files=args.vars_files)
-    the_plan = plan(loaded, sysroot=args.sysroot, epoch=source_date_epoch())
+    resolved = resolve_recipe(loaded, sysroot=args.sysroot)
+    the_plan = plan_resolved(resolved, epoch=source_date_epoch())
     entry = find_entry(the_plan.entries, args.path)
     if entry is None:
         close = nearest(the_plan.entries, args.path)
@@ -95,4 +97,4 @@ def _from_recipe(recipe_path: Path, args: argparse.Namespace, ui: UI) -> Reason 
     if args.sbom is not None:
         raise InputError("--sbom goes with an IMAGE; a recipe's packages come from the "
                          "sysroot's dpkg database")
-    return explain(loaded.recipe, entry, args.sysroot, PackageDatabase.load(args.sysroot))
+    return explain(resolved, entry, args.sysroot, PackageDatabase.load(args.sysroot))

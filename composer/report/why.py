@@ -15,12 +15,14 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.manifest import Entry, Kind
-from composer.recipe.model import Recipe
 from composer.report.packages import PackageDatabase
 from composer.resolve.modfile import canonical_name
+
+if TYPE_CHECKING:
+    from composer.build.resolved import Binary, Module, ResolvedRecipe
 
 
 @dataclass
@@ -61,42 +63,40 @@ def nearest(entries: Sequence[Entry], path: str) -> list[str]:
     return difflib.get_close_matches(wanted, [e.path for e in entries], n=3, cutoff=0.6)
 
 
-def _binary_entry(recipe: Recipe, name: str) -> str:
-    for binary in recipe.binaries:
-        if binary.name == name or binary.name.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1]:
-            return f"{binary.at}: binaries: {binary.name}" if binary.at else \
-                f"binaries: {binary.name}"
+def _binary_entry(binaries: Sequence[Binary], name: str) -> str:
+    for binary in binaries:
+        if any(n == name or n.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1]
+               for n in binary.names):
+            return f"{binary.at}: binaries: {binary.written}" if binary.at else \
+                f"binaries: {binary.written}"
     return f"binaries: {name}"
 
 
-def _module_entry(recipe: Recipe, root: str) -> str:
-    from composer.build.plan import item_words  # the plan's own expansion of list items
-
-    variables: dict[str, object] = dict(recipe.variables)
-    for module in recipe.modules:
-        if module.name is None:
+def _module_entry(modules: Sequence[Module], root: str) -> str:
+    for module in modules:
+        if module.pattern is not None:
             continue
-        names = item_words(module.name, variables, module.at)
+        names = list(module.names)
         if root in (canonical_name(n) for n in names):
-            expanded = f" (= {' '.join(names)})" if names != [module.name] else ""
-            return f"{module.at}: modules: {module.name}{expanded}" if module.at else \
-                f"modules: {module.name}{expanded}"
-    patterns = [m for m in recipe.modules if m.pattern is not None or m.name == "all"]
+            expanded = f" (= {' '.join(names)})" if names != [module.written] else ""
+            return f"{module.at}: modules: {module.written}{expanded}" if module.at else \
+                f"modules: {module.written}{expanded}"
+    patterns = [m for m in modules if m.pattern is not None or m.written == "all"]
     if patterns:
         module = patterns[0]
-        what = module.pattern if module.pattern is not None else module.name
-        return f"{module.at}: modules: {what}" if module.at else f"modules: {what}"
+        return f"{module.at}: modules: {module.written}" if module.at else \
+            f"modules: {module.written}"
     return f"module {root}"
 
 
-def recipe_entry(recipe: Recipe, entry: Entry) -> str:
+def recipe_entry(recipe: ResolvedRecipe, entry: Entry) -> str:
     """Where in the recipe ENTRY comes from, FILE:LINE:COL when the recipe says it."""
     origin = entry.origin
     if origin.startswith("binaries: "):
         name = origin.removeprefix("binaries: ").split(" (", 1)[0]
-        return _binary_entry(recipe, name)
+        return _binary_entry(recipe.binaries, name)
     if origin.startswith("module ") and entry.why:
-        return _module_entry(recipe, entry.why[0])
+        return _module_entry(recipe.modules, entry.why[0])
     return origin
 
 
@@ -112,7 +112,8 @@ def _chain_kind(entry: Entry) -> str:
     return "DT_NEEDED"
 
 
-def explain(recipe: Recipe, entry: Entry, sysroot: Path, db: PackageDatabase | None) -> Reason:
+def explain(recipe: ResolvedRecipe, entry: Entry, sysroot: Path,
+            db: PackageDatabase | None) -> Reason:
     reason = Reason(entry.path, str(entry.kind), recipe_entry(recipe, entry),
                     _chain_kind(entry), list(entry.why))
     if entry.kind is Kind.SYMLINK:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from composer.archive.codec import Codec
-from composer.build.plan import Plan, arch_of, kexec_file_fact, plan
+from composer.build.plan import Plan, arch_of, plan
 from composer.errors import InputError, KernelError, ResolveError
 from composer.manifest import Entry, Kind
 from composer.recipe import load_recipe
@@ -229,19 +229,3 @@ def test_arch_of_is_the_first_elf_files(tmp_path: Path) -> None:
     ]
     assert arch_of(entries) == "s390x"
     assert arch_of(entries[:2]) is None
-
-
-@pytest.mark.parametrize(("config", "fact"), [
-    ("CONFIG_KEXEC=y\n# CONFIG_KEXEC_FILE is not set\n", "no"),
-    ("CONFIG_KEXEC=y\nCONFIG_KEXEC_FILE=y\nCONFIG_KEXEC_SIG=y\n", "yes"),
-    (None, ""),
-])
-def test_kexec_file_fact_is_read_from_the_kernel_config(tmp_path: Path, config: str | None,
-                                                        fact: str) -> None:
-    """The boot script's kexec path is decided when the image is built: 'no' skips a
-    kexec -s that cannot work; without the kernel's config it stays unknown ('')."""
-    (tmp_path / "boot").mkdir()
-    if config is not None:
-        (tmp_path / "boot" / f"config-{RELEASE}").write_text(config)
-    assert kexec_file_fact(tmp_path, RELEASE) == fact
-    assert kexec_file_fact(tmp_path, None) == ""
