@@ -193,6 +193,9 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
                             "s390x/pxelinux.cfg/0A00020F"]
     assert requests[-4:] == ["s390x/pxelinux.cfg/default", "s390x/vmlinuz", "s390x/a.img",
                              "s390x/b.img"]
+    # Each candidate asked once, in order, by the one job of the config search.
+    assert requests[2:-3] == [f"s390x/pxelinux.cfg/{'0A00020F'[:n]}" for n in range(8, 0, -1)] \
+        + ["s390x/pxelinux.cfg/default"]
     assert "blksize=1468" in (work / "tftp.log").read_text()
     files = state / "files"
     assert (files / "kernel").read_bytes() == (tftp_root / "s390x" / "vmlinuz").read_bytes()
