@@ -170,6 +170,7 @@ fetch_first() {
 			shown_set "$location"
 			debug "trying $what $SHOWN"
 			loc_split "$location"
+			debug "tftp $LOC_HOST: get $LOC_PATH"
 			# shellcheck disable=SC2086 # bs is two words or none
 			tftp -g $bs -r "$LOC_PATH" -l "$local_file" "$LOC_HOST" 2>"$WORK/tftp.err" &
 			child=$!
