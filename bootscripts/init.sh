@@ -80,22 +80,38 @@ wait_interface() {
 		"${MODPROBE_FAILED:+; modprobe failed for:$MODPROBE_FAILED})"
 }
 
-# client_arch_hex: option 93 as the four hex digits udhcpc's -x wants (0x001f -> 001f).
+# client_arch_hex: option 93 as the four hex digits udhcpc's -x wants (0x001f -> 001f),
+# in ARCH_HEX, padded and in lower case by the shell (no printf subshell).
 client_arch_hex() {
-	local arch=${PXE_CLIENT_ARCH#0[xX]}
+	local arch=${PXE_CLIENT_ARCH#0[xX]} c
+	ARCH_HEX=
 	case $arch in
 	'' | *[!0-9a-fA-F]* | ?????*) return 1 ;;
 	esac
-	printf '%04x' "0x$arch"
+	while [ "${#arch}" -lt 4 ]; do arch=0$arch; done
+	while [ -n "$arch" ]; do
+		c=${arch%"${arch#?}"}
+		arch=${arch#?}
+		case $c in
+		A) c=a ;;
+		B) c=b ;;
+		C) c=c ;;
+		D) c=d ;;
+		E) c=e ;;
+		F) c=f ;;
+		esac
+		ARCH_HEX=$ARCH_HEX$c
+	done
 }
 
-# dhcp_families: which DHCP to run, in order: 4 (udhcpc), 6 (dhcpcd: DHCPv6 and SLAAC).
-# The firmware leaves no trace of the family it booted over, so "auto" tries IPv4 first.
+# dhcp_families: which DHCP to run, in order, in FAMILIES: 4 (udhcpc), 6 (dhcpcd: DHCPv6
+# and SLAAC). The firmware leaves no trace of the family it booted over, so "auto" tries
+# IPv4 first.
 dhcp_families() {
 	case $PXE_DHCP in
-	auto | '') echo "4 6" ;;
-	ipv4 | dhcp | 4) echo 4 ;;
-	ipv6 | dhcp6 | 6) echo 6 ;;
+	auto | '') FAMILIES="4 6" ;;
+	ipv4 | dhcp | 4) FAMILIES=4 ;;
+	ipv6 | dhcp6 | 6) FAMILIES=6 ;;
 	*) return 1 ;;
 	esac
 }
@@ -136,19 +152,21 @@ dhcp6() {
 # IPv4 then IPv6 on each.
 dhcp() {
 	local arch_opt='' interface tried ipl boot_nic families family what
-	families=$(dhcp_families) ||
-		fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
+	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
+	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
-		arch_opt=$(client_arch_hex) ||
+		client_arch_hex ||
 			fail "client_arch '$PXE_CLIENT_ARCH' is not a 16-bit hex number (like 0x001f)" ||
 			return 1
-		arch_opt="-x 93:$arch_opt"
+		arch_opt="-x 93:$ARCH_HEX"
 	fi
 	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
 	[ ! -e "$PXE_STATE_DIR/dhcp.env" ] || rm -f "$PXE_STATE_DIR/dhcp.env"
 	tried=''
-	ipl=$(nic_ipl_device)
-	boot_nic=$(nic_of_device "$ipl")
+	nic_ipl_device_set
+	ipl=$NIC_IPL
+	nic_of_device_set "$ipl"
+	boot_nic=$NIC_OF
 	for interface in $(nic_candidates); do
 		tried="$tried $interface"
 		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }

@@ -11,7 +11,9 @@
 # card that got the lease: the udhcpc event script records that card's MAC address.
 #
 # Exports: nic_ipl_device        prints the IPL device (empty when not a CCW IPL);
+#                                nic_ipl_device_set: the same in NIC_IPL;
 #          nic_of_device DEV     prints the interface of CCW device DEV (empty if none);
+#                                nic_of_device_set DEV: the same in NIC_OF;
 #          nic_candidates        prints the interfaces to try, in order, one per line;
 #          nic_wait              waits up to PXE_INTERFACE_WAIT s for them to appear;
 #                                false (NIC_PROBLEM says why) when none did.
@@ -19,11 +21,19 @@
 #          at a directory laid out like sysfs). Needs pathname expansion (init has it on).
 
 nic_ipl_device() {
+	nic_ipl_device_set
+	[ -z "$NIC_IPL" ] || printf '%s\n' "$NIC_IPL"
+}
+
+# nic_ipl_device_set: nic_ipl_device's answer in NIC_IPL, in this shell.
+nic_ipl_device_set() {
 	local ipl=${PXE_SYSFS:-/sys}/firmware/ipl type device
+	NIC_IPL=
 	[ -r "$ipl/ipl_type" ] && [ -r "$ipl/device" ] || return 0
 	read -r type <"$ipl/ipl_type"
 	[ "$type" = ccw ] || return 0
-	read -r device <"$ipl/device" && printf '%s\n' "$device"
+	read -r device <"$ipl/device" && NIC_IPL=$device
+	return 0
 }
 
 # nic_real_dir DIR: DIR with every symbolic link resolved in NIC_REAL (cd -P, and back:
@@ -37,7 +47,14 @@ nic_real_dir() {
 }
 
 nic_of_device() {
+	nic_of_device_set "$1"
+	[ -z "$NIC_OF" ] || printf '%s\n' "$NIC_OF"
+}
+
+# nic_of_device_set DEV: nic_of_device's answer in NIC_OF, in this shell.
+nic_of_device_set() {
 	local sys=${PXE_SYSFS:-/sys} net path device
+	NIC_OF=
 	[ -n "$1" ] || return 0
 	nic_real_dir "$sys/bus/ccw/devices/$1" || return 0
 	device=$NIC_REAL
@@ -47,7 +64,7 @@ nic_of_device() {
 		path=$NIC_REAL
 		case $path/ in
 		"$device"/*)
-			printf '%s\n' "${net##*/}"
+			NIC_OF=${net##*/}
 			return 0
 			;;
 		esac
@@ -60,7 +77,9 @@ nic_candidates() {
 		printf '%s\n' "$PXE_INTERFACE"
 		return 0
 	fi
-	first=$(nic_of_device "$(nic_ipl_device)")
+	nic_ipl_device_set
+	nic_of_device_set "$NIC_IPL"
+	first=$NIC_OF
 	[ -n "$first" ] && printf '%s\n' "$first"
 	for net in "$sys"/class/net/*; do
 		net=${net##*/}
@@ -70,14 +89,16 @@ nic_candidates() {
 
 nic_wait() {
 	local sys=${PXE_SYSFS:-/sys} waited=0 ipl present wanted
-	ipl=$(nic_ipl_device)
+	nic_ipl_device_set
+	ipl=$NIC_IPL
 	while :; do
 		if [ "$PXE_INTERFACE" != auto ]; then
 			[ -e "$sys/class/net/$PXE_INTERFACE" ] && return 0
 			wanted="network interface $PXE_INTERFACE"
 		elif [ -n "$ipl" ]; then
 			# The boot card's driver may bind after the others: wait for that one.
-			[ -n "$(nic_of_device "$ipl")" ] && return 0
+			nic_of_device_set "$ipl"
+			[ -n "$NIC_OF" ] && return 0
 			wanted="the network interface of the boot device $ipl"
 		else
 			[ -n "$(nic_candidates)" ] && return 0
