@@ -145,11 +145,12 @@ announced_facts() {
 	STATUS=${1:--} LENGTH=${2:--} REDIRECTS=${3:-0} HEADERS_DONE=${4:-0}
 }
 
-# progress NAME BYTES TOTAL START: one line of progress (TOTAL "-" when unknown).
+# progress NAME BYTES TOTAL START [END]: one line of progress (TOTAL "-" when unknown);
+# the rate over START..END (in 1/100 s since boot), END now when not given.
 progress() {
 	local elapsed rate got all speed
 	uptime_cs_set
-	elapsed=$((UPTIME_CS - $4))
+	elapsed=$((${5:-$UPTIME_CS} - $4))
 	[ "$elapsed" -gt 0 ] || elapsed=1
 	rate=$(($2 * 100 / elapsed))
 	mb_set got "$2"
@@ -189,7 +190,7 @@ transfer_ticker() {
 # its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
-	local total=- status length next=0 step min step_mb sized=1 self ticker again here
+	local total=- status length next=0 step min step_mb sized=1 self ticker again here finish
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -218,6 +219,10 @@ transfer_watch() {
 		fi
 		transfer_check || break
 	done
+	# The transfer's own time ends here, as a bare client's would: the checks below
+	# are this script's work, not the wire's, and stay out of the rate.
+	uptime_cs_set
+	finish=$UPTIME_CS
 	kill "$ticker" 2>/dev/null
 	wait "$ticker" 2>/dev/null
 	trap - USR1
@@ -254,7 +259,7 @@ transfer_watch() {
 			return 124
 		fi
 	fi
-	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start"
+	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start" "$finish"
 	return "$status"
 }
 
