@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recipe", type=recipe_argument, metavar="RECIPE")
     parser.add_argument("--origins", action="store_true",
                         help="annotate each line with where it came from")
-    add_json_option(parser, "the recipe (instead of YAML)")
+    add_json_option(parser, "the recipe, instead of YAML,")
     add_variable_options(parser)
 
 
