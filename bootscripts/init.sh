@@ -83,25 +83,14 @@ wait_interface() {
 # client_arch_hex: option 93 as the four hex digits udhcpc's -x wants (0x001f -> 001f),
 # in ARCH_HEX, padded and in lower case by the shell (no printf subshell).
 client_arch_hex() {
-	local arch=${PXE_CLIENT_ARCH#0[xX]} c
+	local arch=${PXE_CLIENT_ARCH#0[xX]}
 	ARCH_HEX=
 	case $arch in
 	'' | *[!0-9a-fA-F]* | ?????*) return 1 ;;
 	esac
 	while [ "${#arch}" -lt 4 ]; do arch=0$arch; done
-	while [ -n "$arch" ]; do
-		c=${arch%"${arch#?}"}
-		arch=${arch#?}
-		case $c in
-		A) c=a ;;
-		B) c=b ;;
-		C) c=c ;;
-		D) c=d ;;
-		E) c=e ;;
-		F) c=f ;;
-		esac
-		ARCH_HEX=$ARCH_HEX$c
-	done
+	hex_lower_set "$arch"
+	ARCH_HEX=$LOWER
 }
 
 # dhcp_families: which DHCP to run, in order, in FAMILIES: 4 (udhcpc), 6 (dhcpcd: DHCPv6

@@ -9,8 +9,8 @@
 #                            uuid) or a DHCPv6 lease's (bootfile_url: option 59, ip6), or
 #                            dies when they make no boot possible;
 #          ip_hex, mac_dashes (pure: print their result); ip_hex_set (HEX),
-#          mac_dashes_set (MAC_DASHES), hex_lower_set (LOWER), hex_digit (DIGIT): the
-#          same answers in variables, without a subshell.
+#          mac_dashes_set (MAC_DASHES), hex_digit (DIGIT): the same answers in
+#          variables, without a subshell (hex_lower_set is common.sh's).
 # Sets:    SERVER SERVER_FROM (the TFTP server and why), PREFIX PREFIX_FROM (the path
 #          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE. SERVER
 #          is an IPv6 address in brackets ([fd77::1]) when it came from option 59.
@@ -52,27 +52,6 @@ hex_digit() {
 	15) DIGIT=F ;;
 	*) DIGIT=$1 ;;
 	esac
-}
-
-# hex_lower_set TEXT: TEXT with A-F as a-f (and ':' as '-' when the second argument is
-# "dashes") in LOWER, character by character in the shell (tr would be a process).
-hex_lower_set() {
-	local rest=$1 c
-	LOWER=
-	while [ -n "$rest" ]; do
-		c=${rest%"${rest#?}"}
-		rest=${rest#?}
-		case $c in
-		A) c=a ;;
-		B) c=b ;;
-		C) c=c ;;
-		D) c=d ;;
-		E) c=e ;;
-		F) c=f ;;
-		:) [ "${2-}" = dashes ] && c=- ;;
-		esac
-		LOWER=$LOWER$c
-	done
 }
 
 # mac_dashes MAC: lower case, dash separated (88:99:AA:BB:CC:DD -> 88-99-aa-bb-cc-dd).
