@@ -8,6 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
+from under_test import compose
+
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 
 
@@ -18,6 +22,22 @@ def applet_links(directory: Path) -> Path:
     for applet in listing.stdout.split():
         (directory / applet).symlink_to(BUSYBOX)
     return directory
+
+
+def rendered(dest: Path, recipe: object = "pxelinux", *arguments: object) -> Path:
+    """DEST as `compose render RECIPE ARGUMENTS...` writes the image's scripts for the host;
+    a render that fails fails the test with compose's own message."""
+    done = compose("render", recipe, dest, *arguments)
+    assert done.returncode == 0, done.stderr
+    return dest
+
+
+def rendered_variant(dest: Path, variables: dict[str, object]) -> Path:
+    """DEST rendered from a variant of the stock pxelinux recipe setting VARIABLES (new
+    ones are declared by the variant, as a user's recipe would)."""
+    recipe = dest.parent / f"{dest.name}.yaml"
+    recipe.write_text(yaml.safe_dump({"extends": "pxelinux", "variables": variables}))
+    return rendered(dest, recipe)
 
 
 def serve(root: Path, files: dict[str, str | bytes]) -> None:

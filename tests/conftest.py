@@ -27,6 +27,7 @@ from hypothesis import settings
 
 import budget  # noqa: F401  (registers the ci and quick profiles)
 import under_test
+from bootscripts import applet_links
 
 # The quick loop by default; scripts/test passes --hypothesis-profile=ci (tests/budget.py).
 settings.load_profile("quick")
@@ -97,3 +98,10 @@ def sysroot() -> Path:
         reason = result.stderr.strip().splitlines()[-1:] or ["no output"]
         _unavailable(f"no s390x sysroot (scripts/fetch-sysroot failed: {reason[0]})")
     return Path(result.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PATH directory of busybox applet links, as the image has them (the tests of the
+    boot scripts put it first, so `wget`, `tftp`, `udhcpc` are busybox's)."""
+    return applet_links(tmp_path_factory.mktemp("applets"))

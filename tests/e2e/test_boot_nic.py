@@ -21,10 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from bootscripts import BUSYBOX, applet_links
-from under_test import compose
+from bootscripts import BUSYBOX, applet_links, rendered_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -34,11 +32,7 @@ pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is n
 
 
 def render(variables: dict[str, object], dest: Path) -> Path:
-    recipe = dest.parent / f"{dest.name}.yaml"
-    recipe.write_text(yaml.safe_dump({"extends": "pxelinux", "variables": variables}))
-    done = compose("render", recipe, dest)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered_variant(dest, variables)
 
 
 def fake_sysfs(root: Path, ipl: tuple[str, str] | None, cards: dict[str, str]) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from under_test import compose
+from bootscripts import rendered
 
 # shellcheck takes seconds on each recipe's scripts.
 pytestmark = pytest.mark.slow
@@ -43,9 +43,7 @@ def shellcheck() -> str:
 
 
 def render(recipe: Path, dest: Path) -> Path:
-    done = compose("render", recipe, dest)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(dest, recipe)
 
 
 def inline(path: Path, root: Path, seen: set[Path],

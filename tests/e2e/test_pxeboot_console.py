@@ -24,8 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX
-from under_test import compose
+from bootscripts import BUSYBOX, rendered
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 FACTS = {"siaddr": "192.168.2.3", "bootfile": "boot/pxelinux.0", "mac": "88:99:AA:BB:CC:DD",
@@ -52,9 +51,7 @@ class Boot:
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's /sbin/pxeboot and /lib/pxeboot as `compose render` writes them, and a
     bin/ with busybox's mkpasswd (an applet of the image; the host has no such command)."""
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", RECIPE, dest)
-    assert done.returncode == 0, done.stderr
+    dest = rendered(tmp_path_factory.mktemp("rendered"), RECIPE)
     (dest / "bin").mkdir(exist_ok=True)
     (dest / "bin" / "mkpasswd").symlink_to(BUSYBOX)
     return dest

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, serve
-from under_test import compose
+from bootscripts import BUSYBOX, rendered, serve
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 
@@ -81,10 +80,7 @@ class Boot:
 @pytest.fixture(scope="module")
 def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """/sbin/pxeboot as `compose render recipes/pxelinux.yaml` writes it for the host."""
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", RECIPE, dest)
-    assert done.returncode == 0, done.stderr
-    return dest / "sbin" / "pxeboot"
+    return rendered(tmp_path_factory.mktemp("rendered"), RECIPE) / "sbin" / "pxeboot"
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from bootscripts import BUSYBOX, applet_links
+from bootscripts import BUSYBOX, rendered_variant
 from kernelfactory import s390_kernel
-from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 TFTP_SERVER = Path(__file__).resolve().parents[1] / "tftp_server.py"
@@ -43,11 +41,7 @@ VARIANTS: list[dict[str, object]] = [
 def render(variables: dict[str, object], dest: Path) -> Path:
     """DEST as `compose render` writes it for recipes/pxelinux.yaml plus VARIABLES (new
     ones, like state_dir, are declared by the variant as a user's recipe would)."""
-    recipe = dest.parent / f"{dest.name}.yaml"
-    recipe.write_text(yaml.safe_dump({"extends": "pxelinux", "variables": variables}))
-    done = compose("render", recipe, dest)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered_variant(dest, variables)
 
 
 SCRIPTS = ["init", "etc/udhcpc/default.script", "sbin/pxeboot", "etc/pxeboot.conf",
@@ -90,11 +84,6 @@ def test_init_refuses_to_run_the_whole_boot_unless_pid_1(tmp_path: Path) -> None
 
 # --- the real network in a namespace -------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A PATH directory of busybox applet links, as the image has them."""
-    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links, serve
+from bootscripts import BUSYBOX, rendered, serve
 from http_server import HttpServer
 from testca import DAY, Certificate, TestCA, _now, self_signed
-from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTS = {"siaddr": "127.0.0.1", "boot_file": "pxelinux.0", "ip": "10.0.2.15",
@@ -40,10 +39,8 @@ def ca_file(ca: TestCA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def render(dest: Path, *settings: str) -> Path:
-    done = compose("render", ROOT / "recipes" / "pxelinux.yaml", dest, "--set",
-                   "http_retries=2", "--set", "http_retry_delay=0", *settings)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(dest, ROOT / "recipes" / "pxelinux.yaml", "--set", "http_retries=2",
+                    "--set", "http_retry_delay=0", *settings)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +48,6 @@ def image_root(ca_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render(tmp_path_factory.mktemp("rendered"), "--set", f"https_ca={ca_file}",
                   "--allow-path", str(ca_file.parent))
 
-
-@pytest.fixture(scope="module")
-def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 def run(image_root: Path, applets: Path, tftp: Path) -> subprocess.CompletedProcess[str]:

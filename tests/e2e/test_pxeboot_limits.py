@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, serve
+from bootscripts import BUSYBOX, rendered, serve
 from kernelfactory import s390_kernel
-from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 FACTS = {"siaddr": "192.168.2.3", "bootfile": "boot/pxelinux.0", "ip": "192.168.2.91",
@@ -33,10 +32,7 @@ pytestmark = pytest.mark.skipif(not Path(BUSYBOX).exists(), reason="busybox is n
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", RECIPE, dest)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(tmp_path_factory.mktemp("rendered"), RECIPE)
 
 
 def dry_run(root: Path, tftp: Path, files: dict[str, str | bytes], *answers: str,

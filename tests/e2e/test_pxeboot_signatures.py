@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links, serve
+from bootscripts import BUSYBOX, rendered, serve
 from http_server import HttpServer
 from signing import Keys
 from under_test import compose
@@ -41,18 +41,12 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
     made.close()
 
 
-@pytest.fixture(scope="module")
-def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return applet_links(tmp_path_factory.mktemp("applets"))
-
 
 def render(dest: Path, keys: Keys, policy: str) -> Path:
     keyring = keys.export(dest.parent / f"{dest.name}-keys.gpg")
-    done = compose("render", ROOT / "recipes" / "pxelinux.yaml", dest, "--set",
-                   f"signatures={policy}", "--set", f"signing_keys={keyring}",
-                   "--set", "http_retries=1", "--allow-path", str(keyring.parent))
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(dest, ROOT / "recipes" / "pxelinux.yaml", "--set", f"signatures={policy}",
+                    "--set", f"signing_keys={keyring}", "--set", "http_retries=1",
+                    "--allow-path", str(keyring.parent))
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links, serve
+from bootscripts import BUSYBOX, rendered, serve
 from ftp_server import FtpServer
 from http_server import HttpServer
-from under_test import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 MAC = "52:54:00:12:34:56"
@@ -52,18 +51,9 @@ class Boot:
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's boot scripts as `compose render` writes them, retries made quick."""
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", ROOT / "recipes" / "pxelinux.yaml", dest,
-                   "--set", "http_retries=2", "--set", "http_retry_delay=0")
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(tmp_path_factory.mktemp("rendered"), ROOT / "recipes" / "pxelinux.yaml",
+                    "--set", "http_retries=2", "--set", "http_retry_delay=0")
 
-
-@pytest.fixture(scope="module")
-def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """busybox's applets first on PATH, as in the image (curl, which busybox has not,
-    is the host's Debian curl from /usr/bin)."""
-    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 @pytest.fixture

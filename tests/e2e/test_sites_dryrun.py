@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links, serve
+from bootscripts import BUSYBOX, applet_links, rendered, serve
 from kernelfactory import s390_kernel
-from under_test import compose
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
 SHELLS = [s for s in (BUSYBOX, shutil.which("dash")) if s and Path(s).exists()]
@@ -47,9 +46,7 @@ V6_ORDER = [
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The image's scripts as `compose render` writes them (no modules to load), and
     busybox's applets in ROOT/applets (wget and tftp are busybox's, as in the image)."""
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", RECIPE, dest, "--set", "modules=")
-    assert done.returncode == 0, done.stderr
+    dest = rendered(tmp_path_factory.mktemp("rendered"), RECIPE, "--set", "modules=")
     applet_links(dest / "applets")
     return dest
 

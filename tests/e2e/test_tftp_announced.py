@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links
-from under_test import compose
+from bootscripts import BUSYBOX, rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "tests" / "tftp_server.py"
@@ -45,15 +44,8 @@ echo "error=$FETCH_ERROR"
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("rendered")
-    done = compose("render", "pxelinux", dest)
-    assert done.returncode == 0, done.stderr
-    return dest
+    return rendered(tmp_path_factory.mktemp("rendered"))
 
-
-@pytest.fixture(scope="module")
-def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return applet_links(tmp_path_factory.mktemp("applets"))
 
 
 @pytest.fixture
