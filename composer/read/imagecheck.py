@@ -102,21 +102,24 @@ class ImageTree:
             node = None if directory is None else self.nodes.get(f"{directory}/{name}")
             if node is None or node.kind != "symlink" or not node.target:
                 return node
-        walked = walk(path, self._held)
-        if walked.stop:
-            return None
-        return self.nodes.get(walked.path) or Node("/", "dir")
+        end = self._walk(path)
+        return None if end is None else end[1]
 
     def _directory(self, path: str) -> str | None:
         """The canonical path (without a trailing /) of the directory `path` names,
         None if it names nothing or no directory; remembered."""
-        if path in self._dirs:
-            return self._dirs[path]
+        if path not in self._dirs:
+            end = self._walk(path)
+            self._dirs[path] = end[0].rstrip("/") if end and end[1].kind == "dir" else None
+        return self._dirs[path]
+
+    def _walk(self, path: str) -> tuple[str, Node] | None:
+        """Where the whole walk of `path` ends: its canonical path and the entry there
+        (the root has none of its own); None if a component is missing or links loop."""
         walked = walk(path, self._held)
-        node = None if walked.stop else self.nodes.get(walked.path) or Node("/", "dir")
-        found = walked.path.rstrip("/") if node is not None and node.kind == "dir" else None
-        self._dirs[path] = found
-        return found
+        if walked.stop:
+            return None
+        return walked.path, self.nodes.get(walked.path) or Node("/", "dir")
 
     def _held(self, path: str) -> Held[Node] | None:
         node = self.nodes.get(path)
