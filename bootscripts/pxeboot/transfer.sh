@@ -64,15 +64,10 @@ uptime_cs_set() {
 	UPTIME_CS=${up:-0}
 }
 
-# mb BYTES: BYTES in MiB with one decimal.
-mb() { echo "$(($1 / 1048576)).$(($1 % 1048576 * 10 / 1048576))"; }
-
-# mb_set VAR BYTES: VAR=mb BYTES, in this shell (progress lines start no subshell).
+# mb_set VAR BYTES: VAR=BYTES in MiB with one decimal, in this shell (progress lines
+# start no subshell); mb BYTES prints it.
 mb_set() { eval "$1=$(($2 / 1048576)).$(($2 % 1048576 * 10 / 1048576))"; }
-
-memory_available_kb() {
-	memory_available_set && echo "$MEM_AVAILABLE"
-}
+mb() { mb_set MB "$1" && echo "$MB"; }
 
 # memory_available_set: MemAvailable (kB) in MEM_AVAILABLE, read by the shell (it is the
 # third line: no awk per look at a growing file); false when there is none.
