@@ -30,9 +30,9 @@
 
 # trimmed TEXT: TEXT without leading and trailing blanks.
 trimmed() {
-	local text=$1
-	text=${text#"${text%%[! 	]*}"}
-	printf '%s\n' "${text%"${text##*[! 	]}"}"
+	local trim
+	trimmed_set trim "$1"
+	printf '%s\n' "$trim"
 }
 
 # trimmed_set VAR TEXT: VAR=trimmed TEXT, in this shell (no subshell per field).

@@ -209,8 +209,10 @@ label_count() {
 label_find_set() {
 	local i=1 name
 	if [ -z "$CFG_N" ]; then
-		eval "$1=\$(label_find \"\$2\")"
-		return
+		i=$(config_table_awk "$2" '$1 == "L" && $3 "" == ENVIRON["PXE_Q"] "" { print $2; exit }')
+		[ -n "$i" ] || return 1
+		eval "$1=\$i"
+		return 0
 	fi
 	while [ "$i" -le "$CFG_N" ]; do
 		eval "name=\$CFG_L${i}_name"
@@ -224,18 +226,8 @@ label_find_set() {
 }
 
 label_find() {
-	local i=1 name index
-	if [ -z "$CFG_N" ]; then
-		index=$(config_table_awk "$1" '$1 == "L" && $3 "" == ENVIRON["PXE_Q"] "" { print $2; exit }')
-		[ -n "$index" ] && echo "$index"
-		return
-	fi
-	while [ "$i" -le "$CFG_N" ]; do
-		eval "name=\$CFG_L${i}_name"
-		[ "$name" = "$1" ] && echo "$i" && return 0
-		i=$((i + 1))
-	done
-	return 1
+	local index
+	label_find_set index "$1" && echo "$index"
 }
 
 label_get() {

@@ -32,9 +32,9 @@ CONSOLE_TIMEOUT_MAX=35996
 # leading_number TEXT: atoi(TEXT) for the non-negative values syslinux reads this way,
 # at most 999999999 (more digits would overflow the shell's arithmetic).
 leading_number() {
-	local digits=${1%%[!0-9]*}
-	digits=${digits#"${digits%%[!0]*}"}
-	if [ "${#digits}" -gt 9 ]; then echo 999999999; else echo $((${digits:-0} + 0)); fi
+	local number=$1
+	leading_number_set number
+	echo "$number"
 }
 
 # bounded_timeout_set VAR KEY: VAR=the setting KEY (timeout, totaltimeout) capped at
