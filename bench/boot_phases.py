@@ -199,24 +199,53 @@ def tftp_root(root: Path, image: Path, files: Path, kernel: str, initrd: str) ->
     return root
 
 
+class LabBoots:
+    """How the IPv6 rows' boots went: each is tried again (up to RETRIES more times) when
+    it does not reach its marker within TIMEOUT seconds, and counted; the failed console
+    is kept beside the log as NAME.failed-N.log."""
+
+    def __init__(self, retries: int, timeout: float) -> None:
+        self.retries, self.timeout = retries, timeout
+        self.failed: list[str] = []
+        self.total = 0
+
+
 def boot(root: Path, expect: str, timeout: float, log: Path | None,
-         lab_http: Path | None = None) -> list[tuple[float, str]]:
+         lab_http: Path | None = None, lab: LabBoots | None = None) -> list[tuple[float, str]]:
     """One boot on QEMU's user network, or with LAB_HTTP (nginx's root) in an IPv6-only
-    lab made for it; its clock starts when QEMU does, after the lab is up."""
-    with contextlib.ExitStack() as stack:
-        site = Site()
-        if lab_http is not None:
-            lab = stack.enter_context(Lab(root, lab_http, dnsmasq_lines=SITE6, ipv4=False))
-            site = Site(netns=lab.netns, tap=lab.tap)
-        console = StampedConsole()
-        result = boot_image(root / "pxelinux.0", tftp_dir=root, expect=expect,
-                            timeout=timeout, console=console, site=site)
-    if log is not None:
-        log.write_text("".join(f"{t:8.3f} {line}\n" for t, line in console.lines))
-    if not result.marker_seen:
+    lab made for it (tried again as LAB says); its clock starts when QEMU does, after the
+    lab is up."""
+    tries = 1 + (lab.retries if lab is not None and lab_http is not None else 0)
+    for attempt in range(1, tries + 1):
+        with contextlib.ExitStack() as stack:
+            site = Site()
+            if lab_http is not None:
+                made = stack.enter_context(Lab(root, lab_http, dnsmasq_lines=SITE6,
+                                               ipv4=False))
+                site = Site(netns=made.netns, tap=made.tap)
+                timeout = lab.timeout if lab is not None else timeout
+            console = StampedConsole()
+            result = boot_image(root / "pxelinux.0", tftp_dir=root, expect=expect,
+                                timeout=timeout, console=console, site=site)
+        text = "".join(f"{t:8.3f} {line}\n" for t, line in console.lines)
+        if lab is not None and lab_http is not None:
+            lab.total += 1
+        if result.marker_seen:
+            if log is not None:
+                log.write_text(text)
+            return console.lines
+        last = next((line for _, line in reversed(console.lines)
+                     if line and not line.startswith("[")), "")
+        if log is not None:
+            log.with_suffix(f".failed-{attempt}.log").write_text(text)
+        if attempt < tries and lab is not None:
+            lab.failed.append(f"{root.name}: {result.outcome}, last line {last!r}")
+            print(f"boot_phases: {root.name}: {result.outcome} after {last!r}; "
+                  "booting again", file=sys.stderr)
+            continue
         tail = "\n".join(line for _, line in console.lines[-40:])
         sys.exit(f"boot_phases: {root.name}: {result.outcome} before {expect!r}:\n{tail}")
-    return console.lines
+    raise AssertionError("unreachable")
 
 
 def floor_rates(lines: list[tuple[float, str]], prefix: str = "") -> dict[str, float]:
@@ -330,6 +359,12 @@ def main() -> None:
                         help="the images' dhcp variable for the IPv6 rows (default ipv6; "
                              "auto adds the unanswered DHCPv4 to the DHCP phase)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per boot")
+    parser.add_argument("--lab-timeout", type=float, default=150,
+                        help="seconds per IPv6 (lab) boot before it counts as stalled "
+                             "(default 150; one takes about 20-40 s)")
+    parser.add_argument("--lab-retries", type=int, default=2,
+                        help="a stalled IPv6 boot is booted again up to this many times "
+                             "(default 2); the table counts them")
     parser.add_argument("--sysroot", type=Path,
                         default=Path.home() / ".cache/composer/sysroot-s390x")
     parser.add_argument("--logs", type=Path, metavar="DIR",
@@ -348,6 +383,7 @@ def main() -> None:
     if args.logs:
         args.logs.mkdir(parents=True, exist_ok=True)
     loads = [uptime()]
+    lab = LabBoots(args.lab_retries, args.lab_timeout)
     with tempfile.TemporaryDirectory(prefix="composer-boot-phases-") as scratch_name:
         scratch = Path(scratch_name)
         files = scratch / "files"
@@ -388,7 +424,8 @@ def main() -> None:
             for run in range(args.runs):
                 for kind, (root, ipv6) in roots.items():
                     log = args.logs / f"{run + 1}-{root.name}.log" if args.logs else None
-                    lines = boot(root, MARKER, args.timeout, log, files if ipv6 else None)
+                    lines = boot(root, MARKER, args.timeout, log, files if ipv6 else None,
+                                 lab)
                     results[kind].append(phases(lines, sizes))
                     figures = results[kind][-1]
                     print(f"round {run + 1} {kind}: init->kexec {figures['init to kexec']:.2f}"
@@ -398,7 +435,7 @@ def main() -> None:
                 for ipv6, root in floor_roots.items():
                     log = args.logs / f"{run + 1}-{root.name}.log" if args.logs else None
                     floor |= floor_rates(boot(root, "FLOOR-DONE", args.timeout, log,
-                                              files if ipv6 else None),
+                                              files if ipv6 else None, lab),
                                          "ipv6 " if ipv6 else "")
                 floors.append(floor)
                 print(f"round {run + 1} floor: " + ", ".join(
@@ -408,6 +445,10 @@ def main() -> None:
              for side in ("before", "after")]
     generated = tables(results, floors, kinds, args.runs, base[:12], command,
                        [loads[0], loads[-1]])
+    if lab.total:
+        generated += (f"\nIPv6 (lab) boots: {lab.total}, of which {len(lab.failed)} did not "
+                      f"reach their marker within {args.lab_timeout:.0f} s and were booted "
+                      "again" + "".join(f"\n- {failure}" for failure in lab.failed) + "\n")
     print(generated)
     if args.write:
         splice(args.write, generated, BEGIN, END)
