@@ -25,7 +25,7 @@ Boots alternate (before, after, floor) round by round, so load from other users 
 machine hits all alike; tables show medians. "Our own work" is Run /init -> the boot
 script's "starting kernel" minus the time receiving bytes (kernel and initrd sizes at
 the rate of the kernel's progress line). Nothing is written into the repository unless
---write names a file.
+--write names a file (an IPv6-only run writes between markers of its own).
 
 The IPv6 rows (--protocols ipv6-tftp, ipv6-http) boot the same three images on an
 IPv6-only site instead of QEMU's user network, which has no DHCPv6 and no TFTP over
@@ -77,6 +77,9 @@ from http_server import HttpServer  # noqa: E402
 
 BEGIN = "<!-- bench/boot_phases.py: begin generated -->"
 END = "<!-- bench/boot_phases.py: end generated -->"
+# An IPv6-only run (--protocols ipv6-...) has a block of its own, beside the IPv4 one.
+BEGIN6 = "<!-- bench/boot_phases.py ipv6: begin generated -->"
+END6 = "<!-- bench/boot_phases.py ipv6: end generated -->"
 MARKER = "STAGE2-CMDLINE"
 MIB = 1048576
 # --protocols: name -> the label of its column; IPv6 ones boot in the lab.
@@ -451,7 +454,7 @@ def main() -> None:
                       "again" + "".join(f"\n- {failure}" for failure in lab.failed) + "\n")
     print(generated)
     if args.write:
-        splice(args.write, generated, BEGIN, END)
+        splice(args.write, generated, *((BEGIN, END) if False in families else (BEGIN6, END6)))
 
 
 if __name__ == "__main__":
