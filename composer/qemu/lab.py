@@ -156,11 +156,6 @@ class Lab:
             wait_for(lambda: "trunk ready" in read(log), "trunk", log, self._processes[-1])
             self.ip("link", "set", self.servers.interface, "up")
         self.ip("link", "set", self.tap, "master", BRIDGE)
-        # The servers' side sends nothing of its own to the guest: the bridge takes no
-        # router advertisement (not even dnsmasq's: no router solicitations, no SLAAC
-        # address of its own), and the tap, a port of the bridge, has no IPv6 at all.
-        for setting in (f"conf.{BRIDGE}.accept_ra=0", f"conf.{self.tap}.disable_ipv6=1"):
-            run([*self.exec_prefix(), "sysctl", "-q", "-w", f"net.ipv6.{setting}"])
         for link in (self.tap, BRIDGE):
             self.ip("link", "set", link, "up")
         # QEMU's s390 firmware (SLOF's IPv6 stack) leaves the servers' neighbour probes
