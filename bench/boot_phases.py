@@ -46,7 +46,11 @@ its rows are marked "IPv6". Each IPv6 row's rate is compared with the bare trans
 over IPv6 in the same guest, never with the IPv4 ones (another server: QEMU's TFTP and
 tests/http_server.py there, dnsmasq and nginx here). The lab needs root and the
 packages dnsmasq-base and nginx-light (scripts/setup installs them); the bench says so
-and stops before building anything when they are missing.
+and stops before building anything when they are missing. In the lab the guest's
+receive side sometimes goes dead in the middle of a boot (bare busybox tftp of the floor
+included: the server keeps sending to the guest's MAC, the guest only retransmits), so a
+lab boot that does not reach its marker within --lab-timeout is booted again (at most
+--lab-retries times) and the count is printed under the tables.
 """
 
 from __future__ import annotations
