@@ -23,12 +23,16 @@
 # Exports: bytes_of TEXT                BYTES=TEXT capped at BYTES_CAP; false when TEXT
 #                                       is not a decimal number;
 #          memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
-#          transfer_watch PID FILE OFFSET NAME [HEADERS]
+#          transfer_watch PID FILE OFFSET NAME [HEADERS [START WRITER]]
 #                                       waits for the transfer PID writing FILE beyond
 #                                       OFFSET; HEADERS is curl -D's file, read for the
 #                                       size (Content-Length, FTP 213) and the redirects;
 #                                       returns the transfer's status, or 124 when it was
-#                                       stopped (TRANSFER_ERROR says why);
+#                                       stopped (TRANSFER_ERROR says why); TRANSFER_FINISH
+#                                       is when it ended (1/100 s since boot). One curl
+#                                       for several files: PID ends with the file (a
+#                                       reader of curl's -w lines), WRITER is curl (what
+#                                       a stop ends), START when the file's turn came;
 #          transfer_done BYTES          counts a finished download for memory_check;
 #          headers_facts LOG, announced_facts LOG  what the server announced (below).
 # A transfer with HEADERS must have its status and headers complete within
@@ -158,9 +162,10 @@ progress() {
 	fi
 }
 
+# transfer_stop PID REASON: ends the transfer (transfer_watch's WRITER too, if any).
 transfer_stop() {
 	TRANSFER_ERROR=$2
-	kill "$1" 2>/dev/null
+	kill "$1" ${writer:+"$writer"} 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 124
 }
@@ -185,11 +190,12 @@ transfer_ticker() {
 # its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
+	local writer=${7-}
 	local total=- status length next=0 step min step_mb sized=1 self ticker again here finish
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
-	start=$UPTIME_CS
+	start=${6:-$UPTIME_CS}
 	quiet_since=$start
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
@@ -218,6 +224,7 @@ transfer_watch() {
 	# are this script's work, not the wire's, and stay out of the rate.
 	uptime_cs_set
 	finish=$UPTIME_CS
+	TRANSFER_FINISH=$finish
 	kill "$ticker" 2>/dev/null
 	wait "$ticker" 2>/dev/null
 	trap - USR1
