@@ -12,7 +12,8 @@
 #                        the ones before them are checked; sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
-#          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
+#          kernel_check FILE NAME [SIZE]  dies unless FILE (of SIZE bytes, when known)
+#                        is an s390 kernel image (the marks
 #                        composer/image/s390.py checks: 0x08..0x17 and S390EP at
 #                        0x10008); sets KERNEL_CMDLINE_MAX from the field at 0x10430;
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
@@ -66,7 +67,7 @@ kernel_check() {
 	local size head mark raw
 	KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
 	[ "${PXE_KERNEL_CHECK:-1}" = 0 ] && return 0
-	size=$(stat -c %s "$1") || die "cannot read $1"
+	size=${3:-$(stat -c %s "$1")} || die "cannot read $1"
 	[ "$size" -gt 0 ] || die "kernel '$2' is empty (0 bytes): the server sent no kernel"
 	bytes_at_set "$1" 8 16 || HEX_BYTES=
 	head=$HEX_BYTES
@@ -134,10 +135,11 @@ boot_fetch() {
 	trap url_batch_stop EXIT
 	boot_plan "$location"
 	fetch_required "$location" kernel "$WORK/kernel"
+	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 	shown_set "$location"
 	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
 	KERNEL_NAME=$SHOWN
-	kernel_check "$WORK/kernel" "$KERNEL_NAME"
+	kernel_check "$WORK/kernel" "$KERNEL_NAME" "$size"
 	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
 	cmdline_check "$name"
 	INITRD_NAMES=

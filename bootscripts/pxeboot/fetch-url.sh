@@ -38,8 +38,8 @@
 # Certificates carry validity dates, so the check needs the clock right: a refusal for
 # an expired or not yet valid certificate says what this system's clock says.
 #
-# Exports: fetch_via_url URL LOCAL   0 fetched, 1 not there, 2 kept failing or refused,
-#                                    FETCH_ERROR as fetch.sh's backends; with
+# Exports: fetch_via_url URL LOCAL   0 fetched (FETCH_GOT bytes), 1 not there, 2 kept
+#                                    failing or refused, FETCH_ERROR as fetch.sh's backends; with
 #                                    FETCH_APPEND=1 the file is added to the end of LOCAL
 #                                    (a failed attempt is cut off again), so several
 #                                    initrds make one file without a second copy;
@@ -120,7 +120,8 @@ url_insecure_warn() {
 # url_curl LOG OUT URL LOCAL HEADERS [URL LOCAL HEADERS]...: starts one curl in the
 # background ($! is its process) for the URLs in turn, each into its LOCAL file (- for
 # curl's stdout, appended to OUT) with its headers in HEADERS; curl's stderr (messages,
-# and one -w line per URL: "fetch-url: EXIT HTTP-CODE SIZE TYPE") goes to LOG.
+# and one -w line per URL: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH",
+# transfer.sh's curl account) goes to LOG.
 url_curl() {
 	local log=$1 out=$2 count url local_file headers redir
 	shift 2
@@ -138,7 +139,7 @@ url_curl() {
 		set -- "$@" -g --fail -L --max-redirs "${PXE_HTTP_REDIRECTS:-5}" \
 			--proto =http,https,ftp --proto-redir "=$redir" --cacert "$PXE_ROOT$PXE_HTTPS_CA" \
 			--capath "$PXE_ROOT${PXE_HTTPS_CA%/*}" -D "$headers" \
-			-w '%{stderr}fetch-url: %{exitcode} %{http_code} %{size_download} %{content_type}\n'
+			-w '%{stderr}fetch-url: %{exitcode} %{http_code} %{size_download} %{num_redirects} %header{content-length}\n'
 		if [ "$SCHEME" = https ]; then
 			case ${PXE_HTTPS_INSECURE:-False} in True | true | 1) set -- "$@" -k ;; esac
 		fi
@@ -219,8 +220,9 @@ url_batch_start() {
 		elif [ "$i" != "$URL_PLAN_AT" ]; then
 			: >"$local_file" # nothing of an earlier boot's (curl truncates it too)
 		fi
-		# Empty: curl appends a later file's headers to what is there.
+		# Empty: curl appends a later file's headers to what is there; no account yet.
 		: >"$WORK/curl.headers.$i"
+		: >"$WORK/curl.headers.$i.w"
 		set -- "$@" "$loc" "$local_file" "$WORK/curl.headers.$i"
 		i=$((i + 1))
 	done
@@ -242,15 +244,16 @@ url_batch_start() {
 	[ -n "$URL_BATCH_PID" ]
 }
 
-# url_waiter LOG: (in the background, reading the batch's FIFO) copies curl's lines to
-# LOG up to the next file's -w line and exits with that file's exit status; 125 when
-# curl ended before it.
+# url_waiter LOG [ACCOUNT]: (in the background, reading the batch's FIFO) copies curl's
+# lines to LOG up to the next file's -w line, which also goes to ACCOUNT (transfer.sh's
+# HEADERS.w), and exits with that file's exit status; 125 when curl ended before it.
 url_waiter() {
 	local line
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >>"$1"
 		case $line in
 		"fetch-url: "*)
+			[ -z "${2-}" ] || printf '%s\n' "$line" >"$2"
 			line=${line#fetch-url: }
 			line=${line%% *}
 			is_uint "$line" && exit "$line"
@@ -265,9 +268,13 @@ url_waiter() {
 # OFFSET on) to its end with transfer_watch, its messages in LOG; its status as
 # transfer_watch's. The process is over after its last file or a failure.
 url_batch_take() {
-	local i=$URL_BATCH_NEXT status
+	local i=$URL_BATCH_NEXT status account='' loc
 	: >"$4"
-	url_waiter "$4" <&3 &
+	# HTTP's account replaces reading the headers at the end (FTP's SIZE is only in them).
+	eval "loc=\$URL_PLAN_LOC_$i"
+	url_scheme_set "$loc"
+	[ "$SCHEME" = ftp ] || account="$WORK/curl.headers.$i.w"
+	url_waiter "$4" "$account" <&3 &
 	transfer_watch $! "$1" "$2" "$3" "$WORK/curl.headers.$i" "$URL_BATCH_MARK" "$URL_BATCH_PID"
 	status=$?
 	URL_BATCH_MARK=$TRANSFER_FINISH
@@ -337,6 +344,7 @@ fetch_via_url() {
 		fi
 		if [ "$status" = 0 ]; then
 			url_plan_find "$url" "$local_file" && URL_PLAN_AT=$((URL_PLAN_AT + 1))
+			FETCH_GOT=$TRANSFER_SIZE
 			return 0
 		fi
 		fetch_undo "$local_file" "$offset"

@@ -33,7 +33,8 @@
 #          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
 #          url_batch_next, url_batch_stop (fetch-url.sh): a file a running curl
 #          already fetches is taken from it, any other fetch stops that curl first.
-# Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
+# Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results
+# (and FETCH_GOT, the bytes that arrived, when it counted them: fetch then needs no stat).
 
 fetch_use() {
 	FETCH_BACKEND=$1
@@ -133,6 +134,7 @@ fetch() {
 			rm -f "$2"
 		fi
 	fi
+	FETCH_GOT=
 	if url_is "$1"; then
 		fetch_via_url "$1" "$2"
 	else
@@ -142,7 +144,12 @@ fetch() {
 	status=$?
 	FETCH_OFFSET=
 	if [ "$status" = 0 ]; then
-		after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		# A backend that counted what arrived (FETCH_GOT) spares a stat.
+		if [ -n "$FETCH_GOT" ]; then
+			after=$((before + FETCH_GOT))
+		else
+			after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		fi
 		FETCH_SIZE=$after
 		transfer_done $((after - before))
 	fi

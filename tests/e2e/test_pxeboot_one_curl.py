@@ -258,3 +258,22 @@ def test_a_large_initrd_in_the_one_curl_is_watched_as_its_own_transfer(
     assert boot.returncode == 1
     assert (f"cannot fetch initrd '{web.url('big.img')}' (6.0 MB): needs about 44.0 MB of "
             "memory") in boot.stderr
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["one-curl", "alone"])
+def test_conflicting_content_lengths_are_a_failed_transfer_either_way(
+        image_root: Path, applets: Path, tmp_path: Path, batched: bool) -> None:
+    """curl reads the body by the last Content-Length; the boot checks it against the
+    first (curl's -w account in one curl, the headers alone): a server that says two
+    sizes is refused, whichever way the file came."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n"
+    serve(tmp_path / "www", {"vmlinuz": "k"})
+    with HttpServer(tmp_path / "www", raw={"/initrd.img": [(0, head + b"1234567")]}) as web:
+        kernel = web.url("vmlinuz") if batched else "vmlinuz"
+        serve(tmp_path / "tftp", {"vmlinuz": "k", **label(kernel, web.url("initrd.img"))})
+        boot = run(image_root, applets, tmp_path / "tftp")
+        assert web.count("initrd.img") == 2
+    assert len(boot.curls[0][1]) == (2 if batched else 1)
+    assert boot.returncode == 1
+    assert (f"cannot fetch initrd '{web.url('initrd.img')}' after 2 attempts: the server "
+            "sent more than the 5 bytes it announced") in boot.stderr
