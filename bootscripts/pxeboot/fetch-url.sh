@@ -230,7 +230,7 @@ url_batch_start() {
 	[ $# -gt 3 ] || return 1
 	if [ ! -p "$fifo" ]; then
 		rm -f "$fifo"
-		mkfifo "$fifo" || return 1
+		mkfifo "$fifo" 2>/dev/null || return 1
 	fi
 	url_masked_set "$1"
 	debug "one curl for $(($# / 3)) files, from $MASKED on"

@@ -24,6 +24,7 @@ import pytest
 from bootscripts import BUSYBOX, rendered, serve
 from http_server import HttpServer
 from signing import Keys
+from testca import TestCA
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTS = {"siaddr": "127.0.0.1", "boot_file": "pxelinux.0", "ip": "10.0.2.15",
@@ -277,3 +278,44 @@ def test_conflicting_content_lengths_are_a_failed_transfer_either_way(
     assert boot.returncode == 1
     assert (f"cannot fetch initrd '{web.url('initrd.img')}' after 2 attempts: the server "
             "sent more than the 5 bytes it announced") in boot.stderr
+
+
+def test_a_stalled_initrd_in_the_one_curl_times_out_and_is_retried_alone(
+        image_root: Path, applets: Path, tmp_path: Path) -> None:
+    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000), "initrd.img": os.urandom(5000)})
+    with HttpServer(tmp_path / "www", stalls={"/initrd.img"}) as web:
+        serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
+        boot = run(image_root, applets, tmp_path / "tftp", env={"PXE_FETCH_TIMEOUT": "1"})
+        assert web.count("vmlinuz") == 1 and web.count("initrd.img") == 2
+    assert boot.returncode == 1
+    assert (f"cannot fetch initrd '{web.url('initrd.img')}' after 2 attempts: no data for "
+            "1 s") in boot.stderr
+    assert [urls for _, urls in boot.curls] == [
+        [web.url("vmlinuz"), web.url("initrd.img")], [web.url("initrd.img")]]
+    for pid, _ in boot.curls:
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def test_an_https_initrd_in_the_one_curl_is_not_redirected_to_http(
+        applets: Path, tmp_path: Path) -> None:
+    """The redirect rules hold per file: the initrd's redirect to http is refused at once,
+    by name, after the kernel came over the same verified curl."""
+    ca = TestCA()
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "site-ca.pem").write_bytes(ca.pem)
+    root = rendered(tmp_path / "root", ROOT / "recipes" / "pxelinux.yaml",
+                    "--set", f"https_ca={tmp_path / 'ca' / 'site-ca.pem'}",
+                    "--allow-path", str(tmp_path / "ca"), "--set", "http_retries=2")
+    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000), "initrd.img": os.urandom(5000)})
+    with HttpServer(tmp_path / "www") as plain, \
+            HttpServer(tmp_path / "www", tls=ca.issue(["127.0.0.1"]).context(tmp_path / "tls"),
+                       redirects={"/initrd.img": (302, plain.url("initrd.img"))}) as web:
+        serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
+        boot = run(root, applets, tmp_path / "tftp")
+        assert plain.requests == []
+        assert web.requests == ["GET /vmlinuz", "GET /initrd.img"]
+    assert boot.returncode == 1
+    assert (f"cannot fetch initrd '{web.url('initrd.img')}' refused: Protocol \"http\" not "
+            "supported or disabled in libcurl (an https name is only redirected to https)"
+            ) in boot.stderr
+    assert [urls for _, urls in boot.curls] == [[web.url("vmlinuz"), web.url("initrd.img")]]
