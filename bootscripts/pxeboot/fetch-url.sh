@@ -158,9 +158,10 @@ url_curl() {
 # url_plan LOCATION LOCAL [append]: the next file fetch will be asked for ("append": an
 # initrd part added to LOCAL); any location, so that a TFTP file ends a process's files.
 url_plan() {
+	local part=0
+	[ -z "${3-}" ] || part=1
 	URL_PLAN_N=$((URL_PLAN_N + 1))
-	eval "URL_PLAN_LOC_$URL_PLAN_N=\$1 URL_PLAN_LOCAL_$URL_PLAN_N=\$2 URL_PLAN_APPEND_$URL_PLAN_N=\${3:+1}"
-	eval "URL_PLAN_APPEND_$URL_PLAN_N=\${URL_PLAN_APPEND_$URL_PLAN_N:-0}"
+	eval "URL_PLAN_LOC_$URL_PLAN_N=\$1 URL_PLAN_LOCAL_$URL_PLAN_N=\$2 URL_PLAN_APPEND_$URL_PLAN_N=\$part"
 }
 
 url_plan_reset() {
