@@ -7,10 +7,13 @@
 #                        zero-padded to 4 KiB, as syslinux does; an empty one is
 #                        refused), each written straight into it: an installer's initrd
 #                        of hundreds of MB is never held twice; each file's signature
-#                        is checked as it arrives (verify.sh); sets KERNEL_NAME,
+#                        is checked as it arrives (verify.sh); the files by URL come
+#                        from one curl where they can (boot_plan, fetch-url.sh), while
+#                        the ones before them are checked; sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
-#          kernel_check FILE NAME  dies unless FILE is an s390 kernel image (the marks
+#          kernel_check FILE NAME [SIZE]  dies unless FILE (of SIZE bytes, when known)
+#                        is an s390 kernel image (the marks
 #                        composer/image/s390.py checks: 0x08..0x17 and S390EP at
 #                        0x10008); sets KERNEL_CMDLINE_MAX from the field at 0x10430;
 #          boot_report   prints the dry run's result: config= label= kernel= initrd=...
@@ -31,7 +34,9 @@
 # Reads:   ENTRY_* APPEND_LINE INITRDS (choose.sh), CONFIG_NAME, WORK, PXE_KEXEC,
 #          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
 #          stand-in kernels), PXE_KEXEC_FILE (yes, no, or empty: whether the image's
-#          kernel has kexec_file_load); verify_file (verify.sh).
+#          kernel has kexec_file_load); verify_file verify_plan (verify.sh), url_plan
+#          url_plan_reset url_batch_stop (fetch-url.sh). boot_fetch runs in a subshell
+#          of its own (console.sh): it sets that subshell's EXIT trap.
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -62,7 +67,7 @@ kernel_check() {
 	local size head mark raw
 	KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
 	[ "${PXE_KERNEL_CHECK:-1}" = 0 ] && return 0
-	size=$(stat -c %s "$1") || die "cannot read $1"
+	size=${3:-$(stat -c %s "$1")} || die "cannot read $1"
 	[ "$size" -gt 0 ] || die "kernel '$2' is empty (0 bytes): the server sent no kernel"
 	bytes_at_set "$1" 8 16 || HEX_BYTES=
 	head=$HEX_BYTES
@@ -93,23 +98,52 @@ cmdline_check() {
 	die "the command line of $1 is ${#APPEND_LINE} bytes, but kernel '$KERNEL_NAME' accepts at most $((KERNEL_CMDLINE_MAX - 1)) (its max_command_line_size at 0x10430 is $KERNEL_CMDLINE_MAX, with the NUL): not booted"
 }
 
-boot_fetch() {
-	local location name size before pad=0 IFS_SAVE
-	resolve_set "$ENTRY_KERNEL"
-	location=$RESOLVED
-	fetch_required "$location" kernel "$WORK/kernel"
-	shown_set "$location"
-	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
-	KERNEL_NAME=$SHOWN
-	kernel_check "$WORK/kernel" "$KERNEL_NAME"
-	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
-	cmdline_check "$name"
-	entry_initrds
-	INITRD_NAMES=
+# boot_plan KERNEL_LOCATION: tells fetch-url.sh every file boot_fetch will ask for, in
+# order (url_plan): the kernel, its .sig, each initrd part and its .sig, so that one curl
+# fetches those by URL. The initrd file is made empty first: curl may write the first
+# part into it while the kernel is being checked. Sets INITRD_FILE (empty without
+# initrds).
+boot_plan() {
+	local name IFS_SAVE
+	url_plan_reset
+	url_plan "$1" "$WORK/kernel"
+	verify_plan "$WORK/kernel" "$1"
 	INITRD_FILE=
 	[ -n "$INITRDS" ] || return 0
 	INITRD_FILE=$WORK/initrd
 	: >"$INITRD_FILE" || die "cannot write $INITRD_FILE"
+	IFS_SAVE=$IFS
+	IFS=,
+	# shellcheck disable=SC2086 # split at the commas, globbing is off
+	set -- $INITRDS
+	IFS=$IFS_SAVE
+	for name; do
+		[ -n "$name" ] || continue
+		resolve_set "$name"
+		url_plan "$RESOLVED" "$INITRD_FILE" append
+		verify_plan "$INITRD_FILE" "$RESOLVED"
+	done
+}
+
+boot_fetch() {
+	local location name size before pad=0 IFS_SAVE
+	resolve_set "$ENTRY_KERNEL"
+	location=$RESOLVED
+	entry_initrds
+	# A boot that ends early (a kernel refused, a signature missing) stops a curl still
+	# fetching its next files.
+	trap url_batch_stop EXIT
+	boot_plan "$location"
+	fetch_required "$location" kernel "$WORK/kernel"
+	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
+	shown_set "$location"
+	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
+	KERNEL_NAME=$SHOWN
+	kernel_check "$WORK/kernel" "$KERNEL_NAME" "$size"
+	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
+	cmdline_check "$name"
+	INITRD_NAMES=
+	[ -n "$INITRD_FILE" ] || return 0
 	size=0
 	FETCH_APPEND=1
 	IFS_SAVE=$IFS

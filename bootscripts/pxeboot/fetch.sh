@@ -31,7 +31,10 @@
 #                                       config search), FETCH_MISSES before it.
 # Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
 #          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
-# Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results.
+#          url_batch_next, url_batch_stop (fetch-url.sh): a file a running curl
+#          already fetches is taken from it, any other fetch stops that curl first.
+# Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results
+# (and FETCH_GOT, the bytes that arrived, when it counted them: fetch then needs no stat).
 
 fetch_use() {
 	FETCH_BACKEND=$1
@@ -116,13 +119,22 @@ url_masked_set() {
 
 fetch() {
 	local status before=0 after
-	if [ "${FETCH_APPEND:-0}" = 1 ]; then
-		before=$(stat -c %s "$2" 2>/dev/null || echo 0)
-		# The backends append from there (no stat of their own).
+	if url_batch_next "$1" "$2"; then
+		# On its way already, in a curl fetching several planned files (fetch-url.sh):
+		# nothing to remove, and a part began where that curl found the file.
+		before=$URL_BATCH_AT_OFFSET
 		FETCH_OFFSET=$before
-	elif [ -e "$2" ] || [ -L "$2" ]; then
-		rm -f "$2"
+	else
+		url_batch_stop
+		if [ "${FETCH_APPEND:-0}" = 1 ]; then
+			before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+			# The backends append from there (no stat of their own).
+			FETCH_OFFSET=$before
+		elif [ -e "$2" ] || [ -L "$2" ]; then
+			rm -f "$2"
+		fi
 	fi
+	FETCH_GOT=
 	if url_is "$1"; then
 		fetch_via_url "$1" "$2"
 	else
@@ -132,7 +144,12 @@ fetch() {
 	status=$?
 	FETCH_OFFSET=
 	if [ "$status" = 0 ]; then
-		after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		# A backend that counted what arrived (FETCH_GOT) spares a stat.
+		if [ -n "$FETCH_GOT" ]; then
+			after=$((before + FETCH_GOT))
+		else
+			after=$(stat -c %s "$2" 2>/dev/null || echo "$before")
+		fi
 		FETCH_SIZE=$after
 		transfer_done $((after - before))
 	fi

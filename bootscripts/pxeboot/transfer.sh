@@ -23,14 +23,25 @@
 # Exports: bytes_of TEXT                BYTES=TEXT capped at BYTES_CAP; false when TEXT
 #                                       is not a decimal number;
 #          memory_check BYTES           false when BYTES cannot fit; TRANSFER_ERROR says why;
-#          transfer_watch PID FILE OFFSET NAME [HEADERS]
+#          transfer_watch PID FILE OFFSET NAME [HEADERS [START WRITER]]
 #                                       waits for the transfer PID writing FILE beyond
 #                                       OFFSET; HEADERS is curl -D's file, read for the
 #                                       size (Content-Length, FTP 213) and the redirects;
 #                                       returns the transfer's status, or 124 when it was
-#                                       stopped (TRANSFER_ERROR says why);
+#                                       stopped (TRANSFER_ERROR says why); TRANSFER_FINISH
+#                                       is when it ended (1/100 s since boot),
+#                                       TRANSFER_SIZE what arrived (0: bytes). One curl
+#                                       for several files: PID ends with the file (a
+#                                       reader of curl's -w lines), WRITER is curl (what
+#                                       a stop ends), START when the file's turn came;
 #          transfer_done BYTES          counts a finished download for memory_check;
-#          headers_facts LOG, announced_facts LOG  what the server announced (below).
+#          headers_facts LOG, announced_facts LOG  what the server announced (below);
+#          curl_account_set LOG         what curl said of the ended transfer (below).
+# HEADERS.w, once it holds a line, is curl's own account of the ended transfer (its -w
+# line: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS [CONTENT-LENGTH]", written there by
+# fetch-url.sh, which also makes sure no older one is left): the checks after the
+# transfer take status, size, redirects and length from it instead of reading HEADERS
+# with awk and FILE with stat (curl's Content-Length is the final answer's first one).
 # A transfer with HEADERS must have its status and headers complete within
 # PXE_FETCH_TIMEOUT (headers that trickle are stopped), and what arrived must be the
 # Content-Length (or FTP SIZE) announced, whatever the client made of it.
@@ -111,19 +122,34 @@ transfer_done() {
 }
 
 # headers_facts LOG: "STATUS LENGTH REDIRECTS DONE" from the headers curl -D wrote so far:
-# the last HTTP status, its Content-Length (or the FTP SIZE answer, 213), how many
+# the last HTTP status, its (first) Content-Length (or the FTP SIZE answer, 213), how many
 # Location headers came (one per redirect followed), and 1 when that last answer's
 # headers are complete (the blank line after them; FTP's 213). Empty fields are "-".
-# The length is the server's text (digits of any length, never awk's 1e+20), or "?".
+# The length is the server's text (digits of any length, never awk's 1e+20), or "?". The
+# first, as curl's -w account has it: a second Content-Length that says otherwise (which
+# curl goes by) makes what arrived differ from what was announced, a failed transfer.
 headers_facts() {
 	awk '{ sub(/\r$/, ""); line = tolower($0) }
 		line ~ /^ *http\/[0-9.]+ [0-9][0-9][0-9]/ { status = $2; length_ = ""; done = 0; next }
-		line ~ /^ *content-length:/ { length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
+		line ~ /^ *content-length:/ && length_ == "" { length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?" }
 		line ~ /^ *location:/ { redirects++ }
 		line == "" && status != "" { done = 1 }
 		/^213 [0-9]+/ { status = 200; length_ = ($2 ~ /^[0-9]+$/) ? $2 : "?"; done = 1 }
 		END { printf "%s %s %d %d\n", status == "" ? "-" : status,
 			length_ == "" ? "-" : length_, redirects, done }' "$1" 2>/dev/null
+}
+
+# curl_account_set LOG: true when LOG.w holds curl's -w account of the ended transfer:
+# STATUS, LENGTH ("-" none, "?" not digits), REDIRECTS, HEADERS_DONE=1 as announced_facts
+# sets them, and ARRIVED the bytes that came (no process: read by the shell).
+curl_account_set() {
+	{ read -r _ _ STATUS ARRIVED REDIRECTS LENGTH <"$1.w"; } 2>/dev/null || return 1
+	is_uint "$ARRIVED" && is_uint "$REDIRECTS" || return 1
+	case $LENGTH in
+	'') LENGTH=- ;;
+	*[!0-9]*) LENGTH='?' ;;
+	esac
+	HEADERS_DONE=1
 }
 
 # announced_facts LOG: STATUS, LENGTH, REDIRECTS and HEADERS_DONE from headers_facts.
@@ -158,9 +184,10 @@ progress() {
 	fi
 }
 
+# transfer_stop PID REASON: ends the transfer (transfer_watch's WRITER too, if any).
 transfer_stop() {
 	TRANSFER_ERROR=$2
-	kill "$1" 2>/dev/null
+	kill "$1" ${writer:+"$writer"} 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 124
 }
@@ -185,11 +212,12 @@ transfer_ticker() {
 # its end.
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
+	local writer=${7-}
 	local total=- status length next=0 step min step_mb sized=1 self ticker again here finish
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
-	start=$UPTIME_CS
+	start=${6:-$UPTIME_CS}
 	quiet_since=$start
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
@@ -218,6 +246,7 @@ transfer_watch() {
 	# are this script's work, not the wire's, and stay out of the rate.
 	uptime_cs_set
 	finish=$UPTIME_CS
+	TRANSFER_FINISH=$finish
 	kill "$ticker" 2>/dev/null
 	wait "$ticker" 2>/dev/null
 	trap - USR1
@@ -254,6 +283,7 @@ transfer_watch() {
 			return 124
 		fi
 	fi
+	TRANSFER_SIZE=$size
 	[ "$status" = 0 ] && [ "$size" -ge "$min" ] && progress "$name" "$size" "$total" "$start" "$finish"
 	return "$status"
 }
@@ -264,10 +294,15 @@ transfer_watch() {
 transfer_check() {
 	uptime_cs_set
 	now=$UPTIME_CS
-	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
-	size=$((size - offset))
+	if [ -n "$log" ] && curl_account_set "$log"; then
+		# Ended, and curl said what came: no stat, no awk.
+		size=$ARRIVED
+	else
+		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
+		size=$((size - offset))
+		[ "$sized" = 1 ] || announced_facts "$log"
+	fi
 	if [ "$sized" = 0 ]; then
-		announced_facts "$log"
 		length=$LENGTH
 		if [ "$REDIRECTS" -gt "${PXE_HTTP_REDIRECTS:-5}" ]; then
 			transfer_stop "$pid" "after more than ${PXE_HTTP_REDIRECTS:-5} redirects"

@@ -20,8 +20,12 @@
 # Exports: verify_file LOCAL LOCATION [OFFSET]   0 when LOCAL (from byte OFFSET on)
 #                                     verifies, or the policy lets it pass; 1 refused,
 #                                     VERIFY_ERROR then says why, as a phrase that follows
-#                                     the file's name.
-# Reads:   PXE_SIGNATURES PXE_SIGNING_KEYS, PXE_ROOT, WORK; fetch and shown (fetch.sh).
+#                                     the file's name. The signature is fetched into
+#                                     LOCAL.sig (and removed after the check);
+#          verify_plan LOCAL LOCATION   tells url_plan (fetch-url.sh) of that .sig, in
+#                                     the order boot_fetch asks for its files.
+# Reads:   PXE_SIGNATURES PXE_SIGNING_KEYS, PXE_ROOT, WORK; fetch and shown (fetch.sh),
+#          url_plan (fetch-url.sh).
 
 # verify_gpgv LOCAL OFFSET SIG: gpgv's status lines for SIG over LOCAL from OFFSET on.
 verify_gpgv() {
@@ -51,9 +55,17 @@ verify_reason() {
 	done | awk '$0 != "good" { print; bad = 1; exit } END { if (!bad && NR == 0) print "gpgv found no signature" }'
 }
 
+# verify_plan LOCAL LOCATION: the .sig verify_file LOCAL LOCATION will fetch, planned
+# (nothing when signatures are off).
+verify_plan() {
+	case ${PXE_SIGNATURES:-off} in
+	warn | require) url_plan "$2.sig" "$1.sig" ;;
+	esac
+}
+
 # verify_check LOCAL LOCATION OFFSET: 0 good; 1 not, VERIFY_ERROR says why.
 verify_check() {
-	local sig="$WORK/verify.sig" status append=${FETCH_APPEND:-0}
+	local sig="$1.sig" status append=${FETCH_APPEND:-0}
 	FETCH_APPEND=0
 	fetch "$2.sig" "$sig"
 	status=$?
