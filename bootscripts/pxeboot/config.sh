@@ -21,7 +21,8 @@
 #          config_set VAR KEY, label_set VAR INDEX FIELD  config_get's and label_get's
 #                            answers in VAR, without a subshell; label_find_set VAR WORD
 #                            label_find's.
-# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH;
+# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH,
+#          control_chars (common.sh);
 #          verify_file (verify.sh): each file fetched here is checked before it is read.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
 #
@@ -35,7 +36,8 @@
 # the accessors read those, and awk over the table for the rest.
 
 N_FILES=0
-CONFIG_SEP=$(printf '\037')
+control_chars
+CONFIG_SEP=$US
 
 # config_try NAME: fetches a candidate configuration; 0 if found, 1 if not.
 config_try() {
