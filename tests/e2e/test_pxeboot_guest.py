@@ -277,3 +277,43 @@ def test_event_script_records_each_lease_and_replaces_the_last(
               if line.startswith("default")]
     assert routes == [["default", "via", "10.0.2.4", "dev", "eth0"]]
     assert ".tmp" not in (work / "files").read_text()
+
+
+# /init starts the boot script before DHCP: it reads its library, then waits for a word.
+AFTER_LEASE = """\
+mkfifo {work}/lease.fifo
+exec 3<>{work}/lease.fifo
+busybox sh {pxeboot} --after-lease {work}/lease.fifo >{work}/out 2>&1 3>&- &
+pid=$!
+sleep 1
+kill -0 $pid && echo waiting >{work}/state
+echo {word} >&3
+wait $pid
+echo "rc=$?" >>{work}/state
+"""
+
+
+@pytest.mark.parametrize("word", ["stop", "go"])
+def test_early_boot_script_waits_for_the_lease(tmp_path: Path, applets: Path,
+                                               namespace: list[str], word: str) -> None:
+    """Started early, the boot script does nothing visible until /init's word: "stop"
+    (no lease) ends it quietly, "go" boots from the lease recorded meanwhile."""
+    work, state = tmp_path / "work", tmp_path / "state"
+    work.mkdir()
+    state.mkdir()
+    (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.9'\n"
+                                    "boot_file='pxelinux.0'\n")
+    root = render({"state_dir": str(state), "tftp_retries": 1, "tftp_retry_delay": 0},
+                  tmp_path / "root")
+    (work / "run.sh").write_text(AFTER_LEASE.format(work=work, pxeboot=root / "sbin/pxeboot",
+                                                    word=word))
+    subprocess.run([*namespace, str(work / "run.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)
+    out = (work / "out").read_text()
+    if word == "stop":
+        assert (work / "state").read_text() == "waiting\nrc=0\n"
+        assert out == ""
+    else:
+        assert (work / "state").read_text() == "waiting\nrc=1\n"
+        assert "pxeboot: TFTP server 127.0.0.9 (from siaddr)" in out
+        assert "no configuration file" in out or "cannot fetch config" in out, out
