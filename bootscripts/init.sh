@@ -140,7 +140,7 @@ dhcp6() {
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
 # IPv4 then IPv6 on each.
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what
+	local arch_opt='' interface tried ipl boot_nic families family what candidates
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -152,11 +152,15 @@ dhcp() {
 	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
 	[ ! -e "$PXE_STATE_DIR/dhcp.env" ] || rm -f "$PXE_STATE_DIR/dhcp.env"
 	tried=''
-	nic_ipl_device_set
+	nic_candidates_set
+	candidates=$NIC_CANDIDATES
+	if [ "$PXE_INTERFACE" != auto ]; then
+		nic_ipl_device_set
+		nic_of_device_set "$NIC_IPL"
+	fi
 	ipl=$NIC_IPL
-	nic_of_device_set "$ipl"
 	boot_nic=$NIC_OF
-	for interface in $(nic_candidates); do
+	for interface in $candidates; do
 		tried="$tried $interface"
 		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
 		for family in $families; do
