@@ -279,7 +279,13 @@ label_menu_default() {
 
 config_read() {
 	local stream=$WORK/config.stream
-	config_expand "$1" 0 >"$stream" || die "cannot write $stream"
+	config_split "$1" >"$1.includes" || die "cannot read configuration $1"
+	if [ -s "$1.includes" ]; then
+		config_splice "$1" 0 >"$stream" || die "cannot write $stream"
+	else
+		# No INCLUDE: the one part is the whole stream (no cat process, no copy).
+		stream=$1.part.0
+	fi
 	config_parse "$WORK/config.messages" <"$stream" >"$WORK/config.table" ||
 		die "cannot parse configuration $CONFIG_NAME"
 	config_load
@@ -328,8 +334,14 @@ config_split() {
 # config_expand FILE DEPTH: prints the directives of FILE with each INCLUDE replaced by
 # the directives of the included file (INCLUDE inserts at that point, so a LABEL goes on).
 config_expand() {
-	local part=0 name
 	config_split "$1" >"$1.includes" || die "cannot read configuration $1"
+	config_splice "$1" "$2"
+}
+
+# config_splice FILE DEPTH: the parts config_split cut FILE into, with the directives of
+# each INCLUDEd file between them.
+config_splice() {
+	local part=0 name
 	cat "$1.part.0"
 	while IFS= read -r name; do
 		config_include "$name" "$2"
