@@ -17,6 +17,18 @@
 # The lease arrives as udhcpc's environment (ip, router, mask ...), unseen by shellcheck.
 # shellcheck disable=SC2154
 
+# deconfig comes before every first lease, and udhcpc sends nothing until it returns:
+# when all is as it should be already (the interface up, no address of ours on it, no
+# lease recorded: the usual boot, init exported PXE_STATE_DIR), done before this script
+# reads anything more. Any other case takes the whole way below.
+if [ "${1-}" = deconfig ] && [ -n "${PXE_STATE_DIR-}" ] && [ -n "${interface-}" ] &&
+	[ ! -e "$PXE_STATE_DIR/ipv4.$interface" ] && [ ! -e "$PXE_STATE_DIR/dhcp.env" ] &&
+	[ -r "/sys/class/net/$interface/flags" ] && read -r flags <"/sys/class/net/$interface/flags"; then
+	case $flags in
+	0x*) [ $((flags & 1)) = 1 ] && exit 0 ;;
+	esac
+fi
+
 # init exports PXE_ROOT; run by hand, the script finds the root from its own path.
 if [ -z "${PXE_ROOT+set}" ]; then
 	case $0 in
