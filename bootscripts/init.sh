@@ -162,6 +162,7 @@ dhcp() {
 	boot_nic=$NIC_OF
 	for interface in $candidates; do
 		tried="$tried $interface"
+		nic_ipv6_early "$interface"
 		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
 		for family in $families; do
 			what=DHCP
@@ -225,6 +226,7 @@ static_address() {
 	[ "$IPC_FAMILY" = 6 ] && action=static6
 	mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
 	rm -f "$PXE_STATE_DIR/dhcp.env"
+	nic_ipv6_early "$interface"
 	ip link set dev "$interface" up || fail "cannot bring $interface up" || return 1
 	[ -n "$IPC_MTU" ] && ip link set dev "$interface" mtu "$IPC_MTU"
 	say "static address $IPC_ADDR/$IPC_BITS on $interface (ip=), no DHCP"

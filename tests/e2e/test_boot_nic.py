@@ -161,3 +161,22 @@ def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -
     assert "no configuration file on TFTP server 10.0.2.2" in first_round
     assert "init: starting over in 2 s (DHCP option 211, reboot time)" in console
     assert console.count("init: DHCP on eth0") == 2, console  # the second round began
+
+
+@pytest.mark.parametrize("dad", ["False", "True"])
+def test_ipv6_dad_is_off_on_the_card_before_it_comes_up_unless_the_recipe_wants_it(
+        dad: str) -> None:
+    """nic_ipv6_early in a network namespace of its own: with ipv6_dad false the card's
+    accept_dad is 0 (its addresses usable at once), with true the kernel's default stays;
+    the other card is never touched."""
+    script = (f"{IPROUTE} link add v0 type veth peer name v1 && "
+              f". {ROOT}/bootscripts/pxeboot/common.sh && . {ROOT}/bootscripts/pxeboot/nic.sh && "
+              "nic_ipv6_early v0 && cat /proc/sys/net/ipv6/conf/v0/accept_dad "
+              "/proc/sys/net/ipv6/conf/v1/accept_dad")
+    done = subprocess.run(["unshare", "-rn", BUSYBOX, "sh", "-c", script], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "PXE_IPV6_DAD": dad,
+                                          "PXE_TAG": "init", "PXE_VERBOSITY": "1"})
+    assert done.returncode == 0, done.stderr
+    card, other = done.stdout.split()
+    assert card == ("0" if dad == "False" else other)
+    assert other != "0"
