@@ -140,7 +140,7 @@ dhcp6() {
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
 # IPv4 then IPv6 on each.
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what
+	local arch_opt='' interface tried ipl boot_nic families family what candidates
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -152,11 +152,15 @@ dhcp() {
 	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || fail "cannot create $PXE_STATE_DIR" || return 1
 	[ ! -e "$PXE_STATE_DIR/dhcp.env" ] || rm -f "$PXE_STATE_DIR/dhcp.env"
 	tried=''
-	nic_ipl_device_set
+	nic_candidates_set
+	candidates=$NIC_CANDIDATES
+	if [ "$PXE_INTERFACE" != auto ]; then
+		nic_ipl_device_set
+		nic_of_device_set "$NIC_IPL"
+	fi
 	ipl=$NIC_IPL
-	nic_of_device_set "$ipl"
 	boot_nic=$NIC_OF
-	for interface in $(nic_candidates); do
+	for interface in $candidates; do
 		tried="$tried $interface"
 		nic_ipv6_early "$interface"
 		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
@@ -249,6 +253,12 @@ cmdline_dns() {
 net() {
 	load_modules
 	cmdline_settings && wait_interface && vlan_up || return 1
+	# For a boot (not `/init net`): the boot script, once the modules are in (the CPU is
+	# theirs until then), reads its library while DHCP waits for the server.
+	if [ "${EARLY_WANTED-}" = 1 ] && command exec 4<&0; then
+		early_start
+		exec 4<&-
+	fi
 	if [ "$IPC_MODE" = static ]; then
 		static_address
 	else
@@ -256,10 +266,53 @@ net() {
 	fi && cmdline_dns
 }
 
+# early_start: the image's own boot script, /sbin/pxeboot, is started before DHCP (input
+# from fd 4, the console): it reads its library (~4000 lines, ~80 ms under TCG) while
+# udhcpc waits for the server (the guest's CPU is mostly idle then),
+# then waits for one line on the FIFO LEASE_FIFO ("go": the lease is recorded; anything
+# else: no lease, end quietly). init holds the FIFO open for reading and writing (fd 3),
+# so neither side's open blocks and a boot script that ended early costs init nothing.
+# EARLY_PID is the boot script's; false (EARLY_PID empty) when another boot script is
+# configured or the FIFO cannot be made: that one starts after the lease, as always.
+early_start() {
+	EARLY_PID=
+	[ "$PXE_BOOT_SCRIPT" = /sbin/pxeboot ] || return 1
+	LEASE_FIFO=$PXE_STATE_DIR/lease.fifo
+	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR" || return 1
+	[ -p "$LEASE_FIFO" ] || mkfifo -m 0600 "$LEASE_FIFO" 2>/dev/null || return 1
+	# `command`: a failed redirection of exec would end the shell, PID 1.
+	command exec 3<>"$LEASE_FIFO" || return 1
+	# The console stays its input (an asynchronous command's is /dev/null otherwise).
+	sh "$PXE_ROOT$PXE_BOOT_SCRIPT" --after-lease "$LEASE_FIFO" <&4 3>&- 4<&- &
+	EARLY_PID=$!
+}
+
+# early_go WORD: tells the early boot script WORD (go, stop) and closes init's end.
+early_go() {
+	echo "$1" >&3
+	exec 3>&-
+}
+
 boot() {
 	local rc
-	net || return 1
-	sh "$PXE_ROOT$PXE_BOOT_SCRIPT"
+	EARLY_PID=
+	EARLY_WANTED=1
+	net
+	rc=$?
+	EARLY_WANTED=
+	if [ "$rc" != 0 ]; then
+		if [ -n "$EARLY_PID" ]; then
+			early_go stop
+			wait "$EARLY_PID"
+		fi
+		return 1
+	fi
+	if [ -n "$EARLY_PID" ]; then
+		early_go go
+		wait "$EARLY_PID"
+	else
+		sh "$PXE_ROOT$PXE_BOOT_SCRIPT"
+	fi
 	rc=$?
 	fail "boot script $PXE_BOOT_SCRIPT ended (exit $rc) without starting a kernel; its messages are above"
 }

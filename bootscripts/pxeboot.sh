@@ -9,6 +9,9 @@
 #                                             the operator's answers (one per prompt) from
 #                                             --answer; prints config= label= kernel=
 #                                             initrd= append= (or localboot=)
+#   pxeboot --after-lease FIFO                (from /init, started before DHCP) reads its
+#                                             library, then waits for "go" on FIFO
+#                                             before the boot (anything else: exit 0)
 #
 # Installed as ROOT/sbin/pxeboot, it reads ROOT/etc/pxeboot.conf and the library in
 # ROOT/lib/pxeboot/ (ROOT is / in the image, the directory `compose render` wrote on the
@@ -64,14 +67,19 @@ fi
 set -f
 
 usage() {
-	echo "usage: pxeboot [--dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]...]" >&2
+	echo "usage: pxeboot [--dry-run --tftp-root DIR [--work-dir DIR] [--answer TEXT]... | --after-lease FIFO]" >&2
 	exit 2
 }
 
-DRY_ROOT='' DRY_RUN=0 KEEP_WORK=''
+DRY_ROOT='' DRY_RUN=0 KEEP_WORK='' LEASE_FIFO=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--dry-run) DRY_RUN=1 ;;
+	--after-lease)
+		[ $# -ge 2 ] || usage
+		LEASE_FIFO=$2
+		shift
+		;;
 	--tftp-root)
 		[ $# -ge 2 ] || usage
 		DRY_ROOT=$2
@@ -98,7 +106,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$DRY_RUN" = 1 ]; then
-	[ -n "$DRY_ROOT" ] || usage
+	[ -n "$DRY_ROOT" ] && [ -z "$LEASE_FIFO" ] || usage
 	PXE_SYSFS=${PXE_SYSFS:-/sys}
 	[ -d "$DRY_ROOT" ] || die "--tftp-root $DRY_ROOT is not a directory"
 	fetch_use dir "$DRY_ROOT"
@@ -131,6 +139,12 @@ else
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
 
+# Started by /init before DHCP: everything above ran while DHCP did; now the lease.
+if [ -n "$LEASE_FIFO" ]; then
+	lease=''
+	read -r lease <"$LEASE_FIFO" || lease=''
+	[ "$lease" = go ] || exit 0
+fi
 # In the guest only the lease counts; the dry run takes the facts from the environment.
 [ "$DRY_RUN" = 1 ] || facts_read_lease
 facts_derive

@@ -17,6 +17,18 @@
 # The lease arrives as udhcpc's environment (ip, router, mask ...), unseen by shellcheck.
 # shellcheck disable=SC2154
 
+# deconfig comes before every first lease, and udhcpc sends nothing until it returns:
+# when all is as it should be already (the interface up, no address of ours on it, no
+# lease recorded: the usual boot, init exported PXE_STATE_DIR), done before this script
+# reads anything more. Any other case takes the whole way below.
+if [ "${1-}" = deconfig ] && [ -n "${PXE_STATE_DIR-}" ] && [ -n "${interface-}" ] &&
+	[ ! -e "$PXE_STATE_DIR/ipv4.$interface" ] && [ ! -e "$PXE_STATE_DIR/dhcp.env" ] &&
+	[ -r "/sys/class/net/$interface/flags" ] && read -r flags <"/sys/class/net/$interface/flags"; then
+	case $flags in
+	0x*) [ $((flags & 1)) = 1 ] && exit 0 ;;
+	esac
+fi
+
 # init exports PXE_ROOT; run by hand, the script finds the root from its own path.
 if [ -z "${PXE_ROOT+set}" ]; then
 	case $0 in
@@ -40,6 +52,8 @@ PXE_DMI_UUID=${PXE_DMI_UUID:-/sys/class/dmi/id/product_uuid}
 PXE_SYSINFO=${PXE_SYSINFO:-/proc/sysinfo}
 
 set -f
+# 1: files are written as temporary ones and renamed (dhcpcd_event).
+RENAME=0
 
 # shq_set VALUE: VALUE as one single-quoted shell word in SHQ, safe to source whatever it
 # contains (each ' as '\''), built by the shell: no process per fact.
@@ -66,28 +80,30 @@ reboottime mac uuid"
 # reboottime is DHCP option 211 (RFC 5071, seconds), which udhcpc names itself when
 # init asks for it (-O 211).
 
-# machine_uuid: the machine UUID into uuid (empty when there is none), read by the shell.
+# machine_uuid: the machine UUID into uuid (empty when there is none). /proc/sysinfo
+# (about 40 lines) is searched by one sed: the shell's read takes it a byte per system
+# call, ~35 ms under TCG against ~7 ms for the sed.
 machine_uuid() {
-	local line
 	uuid=''
 	if [ -r "$PXE_DMI_UUID" ]; then
 		read -r uuid <"$PXE_DMI_UUID"
 	elif [ -r "$PXE_SYSINFO" ]; then
-		while IFS= read -r line; do
-			case $line in
-			"VM00 UUID:"*)
-				uuid=${line#VM00 UUID:}
-				uuid=${uuid#"${uuid%%[! 	]*}"}
-				return 0
-				;;
-			esac
-		done <"$PXE_SYSINFO"
+		# shellcheck disable=SC2034 # read through $FACTS
+		uuid=$(sed -n '/^VM00 UUID:/{
+s/^VM00 UUID:[ 	]*//
+p
+q
+}' "$PXE_SYSINFO")
 	fi
 	return 0
 }
 
+# record_facts: dhcp.env, written whole. dhcpcd runs on while /init polls for the file,
+# so its events write a temporary file and rename it; udhcpc has ended before /init
+# reads it: its events write the file itself (no mv process).
 record_facts() {
 	local name value tmp="$PXE_STATE_DIR/dhcp.env.tmp"
+	[ "$RENAME" = 1 ] || tmp=$PXE_STATE_DIR/dhcp.env
 	# shellcheck disable=SC2034 # mac and uuid are read through $FACTS below
 	mac=''
 	# shellcheck disable=SC2034 # read through $FACTS below
@@ -102,8 +118,11 @@ record_facts() {
 			shq_set "$value"
 			printf '%s=%s\n' "$name" "$SHQ"
 		done
-	} >"$tmp" || return 1
-	mv "$tmp" "$PXE_STATE_DIR/dhcp.env"
+	} >"$tmp" || {
+		rm -f "$tmp"
+		return 1
+	}
+	[ "$tmp" = "$PXE_STATE_DIR/dhcp.env" ] || mv "$tmp" "$PXE_STATE_DIR/dhcp.env"
 }
 
 # ipv4_mark 0|1: whether this script has put an IPv4 address on the interface (a file in
@@ -126,10 +145,19 @@ interface_up() {
 	[ $((flags & 1)) = 1 ]
 }
 
+# configure_address: the lease's address on the interface. An address (and with it the
+# routes through the interface) of an earlier lease goes first; when this script put none
+# there (deconfig flushed it, or there never was one), no flush process.
 configure_address() {
 	local bits=${mask:-32}
+	HAD_IPV4=0
+	if ipv4_marked; then
+		HAD_IPV4=1
+		ip -4 addr flush dev "$interface"
+	fi
+	# The mark goes where the facts go (/init makes the directory before DHCP).
+	[ -d "$PXE_STATE_DIR" ] || mkdir -p "$PXE_STATE_DIR"
 	ipv4_mark 1
-	ip -4 addr flush dev "$interface"
 	if [ -n "$broadcast" ]; then
 		ip addr add "$ip/$bits" broadcast "$broadcast" dev "$interface"
 	else
@@ -141,7 +169,10 @@ configure_address() {
 
 configure_routes() {
 	local gw metric=0
-	while ip -4 route del default dev "$interface" 2>/dev/null; do :; done
+	# Without an address of ours before, the kernel has no route through it either.
+	if [ "$HAD_IPV4" = 1 ]; then
+		while ip -4 route del default dev "$interface" 2>/dev/null; do :; done
+	fi
 	# RFC 3442: with classless static routes (option 121) the router option is ignored.
 	if [ -n "$staticroutes" ]; then
 		set -- $staticroutes
@@ -164,9 +195,12 @@ configure_routes() {
 	done
 }
 
+# write_resolv_conf: the name servers; as dhcp.env, through a renamed temporary file
+# only for dhcpcd, which runs on while the boot goes on.
 write_resolv_conf() {
 	local server tmp="$PXE_RESOLV_CONF.tmp"
 	[ -n "$dns" ] || return 0
+	[ "$RENAME" = 1 ] || tmp=$PXE_RESOLV_CONF
 	case $PXE_RESOLV_CONF in
 	?*/*) [ -d "${PXE_RESOLV_CONF%/*}" ] || mkdir -p "${PXE_RESOLV_CONF%/*}" ;;
 	esac
@@ -179,7 +213,7 @@ write_resolv_conf() {
 		for server in $dns; do
 			echo "nameserver $server"
 		done
-	} >"$tmp" && mv "$tmp" "$PXE_RESOLV_CONF"
+	} >"$tmp" && { [ "$tmp" = "$PXE_RESOLV_CONF" ] || mv "$tmp" "$PXE_RESOLV_CONF"; }
 }
 
 # global_ipv6 IFACE: the interface's first global IPv6 address (SLAAC's, without DHCPv6).
@@ -200,7 +234,7 @@ wait_dad() {
 
 # dhcpcd_event: a DHCPv6 event from dhcpcd ($reason, new_dhcp6_*).
 dhcpcd_event() {
-	PXE_TAG=dhcpcd
+	PXE_TAG=dhcpcd RENAME=1
 	case $reason in
 	BOUND6 | RENEW6 | REBIND6 | REBOOT6 | INFORM6) ;;
 	*)

@@ -2,7 +2,7 @@
 # common.sh: messages and small checks every boot script of the image uses.
 #
 # Exports: say (verbosity >= 1), debug (>= 2), warn, die (exit 1), is_uint,
-#          hex_lower_set (LOWER).
+#          hex_lower_set (LOWER), control_chars (DEL BS TAB KILL CR US).
 # Reads:   PXE_TAG (who is speaking: pxeboot, init, udhcpc), PXE_VERBOSITY.
 # Messages go to stderr, so that a dry run's stdout holds only its result.
 
@@ -33,4 +33,22 @@ hex_lower_set() {
 		esac
 		LOWER=$LOWER$c
 	done
+}
+
+# control_chars: DEL, BS, TAB, KILL (^U), CR and US (the ASCII unit separator) in those
+# variables, made once for every library file that needs them by one printf in one
+# subshell (each $(printf) is a process: ~3 ms under TCG).
+# shellcheck disable=SC2034 # for the library files that call it
+control_chars() {
+	local all
+	[ -z "${CONTROL_CHARS-}" ] || return 0
+	# The dot keeps a trailing control character from $()'s newline stripping.
+	all=$(printf '\177\b\t\025\r\037.')
+	DEL=${all%"${all#?}"} all=${all#?}
+	BS=${all%"${all#?}"} all=${all#?}
+	TAB=${all%"${all#?}"} all=${all#?}
+	KILL=${all%"${all#?}"} all=${all#?}
+	CR=${all%"${all#?}"} all=${all#?}
+	US=${all%"${all#?}"}
+	CONTROL_CHARS=1
 }

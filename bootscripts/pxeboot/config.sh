@@ -21,7 +21,8 @@
 #          config_set VAR KEY, label_set VAR INDEX FIELD  config_get's and label_get's
 #                            answers in VAR, without a subshell; label_find_set VAR WORD
 #                            label_find's.
-# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH;
+# Reads:   pxeconffile UUID MAC IP_HEX SERVER (facts.sh), WORK, PXE_INCLUDE_DEPTH,
+#          control_chars (common.sh);
 #          verify_file (verify.sh): each file fetched here is checked before it is read.
 # Files fetched here are numbered by N_FILES (starts at 0) so none overwrites another.
 #
@@ -35,7 +36,8 @@
 # the accessors read those, and awk over the table for the rest.
 
 N_FILES=0
-CONFIG_SEP=$(printf '\037')
+control_chars
+CONFIG_SEP=$US
 
 # config_try NAME: fetches a candidate configuration; 0 if found, 1 if not.
 config_try() {
@@ -116,46 +118,20 @@ config_first() {
 
 # --- the parsed configuration -----------------------------------------------------------
 
-# config_load: the globals of the table into shell variables (CFG_G_key), in one awk
-# pass, and for a configuration of up to CONFIG_VAR_LABELS labels each label field too
-# (CFG_L<index>_<field>, CFG_N labels): the accessors then start no process (under TCG
-# each awk start costs tens of milliseconds, and a boot asks about 30). A larger one is
-# read by awk per question, as the shell's variable table is not made for 100,000
-# names. The variables of an earlier config_read are unset first (CFG_VARS lists them).
+# config_load: the globals of the table in shell variables (CFG_G_key) and, for a
+# configuration of up to CONFIG_VAR_LABELS labels, each label field too (CFG_L<index>_
+# <field>, CFG_N labels): the accessors then start no process (under TCG each awk start
+# costs tens of milliseconds, and a boot asks about 30). config_parse wrote them, in the
+# same awk pass as the table, into $WORK/config.vars. A larger one is read by awk per
+# question, as the shell's variable table is not made for 100,000 names. The variables
+# of an earlier config_read are unset first (CFG_VARS lists them).
 CONFIG_VAR_LABELS=64
 config_load() {
-	local vars=$WORK/config.vars
 	# shellcheck disable=SC2086 # names, split at blanks; globbing is off
 	[ -z "${CFG_VARS-}" ] || unset $CFG_VARS
 	CFG_N=''
-	PXE_Q=$CONFIG_VAR_LABELS awk -F "$CONFIG_SEP" '
-	function assign(name, value,   quoted, i) {
-		quoted = ""
-		while ((i = index(value, "\047")) > 0) {
-			quoted = quoted substr(value, 1, i - 1) "\047\\\047\047"
-			value = substr(value, i + 1)
-		}
-		print name "=\047" quoted value "\047"; names = names " " name
-	}
-	BEGIN {
-		split("name kernel type hasappend append initrd ipappend menudefault menulabel " \
-			"menuhide haspasswd passwd help sepbefore disabled indent", field, " ")
-		limit = ENVIRON["PXE_Q"] + 0
-	}
-	$1 == "G" && $2 ~ /^[a-z]+$/ { assign("CFG_G_" $2, $3) }
-	$1 == "L" { n++; if (n <= limit) label[n] = $0 }
-	END {
-		if (n <= limit) {
-			for (j = 1; j <= n; j++) {
-				split(label[j], f, FS)
-				for (i = 1; i <= 16; i++) assign("CFG_L" j "_" field[i], f[i + 2])
-			}
-			print "CFG_N=" n + 0
-		}
-		print "CFG_VARS=\047" names "\047"
-	}' "$WORK/config.table" >"$vars" || die "cannot write $vars"
-	# shellcheck disable=SC1090 # written just above
-	. "$vars"
+	# shellcheck disable=SC1091 # written by config_parse
+	. "$WORK/config.vars"
 }
 
 # config_var NAME: prints the variable NAME (set by config_load), or nothing when unset.
@@ -277,9 +253,15 @@ label_menu_default() {
 
 config_read() {
 	local stream=$WORK/config.stream
-	config_expand "$1" 0 >"$stream" || die "cannot write $stream"
-	config_parse "$WORK/config.messages" <"$stream" >"$WORK/config.table" ||
-		die "cannot parse configuration $CONFIG_NAME"
+	config_split "$1" >"$1.includes" || die "cannot read configuration $1"
+	if [ -s "$1.includes" ]; then
+		config_splice "$1" 0 >"$stream" || die "cannot write $stream"
+	else
+		# No INCLUDE: the one part is the whole stream (no cat process, no copy).
+		stream=$1.part.0
+	fi
+	config_parse "$WORK/config.messages" "$WORK/config.vars" <"$stream" \
+		>"$WORK/config.table" || die "cannot parse configuration $CONFIG_NAME"
 	config_load
 	config_messages <"$WORK/config.messages"
 }
@@ -326,8 +308,14 @@ config_split() {
 # config_expand FILE DEPTH: prints the directives of FILE with each INCLUDE replaced by
 # the directives of the included file (INCLUDE inserts at that point, so a LABEL goes on).
 config_expand() {
-	local part=0 name
 	config_split "$1" >"$1.includes" || die "cannot read configuration $1"
+	config_splice "$1" "$2"
+}
+
+# config_splice FILE DEPTH: the parts config_split cut FILE into, with the directives of
+# each INCLUDEd file between them.
+config_splice() {
+	local part=0 name
 	cat "$1.part.0"
 	while IFS= read -r name; do
 		config_include "$name" "$2"
@@ -372,14 +360,23 @@ config_messages() {
 	done
 }
 
-# config_parse MESSAGES: the directive stream on stdin -> the table on stdout, and the
-# messages to say into the file MESSAGES.
+# config_parse MESSAGES VARS: the directive stream on stdin -> the table on stdout, the
+# messages to say into the file MESSAGES, and the table as shell assignments for
+# config_load into the file VARS.
 # syslinux's rules (com32/menu/readconfig.c): LABEL's whole rest of line names the label
 # (trailing blanks dropped) and is its kernel until KERNEL & co. say otherwise; settings
 # before the first LABEL are global; IPAPPEND/SYSAPPEND are read as strtoul(text, 0).
 config_parse() {
-	PXE_Q=$1 awk -v SEP="$CONFIG_SEP" -v INDENT_MAX=80 '
+	PXE_Q=$1 PXE_VARS=$2 PXE_LIMIT=$CONFIG_VAR_LABELS awk -v SEP="$CONFIG_SEP" -v INDENT_MAX=80 '
 	function message(level, text) { print level " " text >messages }
+	function assign(name, value,   quoted, i) {
+		value = value ""; quoted = ""
+		while ((i = index(value, "\047")) > 0) {
+			quoted = quoted substr(value, 1, i - 1) "\047\\\047\047"
+			value = substr(value, i + 1)
+		}
+		print name "=\047" quoted value "\047" >vars; names = names " " name
+	}
 	function strtoul(text,   base, value, digit, c, i) {
 		sub(/^[ \t]+/, "", text)
 		base = 10; i = 1
@@ -459,12 +456,32 @@ config_parse() {
 	END {
 		close(messages)
 		g["ipappend"] = ipappend
-		for (key in g) print "G" SEP key SEP field(g[key])
+		vars = ENVIRON["PXE_VARS"]; printf "" >vars
+		for (key in g) {
+			print "G" SEP key SEP field(g[key])
+			if (key ~ /^[a-z]+$/) assign("CFG_G_" key, field(g[key]))
+		}
 		for (i = 1; i <= n; i++)
 			print "L" SEP i SEP field(lname[i]) SEP field(lkernel[i]) SEP ltype[i] SEP \
 				lhasappend[i] SEP field(lappend[i]) SEP field(linitrd[i]) SEP lipappend[i] SEP \
 				lmenudefault[i] SEP field(lmenulabel[i]) SEP lmenuhide[i] SEP lhaspasswd[i] SEP \
 				field(lpasswd[i]) SEP field(lhelp[i]) SEP lsepbefore[i] SEP ldisabled[i] SEP \
 				lindent[i]
+		if (n <= ENVIRON["PXE_LIMIT"] + 0) {
+			for (i = 1; i <= n; i++) {
+				p = "CFG_L" i "_"
+				assign(p "name", field(lname[i])); assign(p "kernel", field(lkernel[i]))
+				assign(p "type", ltype[i]); assign(p "hasappend", lhasappend[i])
+				assign(p "append", field(lappend[i])); assign(p "initrd", field(linitrd[i]))
+				assign(p "ipappend", lipappend[i]); assign(p "menudefault", lmenudefault[i])
+				assign(p "menulabel", field(lmenulabel[i])); assign(p "menuhide", lmenuhide[i])
+				assign(p "haspasswd", lhaspasswd[i]); assign(p "passwd", field(lpasswd[i]))
+				assign(p "help", field(lhelp[i])); assign(p "sepbefore", lsepbefore[i])
+				assign(p "disabled", ldisabled[i]); assign(p "indent", lindent[i])
+			}
+			print "CFG_N=" n + 0 >vars
+		}
+		print "CFG_VARS=\047" names "\047" >vars
+		close(vars)
 	}'
 }

@@ -29,8 +29,9 @@
 #          fetch_required LOCATION WHAT LOCAL   fetch or die;
 #          fetch_first WHAT LOCAL LOCATION...   the first LOCATION that is there (the
 #                                       config search), FETCH_MISSES before it.
-# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory). A SERVER that is an
-#          IPv6 address stands in brackets ([fd77::1]::path, url.sh's loc_split).
+# Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory), control_chars
+#          (common.sh). A SERVER that is an IPv6 address stands in brackets
+#          ([fd77::1]::path, url.sh's loc_split).
 #          url_batch_next, url_batch_stop (fetch-url.sh): a file a running curl
 #          already fetches is taken from it, any other fetch stops that curl first.
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results
@@ -312,7 +313,8 @@ fetch_tftp_error() {
 }
 
 # A carriage return, once: busybox tftp's progress meter redraws its line with it.
-TFTP_CR=$(printf '\r')
+control_chars
+TFTP_CR=$CR
 
 # tftp_short LOG: true when busybox tftp's progress meter in LOG says that the file did
 # not arrive as announced. The meter exists only when the server answered the tsize

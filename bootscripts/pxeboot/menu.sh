@@ -22,12 +22,14 @@
 # only after it was given, as syslinux's Tab editing).
 
 menu_wanted() {
-	local first
-	[ -n "$(config_get ui)" ] && return 0
-	first=$(config_get default)
+	local first ui index
+	# config_set and label_find_set: no subshell (every boot asks, operator or not).
+	config_set ui ui
+	[ -n "$ui" ] && return 0
+	config_set first default
 	first=${first%%[ 	]*}
 	case $first in
-	*.c32 | *.C32) ! label_find "$first" >/dev/null ;;
+	*.c32 | *.C32) ! label_find_set index "$first" ;;
 	*) return 1 ;;
 	esac
 }

@@ -15,6 +15,8 @@
 #          nic_of_device DEV     prints the interface of CCW device DEV (empty if none);
 #                                nic_of_device_set DEV: the same in NIC_OF;
 #          nic_candidates        prints the interfaces to try, in order, one per line;
+#                                nic_candidates_set: the same in NIC_CANDIDATES (and
+#                                NIC_IPL, NIC_OF with PXE_INTERFACE auto);
 #          nic_wait              waits up to PXE_INTERFACE_WAIT s for them to appear;
 #                                false (NIC_PROBLEM says why) when none did;
 #          nic_ipv6_early IFACE  before IFACE comes up: no duplicate address detection
@@ -74,18 +76,28 @@ nic_of_device_set() {
 }
 
 nic_candidates() {
-	local sys=${PXE_SYSFS:-/sys} first net
+	nic_candidates_set
+	[ -z "$NIC_CANDIDATES" ] || printf '%s\n' "$NIC_CANDIDATES"
+}
+
+# nic_candidates_set: nic_candidates' answer in NIC_CANDIDATES (one per line), in this
+# shell; with PXE_INTERFACE auto, NIC_IPL and NIC_OF are the boot device and its card.
+nic_candidates_set() {
+	local sys=${PXE_SYSFS:-/sys} first net nl='
+'
+	NIC_CANDIDATES=
 	if [ "$PXE_INTERFACE" != auto ]; then
-		printf '%s\n' "$PXE_INTERFACE"
+		NIC_CANDIDATES=$PXE_INTERFACE
 		return 0
 	fi
 	nic_ipl_device_set
 	nic_of_device_set "$NIC_IPL"
 	first=$NIC_OF
-	[ -n "$first" ] && printf '%s\n' "$first"
+	NIC_CANDIDATES=$first
 	for net in "$sys"/class/net/*; do
 		net=${net##*/}
-		[ "$net" = '*' ] || [ "$net" = lo ] || [ "$net" = "$first" ] || printf '%s\n' "$net"
+		[ "$net" = '*' ] || [ "$net" = lo ] || [ "$net" = "$first" ] ||
+			NIC_CANDIDATES=$NIC_CANDIDATES${NIC_CANDIDATES:+$nl}$net
 	done
 }
 
@@ -103,13 +115,14 @@ nic_wait() {
 			[ -n "$NIC_OF" ] && return 0
 			wanted="the network interface of the boot device $ipl"
 		else
-			[ -n "$(nic_candidates)" ] && return 0
+			nic_candidates_set
+			[ -n "$NIC_CANDIDATES" ] && return 0
 			wanted="a network interface"
 		fi
 		if [ "$waited" -ge "$PXE_INTERFACE_WAIT" ]; then
 			present=$(ls "$sys/class/net" 2>/dev/null | tr '\n' ' ')
 			# Without the boot card, any card is better than none.
-			if [ "$PXE_INTERFACE" = auto ] && [ -n "$(nic_candidates)" ]; then
+			if [ "$PXE_INTERFACE" = auto ] && nic_candidates_set && [ -n "$NIC_CANDIDATES" ]; then
 				warn "$wanted did not appear within $PXE_INTERFACE_WAIT s; trying the others"
 				return 0
 			fi

@@ -15,8 +15,9 @@
 #                              CHOICE (a command line) and CHOICE_FROM;
 #          prompt_labels PREFIX  prints the labels that start with PREFIX (? and Tab);
 #          answers_add TEXT    (dry run) queues an operator's answer, one per prompt.
-# Reads:   the C_* settings of console.sh, config_get, label_*, CONSOLE_RETRY (set after
-#          a failed boot: the prompt then also times out when the config sets no timeout).
+# Reads:   control_chars (common.sh), the C_* settings of console.sh, config_get, label_*,
+#          CONSOLE_RETRY (set after a failed boot: the prompt then also times out when
+#          the config sets no timeout).
 #
 # The console may be a line-mode console (SCLP on s390: HMC, z/VM, QEMU -nographic):
 # characters often arrive a whole line at a time, so everything here is line based, and
@@ -25,7 +26,7 @@
 # operator has walked away: every prompt times out at once.
 
 N_ANSWERS=0 ANSWER_AT=0
-DEL=$(printf '\177') BS=$(printf '\b') TAB=$(printf '\t') KILL=$(printf '\025') CR=$(printf '\r')
+control_chars # DEL BS TAB KILL CR (common.sh)
 
 # The queued answers are ANSWER_1, ANSWER_2, ...: taking one is a variable read, never
 # a pattern cut of one long string (ash cuts ${X#*pattern} in quadratic time).

@@ -230,3 +230,90 @@ def test_tftp_failure_is_retried_then_reported(tmp_path: Path, applets: Path,
     assert (tmp_path / "status").read_text().strip() == "1", out
     assert "cannot fetch config 'pxelinux.cfg/01-02-00-00-00-00-01' from TFTP server " \
            "127.0.0.9 after 2 attempts" in out
+
+
+# The udhcpc event script alone, as udhcpc runs it: a first lease, then a new one.
+LEASES = """\
+set -e
+{ip} link add eth0 type veth peer name srv0
+{ip} link set eth0 up
+export PXE_DMI_UUID=/nonexistent PXE_SYSINFO={work}/sysinfo
+interface=eth0 ip=10.0.2.15 mask=24 subnet=255.255.255.0 router=10.0.2.2 dns=10.0.2.3 \\
+    siaddr=10.0.2.2 boot_file=pxelinux.0 busybox sh {script} bound
+cp {state}/dhcp.env {work}/first.env
+interface=eth0 ip=10.0.2.16 mask=24 subnet=255.255.255.0 router=10.0.2.4 dns=10.0.2.5 \\
+    busybox sh {script} bound
+{ip} -4 addr show dev eth0 >{work}/addr
+{ip} -4 route >{work}/route
+ls -A {state} {work} >{work}/files
+"""
+
+
+def test_event_script_records_each_lease_and_replaces_the_last(
+        tmp_path: Path, applets: Path, namespace: list[str]) -> None:
+    """The lease's facts (the machine UUID from /proc/sysinfo's VM00 UUID line) land in
+    dhcp.env and resolv.conf, with no temporary file left; a second lease replaces the
+    first's address and default route."""
+    work, state = tmp_path / "work", tmp_path / "state"
+    work.mkdir()
+    root = render({"state_dir": str(state), "resolv_conf": str(work / "resolv.conf")},
+                  tmp_path / "root")
+    uuid = "4C8F20E1-9D3B-4E5A-8F60-0123456789AB"
+    (work / "sysinfo").write_text("Manufacturer:         QEMU\nVM00 Name:            pxe\n"
+                                  f"VM00 UUID:  \t{uuid}\nVM00 CPUs Total:      1\n")
+    (work / "net.sh").write_text(LEASES.format(
+        ip=IPROUTE, work=work, state=state, script=root / "etc/udhcpc/default.script"))
+    done = subprocess.run([*namespace, str(work / "net.sh")], capture_output=True, text=True,
+                          env={"PATH": f"{applets}:/usr/bin:/bin"}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"uuid='{uuid}'\n" in (work / "first.env").read_text()
+    assert "ip='10.0.2.15'\n" in (work / "first.env").read_text()
+    env = (state / "dhcp.env").read_text()
+    assert "ip='10.0.2.16'\n" in env and f"uuid='{uuid}'\n" in env
+    assert (work / "resolv.conf").read_text() == "nameserver 10.0.2.5\n"
+    addresses = (work / "addr").read_text()
+    assert "inet 10.0.2.16/24" in addresses and "10.0.2.15" not in addresses
+    routes = [line.split()[:5] for line in (work / "route").read_text().splitlines()
+              if line.startswith("default")]
+    assert routes == [["default", "via", "10.0.2.4", "dev", "eth0"]]
+    assert ".tmp" not in (work / "files").read_text()
+
+
+# /init starts the boot script before DHCP: it reads its library, then waits for a word.
+AFTER_LEASE = """\
+mkfifo {work}/lease.fifo
+exec 3<>{work}/lease.fifo
+busybox sh {pxeboot} --after-lease {work}/lease.fifo >{work}/out 2>&1 3>&- &
+pid=$!
+sleep 1
+kill -0 $pid && echo waiting >{work}/state
+echo {word} >&3
+wait $pid
+echo "rc=$?" >>{work}/state
+"""
+
+
+@pytest.mark.parametrize("word", ["stop", "go"])
+def test_early_boot_script_waits_for_the_lease(tmp_path: Path, applets: Path,
+                                               namespace: list[str], word: str) -> None:
+    """Started early, the boot script does nothing visible until /init's word: "stop"
+    (no lease) ends it quietly, "go" boots from the lease recorded meanwhile."""
+    work, state = tmp_path / "work", tmp_path / "state"
+    work.mkdir()
+    state.mkdir()
+    (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.9'\n"
+                                    "boot_file='pxelinux.0'\n")
+    root = render({"state_dir": str(state), "tftp_retries": 1, "tftp_retry_delay": 0},
+                  tmp_path / "root")
+    (work / "run.sh").write_text(AFTER_LEASE.format(work=work, pxeboot=root / "sbin/pxeboot",
+                                                    word=word))
+    subprocess.run([*namespace, str(work / "run.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)
+    out = (work / "out").read_text()
+    if word == "stop":
+        assert (work / "state").read_text() == "waiting\nrc=0\n"
+        assert out == ""
+    else:
+        assert (work / "state").read_text() == "waiting\nrc=1\n"
+        assert "pxeboot: TFTP server 127.0.0.9 (from siaddr)" in out
+        assert "no configuration file" in out or "cannot fetch config" in out, out
