@@ -127,14 +127,34 @@ dhcp6() {
 	mkdir -p /var/lib/dhcpcd /run/dhcpcd
 	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" &
 	pid=$!
-	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && kill -0 "$pid" 2>/dev/null &&
+	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
 		sleep 0.2
 		ticks=$((ticks + 1))
 	done
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	dhcp6_stop "$pid"
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
+}
+
+# running PID: PID has not ended. Not `kill -0`: that also succeeds for a child that
+# ended and that the shell has not reaped yet (a zombie), which ash does only in `wait`.
+running() {
+	local state
+	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
+}
+
+# dhcp6_stop PID: dhcpcd told to end (`persistent`: its addresses and routes stay), given
+# 2 s, then killed. Twice in the lab a boot hung after "BOUND6" with nothing more printed;
+# a dhcpcd slow to end (its privilege-separated helpers end with it) must not hold it.
+dhcp6_stop() {
+	local ticks=0
+	kill "$1" 2>/dev/null
+	while running "$1" && [ "$ticks" -lt 20 ]; do
+		sleep 0.1
+		ticks=$((ticks + 1))
+	done
+	[ "$ticks" -lt 20 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
+	wait "$1" 2>/dev/null
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
