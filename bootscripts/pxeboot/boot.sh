@@ -117,7 +117,6 @@ cmdline_check() {
 # part into it while the kernel is being checked. Sets INITRD_FILE (empty without
 # initrds).
 boot_plan() {
-	local name IFS_SAVE
 	url_plan_reset
 	url_plan "$1" "$WORK/kernel"
 	verify_plan "$WORK/kernel" "$1"
@@ -125,21 +124,31 @@ boot_plan() {
 	[ -n "$INITRDS" ] || return 0
 	INITRD_FILE=$WORK/initrd
 	: >"$INITRD_FILE" || die "cannot write $INITRD_FILE"
-	IFS_SAVE=$IFS
+	each_initrd boot_plan_initrd
+}
+
+# boot_plan_initrd NAME: one initrd part and its .sig into the plan.
+boot_plan_initrd() {
+	resolve_set "$1"
+	url_plan "$RESOLVED" "$INITRD_FILE" append
+	verify_plan "$INITRD_FILE" "$RESOLVED"
+}
+
+# each_initrd FUNCTION: FUNCTION NAME for each name of the entry's INITRDS (comma-separated,
+# empty names skipped), in order. FUNCTION sees its caller's local variables.
+each_initrd() {
+	local fn=$1 name IFS_SAVE=$IFS
 	IFS=,
 	# shellcheck disable=SC2086 # split at the commas, globbing is off
 	set -- $INITRDS
 	IFS=$IFS_SAVE
 	for name; do
-		[ -n "$name" ] || continue
-		resolve_set "$name"
-		url_plan "$RESOLVED" "$INITRD_FILE" append
-		verify_plan "$INITRD_FILE" "$RESOLVED"
+		[ -z "$name" ] || "$fn" "$name"
 	done
 }
 
 boot_fetch() {
-	local location name size before pad=0 IFS_SAVE
+	local location name size before pad=0
 	resolve_set "$ENTRY_KERNEL"
 	location=$RESOLVED
 	entry_initrds
@@ -159,34 +168,33 @@ boot_fetch() {
 	[ -n "$INITRD_FILE" ] || return 0
 	size=0
 	FETCH_APPEND=1
-	IFS_SAVE=$IFS
-	IFS=,
-	# shellcheck disable=SC2086 # split at the commas, globbing is off
-	set -- $INITRDS
-	IFS=$IFS_SAVE
-	for name; do
-		[ -n "$name" ] || continue
-		# The kernel skips the zeros between concatenated archives.
-		if [ "$pad" -gt 0 ]; then
-			head -c "$pad" /dev/zero >>"$INITRD_FILE" || die "cannot write $INITRD_FILE"
-			size=$((size + pad))
-		fi
-		resolve_set "$name"
-		location=$RESOLVED
-		before=$size
-		fetch_required "$location" initrd "$INITRD_FILE"
-		size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
-		shown_set "$location"
-		verify_file "$INITRD_FILE" "$location" "$before" ||
-			die "initrd '$SHOWN' $VERIFY_ERROR"
-		INITRD_NAMES="$INITRD_NAMES
-$SHOWN"
-		[ "$size" -gt "$before" ] ||
-			die "initrd '$SHOWN' is empty (0 bytes): the server sent no initrd"
-		pad=$(((4096 - size % 4096) % 4096))
-	done
+	each_initrd boot_fetch_initrd
 	FETCH_APPEND=0
 	[ -n "$INITRD_NAMES" ] || INITRD_FILE=
+}
+
+# boot_fetch_initrd NAME: one initrd part appended to INITRD_FILE, after the zeros that
+# pad the part before it to 4 KiB (the kernel skips them between concatenated archives);
+# boot_fetch's size, pad and before carry from one part to the next.
+boot_fetch_initrd() {
+	local location
+	if [ "$pad" -gt 0 ]; then
+		head -c "$pad" /dev/zero >>"$INITRD_FILE" || die "cannot write $INITRD_FILE"
+		size=$((size + pad))
+	fi
+	resolve_set "$1"
+	location=$RESOLVED
+	before=$size
+	fetch_required "$location" initrd "$INITRD_FILE"
+	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
+	shown_set "$location"
+	verify_file "$INITRD_FILE" "$location" "$before" ||
+		die "initrd '$SHOWN' $VERIFY_ERROR"
+	INITRD_NAMES="$INITRD_NAMES
+$SHOWN"
+	[ "$size" -gt "$before" ] ||
+		die "initrd '$SHOWN' is empty (0 bytes): the server sent no initrd"
+	pad=$(((4096 - size % 4096) % 4096))
 }
 
 boot_report() {
