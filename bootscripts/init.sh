@@ -307,10 +307,18 @@ early_start() {
 	EARLY_PID=$!
 }
 
-# early_go WORD: tells the early boot script WORD (go, stop) and closes init's end.
+# early_go WORD: tells the early boot script WORD (go, stop), waits for it to end and
+# returns its status; only then closes init's end of the FIFO. A word written to a FIFO
+# is lost when the last process holding it open closes it, and the boot script may not
+# have opened it yet (a static address is set up faster than it reads its library): it
+# would then wait for a writer for ever.
 early_go() {
+	local rc
 	echo "$1" >&3
+	wait "$EARLY_PID"
+	rc=$?
 	exec 3>&-
+	return "$rc"
 }
 
 boot() {
@@ -321,15 +329,11 @@ boot() {
 	rc=$?
 	EARLY_WANTED=
 	if [ "$rc" != 0 ]; then
-		if [ -n "$EARLY_PID" ]; then
-			early_go stop
-			wait "$EARLY_PID"
-		fi
+		[ -z "$EARLY_PID" ] || early_go stop
 		return 1
 	fi
 	if [ -n "$EARLY_PID" ]; then
 		early_go go
-		wait "$EARLY_PID"
 	else
 		sh "$PXE_ROOT$PXE_BOOT_SCRIPT"
 	fi
