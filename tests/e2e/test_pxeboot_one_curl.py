@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,19 +180,27 @@ def test_a_tampered_initrd_in_the_one_curl_is_refused_by_name(
             "(signatures: require)") in boot.stderr
 
 
+@pytest.mark.parametrize(("trouble", "env", "says"), [
+    ({"statuses": {"/initrd.img": 503}}, {}, "server returned error: HTTP/1.1 503"),
+    ({"stalls": {"/initrd.img"}}, {"PXE_FETCH_TIMEOUT": "1"}, "no data for 1 s"),
+], ids=["503", "stalled"])
 def test_a_failing_initrd_is_retried_alone_and_reported_by_name(
-        image_root: Path, applets: Path, tmp_path: Path) -> None:
-    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000)})
-    with HttpServer(tmp_path / "www", statuses={"/initrd.img": 503}) as web:
+        image_root: Path, applets: Path, tmp_path: Path, trouble: dict[str, Any],
+        env: dict[str, str], says: str) -> None:
+    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000), "initrd.img": os.urandom(5000)})
+    with HttpServer(tmp_path / "www", **trouble) as web:
         serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
-        boot = run(image_root, applets, tmp_path / "tftp")
+        boot = run(image_root, applets, tmp_path / "tftp", env=env)
         assert web.count("vmlinuz") == 1 and web.count("initrd.img") == 2
     assert boot.returncode == 1
     assert (f"pxeboot: error: cannot fetch initrd '{web.url('initrd.img')}' after 2 "
-            "attempts: server returned error: HTTP/1.1 503") in boot.stderr
-    # The first curl had both files; the retry asks for the one that failed.
+            f"attempts: {says}") in boot.stderr
+    # The first curl had both files; the retry asks for the one that failed, and no
+    # curl is left running.
     assert [urls for _, urls in boot.curls] == [
         [web.url("vmlinuz"), web.url("initrd.img")], [web.url("initrd.img")]]
+    for pid, _ in boot.curls:
+        assert not Path(f"/proc/{pid}").exists()
 
 
 def test_a_missing_kernel_fetches_no_initrd(image_root: Path, applets: Path,
@@ -278,22 +287,6 @@ def test_conflicting_content_lengths_are_a_failed_transfer_either_way(
     assert boot.returncode == 1
     assert (f"cannot fetch initrd '{web.url('initrd.img')}' after 2 attempts: the server "
             "sent more than the 5 bytes it announced") in boot.stderr
-
-
-def test_a_stalled_initrd_in_the_one_curl_times_out_and_is_retried_alone(
-        image_root: Path, applets: Path, tmp_path: Path) -> None:
-    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000), "initrd.img": os.urandom(5000)})
-    with HttpServer(tmp_path / "www", stalls={"/initrd.img"}) as web:
-        serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
-        boot = run(image_root, applets, tmp_path / "tftp", env={"PXE_FETCH_TIMEOUT": "1"})
-        assert web.count("vmlinuz") == 1 and web.count("initrd.img") == 2
-    assert boot.returncode == 1
-    assert (f"cannot fetch initrd '{web.url('initrd.img')}' after 2 attempts: no data for "
-            "1 s") in boot.stderr
-    assert [urls for _, urls in boot.curls] == [
-        [web.url("vmlinuz"), web.url("initrd.img")], [web.url("initrd.img")]]
-    for pid, _ in boot.curls:
-        assert not Path(f"/proc/{pid}").exists()
 
 
 def test_an_https_initrd_in_the_one_curl_is_not_redirected_to_http(
