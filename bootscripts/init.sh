@@ -119,21 +119,44 @@ dhcp4() {
 # as udhcpc would try. Not dhcpcd's oneshot mode: that ends as soon as the interface has
 # an address, and SLAAC's (the kernel's, during DHCPv4) may be there before any DHCPv6
 # answer. So dhcpcd runs until the event script has recorded the lease, then is stopped
-# (`persistent` in dhcpcd.conf: the addresses and routes stay).
+# (`persistent` in dhcpcd.conf: the addresses and routes stay). The event script says
+# so on the FIFO $PXE_STATE_DIR/dhcp6.fifo, which init holds open for reading and writing
+# (fd 5: neither side's open blocks), so init wakes at the lease, not at a poll tick.
 dhcp6() {
-	local noise=-q ticks=0 pid
+	local noise=-q ticks=0 pid fifo="$PXE_STATE_DIR/dhcp6.fifo"
 	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
 	command -v dhcpcd >/dev/null 2>&1 || fail "no dhcpcd in the image for DHCPv6" || return 1
 	mkdir -p /var/lib/dhcpcd /run/dhcpcd
-	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" &
+	# Without the FIFO (it cannot be made), dhcp6_wait sleeps: the old poll.
+	DHCP6_WAKE=
+	rm -f "$fifo"
+	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
+	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
 	pid=$!
 	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
-		sleep 0.2
+		dhcp6_wait 0.2
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
+	# The path first, then init's end: an event script that finds no FIFO writes none,
+	# and none opens it after its last reader is gone (that open would block).
+	rm -f "$fifo"
+	[ -z "$DHCP6_WAKE" ] || exec 5>&-
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
+}
+
+# dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
+# the FIFO; a `read -t` on it, no process (each `sleep` is an exec, ~10-30 ms under TCG).
+dhcp6_wait() {
+	if [ -n "$DHCP6_WAKE" ]; then
+		# busybox ash's read -t takes fractions of a second.
+		# shellcheck disable=SC3045
+		read -r -t "$1" _ <&5
+	else
+		sleep "$1"
+	fi
+	return 0
 }
 
 # running PID: PID has not ended. Not `kill -0`: that also succeeds for a child that
@@ -143,17 +166,21 @@ running() {
 	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
 }
 
-# dhcp6_stop PID: dhcpcd told to end (`persistent`: its addresses and routes stay), given
-# 2 s, then killed. Twice in the lab a boot hung after "BOUND6" with nothing more printed;
-# a dhcpcd slow to end (its privilege-separated helpers end with it) must not hold it.
+# dhcp6_stop PID: dhcpcd told to end (`persistent`: its addresses and routes stay), seen
+# ending within 0.05 s, given 2 s, then killed. The TERM is sent again every 0.05 s:
+# dhcpcd 9 waits for each request to its privileged helper, the event script's run
+# among them, in a second event loop (ps_root_readerror), and a TERM that comes then is
+# not acted on. The BOUND6 run that wakes init has not returned yet: in the lab one
+# TERM sent at once was lost in 3 boots of 3 (KILL after 2 s), as it was now and then
+# after the old 0.2 s poll (boots that hung after "BOUND6", before the KILL).
 dhcp6_stop() {
 	local ticks=0
-	kill "$1" 2>/dev/null
-	while running "$1" && [ "$ticks" -lt 20 ]; do
-		sleep 0.1
+	while running "$1" && [ "$ticks" -lt 40 ]; do
+		kill "$1" 2>/dev/null
+		dhcp6_wait 0.05
 		ticks=$((ticks + 1))
 	done
-	[ "$ticks" -lt 20 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
+	[ "$ticks" -lt 40 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
 	wait "$1" 2>/dev/null
 }
 
