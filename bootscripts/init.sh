@@ -150,7 +150,8 @@ dhcp6() {
 	# KILL and the module loader's return run in a background subshell. Without one,
 	# dhcpcd has ended before the next card or family is tried.
 	if [ -r "$PXE_STATE_DIR/dhcp.env" ]; then
-		dhcp6_end "$pid" "$modprobe" &
+		# Not holding the early boot script's lease FIFO (fd 3) open.
+		dhcp6_end "$pid" "$modprobe" 3>&- &
 	else
 		dhcp6_end "$pid" "$modprobe"
 	fi
