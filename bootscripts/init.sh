@@ -145,28 +145,13 @@ dhcp6() {
 		dhcp6_wait 0.2
 		ticks=$((ticks + 1))
 	done
-	# With a lease the boot goes on while dhcpcd ends (~0.15 s under TCG: its STOPPED
-	# event, its helpers; `persistent`: the addresses and routes stay); the stop, its
-	# KILL and the module loader's return run in a background subshell. Without one,
-	# dhcpcd has ended before the next card or family is tried.
-	if [ -r "$PXE_STATE_DIR/dhcp.env" ]; then
-		# Not holding the early boot script's lease FIFO (fd 3) open.
-		dhcp6_end "$pid" "$modprobe" 3>&- &
-	else
-		dhcp6_end "$pid" "$modprobe"
-	fi
+	dhcp6_stop "$pid"
 	# The path first, then init's end: an event script that finds no FIFO writes none,
 	# and none opens it after its last reader is gone (that open would block).
 	rm -f "$fifo"
 	[ -z "$DHCP6_WAKE" ] || exec 5>&-
+	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
-}
-
-# dhcp6_end PID MODPROBE: dhcpcd stopped, then the kernel's module loader put back
-# (MODPROBE: its path before dhcp6, empty when dhcp6 left it alone).
-dhcp6_end() {
-	dhcp6_stop "$1"
-	[ -z "$2" ] || echo "$2" >/proc/sys/kernel/modprobe
 }
 
 # dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
@@ -204,10 +189,7 @@ dhcp6_stop() {
 		ticks=$((ticks + 1))
 	done
 	[ "$ticks" -lt 40 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
-	# Reaps it when this is init itself (in dhcp6_end's background subshell it is not
-	# this shell's child, and init reaps it later).
 	wait "$1" 2>/dev/null
-	return 0
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
