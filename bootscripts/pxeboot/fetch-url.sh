@@ -118,8 +118,9 @@ url_insecure_warn() {
 }
 
 # url_curl LOG OUT URL LOCAL HEADERS [URL LOCAL HEADERS]...: starts one curl in the
-# background ($! is its process) for the URLs in turn, each into its LOCAL file (- for
-# curl's stdout, appended to OUT) with its headers in HEADERS; curl's stderr (messages,
+# background ($! is its process, URL_CURL_START when, 1/100 s since boot) for the URLs
+# in turn, each into its LOCAL file (- for curl's stdout, appended to OUT) with its
+# headers in HEADERS; curl's stderr (messages,
 # and one -w line per URL: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH",
 # transfer.sh's curl account) goes to LOG.
 url_curl() {
@@ -148,6 +149,8 @@ url_curl() {
 		count=$((count - 1))
 		[ "$count" = 0 ] || set -- "$@" --next
 	done
+	uptime_cs_set
+	URL_CURL_START=$UPTIME_CS
 	if [ -n "$out" ]; then
 		curl "$@" 2>"$log" >>"$out" &
 	else
@@ -235,10 +238,10 @@ url_batch_start() {
 	fi
 	url_masked_set "$1"
 	debug "one curl for $(($# / 3)) files, from $MASKED on"
-	uptime_cs_set
-	URL_BATCH_MARK=$UPTIME_CS
+	# The first file's watch ticks from here: its fork is done before curl starts.
+	transfer_ticker_start
 	url_curl "$fifo" "$out" "$@"
-	URL_BATCH_PID=$!
+	URL_BATCH_PID=$! URL_BATCH_MARK=$URL_CURL_START
 	URL_BATCH_NEXT=$URL_PLAN_AT URL_BATCH_LAST=$((i - 1))
 	# Opened once curl has its end: a FIFO's open waits for the other side.
 	command exec 3<"$fifo" || url_batch_stop
@@ -247,14 +250,16 @@ url_batch_start() {
 
 # url_waiter LOG [ACCOUNT]: (in the background, reading the batch's FIFO) copies curl's
 # lines to LOG up to the next file's -w line, which also goes to ACCOUNT (transfer.sh's
-# HEADERS.w), and exits with that file's exit status; 125 when curl ended before it.
+# HEADERS.w) after the time it came, and exits with that file's exit status; 125 when
+# curl ended before it.
 url_waiter() {
 	local line
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >>"$1"
 		case $line in
 		"fetch-url: "*)
-			[ -z "${2-}" ] || printf '%s\n' "$line" >"$2"
+			uptime_cs_set
+			[ -z "${2-}" ] || printf '%s %s\n' "$UPTIME_CS" "$line" >"$2"
 			line=${line#fetch-url: }
 			line=${line%% *}
 			is_uint "$line" && exit "$line"
@@ -293,6 +298,13 @@ url_batch_take() {
 
 url_batch_stop() {
 	local i local_file part
+	# A ticker started for a watch that never came.
+	if [ -n "${TRANSFER_TICKER-}" ]; then
+		kill "$TRANSFER_TICKER" 2>/dev/null
+		wait "$TRANSFER_TICKER" 2>/dev/null
+		TRANSFER_TICKER=
+		trap - USR1
+	fi
 	[ -n "$URL_BATCH_PID" ] || return 0
 	kill "$URL_BATCH_PID" 2>/dev/null
 	wait "$URL_BATCH_PID" 2>/dev/null
@@ -335,12 +347,13 @@ fetch_via_url() {
 		else
 			headers="$WORK/curl.headers"
 			: >"$headers"
+			transfer_ticker_start # its fork before curl's start, not in the transfer's time
 			if [ "${FETCH_APPEND:-0}" = 1 ]; then
 				url_curl "$log" "$local_file" "$url" - "$headers"
 			else
 				url_curl "$log" '' "$url" "$local_file" "$headers"
 			fi
-			transfer_watch $! "$local_file" "$offset" "$masked" "$headers"
+			transfer_watch $! "$local_file" "$offset" "$masked" "$headers" "$URL_CURL_START"
 			status=$?
 		fi
 		if [ "$status" = 0 ]; then
