@@ -170,6 +170,17 @@ def test_command_line_is_a_firmware_network_boot(tmp_path: Path) -> None:
     assert kvm[kvm.index("-accel") + 1] == "kvm"
 
 
+
+def test_lab_cards_have_virtio_event_index_off(tmp_path: Path) -> None:
+    """A lab guest (tap or the trunk's UDP) gets event_idx=off; QEMU's user network keeps
+    QEMU's default card."""
+    def card(command: list[str]) -> str:
+        return command[command.index("-device") + 1]
+
+    assert card(qemu_command("q", tmp_path, "b", tap="tap0")).endswith(",event_idx=off")
+    assert card(qemu_command("q", tmp_path, "b", udp=4000)).endswith(",event_idx=off")
+    assert "event_idx" not in card(qemu_command("q", tmp_path, "b"))
+
 # --- reading the console ---------------------------------------------------------------
 
 def test_marker_split_across_reads_is_found() -> None:
