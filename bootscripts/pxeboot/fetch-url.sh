@@ -50,7 +50,8 @@
 #                                    LOCAL next (fetch.sh then removes nothing; the part's
 #                                    offset in LOCAL is URL_BATCH_AT_OFFSET);
 #          url_batch_stop                 stops that curl, its files not taken yet removed
-#                                    (an initrd part cut back): for a boot that ends early.
+#                                    (an initrd part cut back): for a boot that ends early;
+#          url_prepare                    makes its FIFO ahead (in WORK), before it is needed.
 # Reads:   PXE_HTTP_RETRIES PXE_HTTP_RETRY_DELAY PXE_HTTP_REDIRECTS PXE_HTTPS_CA
 #          PXE_HTTPS_INSECURE, PXE_ROOT, WORK, and transfer.sh's settings. Uses fd 3 (the
 #          FIFO's read end) while a curl for several files runs.
@@ -156,6 +157,12 @@ url_curl() {
 	else
 		curl "$@" 2>"$log" &
 	fi
+}
+
+# url_prepare: the FIFO of one curl for several files, made ahead: pxeboot.sh calls it
+# while DHCP runs and the CPU is idle, so that url_batch_start starts no mkfifo.
+url_prepare() {
+	[ -p "$WORK/curl.fifo" ] || mkfifo "$WORK/curl.fifo" 2>/dev/null || :
 }
 
 # url_plan LOCATION LOCAL [append]: the next file fetch will be asked for ("append": an
