@@ -121,9 +121,8 @@ url_insecure_warn() {
 # url_curl LOG OUT URL LOCAL HEADERS [URL LOCAL HEADERS]...: starts one curl in the
 # background ($! is its process, URL_CURL_START when, 1/100 s since boot) for the URLs
 # in turn, each into its LOCAL file (- for curl's stdout, appended to OUT) with its
-# headers in HEADERS; curl's stderr (messages,
-# and one -w line per URL: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH",
-# transfer.sh's curl account) goes to LOG.
+# headers in HEADERS; curl's stderr (messages, and one -w line per URL: "fetch-url:
+# EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH", transfer.sh's curl account) goes to LOG.
 url_curl() {
 	local log=$1 out=$2 count url local_file headers redir
 	shift 2
