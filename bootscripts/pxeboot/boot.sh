@@ -185,6 +185,8 @@ boot_fetch_initrd() {
 	resolve_set "$1"
 	location=$RESOLVED
 	before=$size
+	# The file's size as counted here: fetch needs no stat for where the part begins.
+	FETCH_APPEND_SIZE=$size
 	fetch_required "$location" initrd "$INITRD_FILE"
 	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 	shown_set "$location"

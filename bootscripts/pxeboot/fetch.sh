@@ -32,8 +32,11 @@
 # Reads:   SERVER and PREFIX (facts.sh), WORK (scratch directory), control_chars
 #          (common.sh). A SERVER that is an IPv6 address stands in brackets
 #          ([fd77::1]::path, url.sh's loc_split).
-#          url_batch_next, url_batch_stop (fetch-url.sh): a file a running curl
-#          already fetches is taken from it, any other fetch stops that curl first.
+#          url_batch_next, url_batch_stop, URL_BATCH_PID (fetch-url.sh): a file a
+#          running curl already fetches is taken from it, any other fetch stops that
+#          curl first. FETCH_APPEND_SIZE: in append mode, LOCAL's size as the caller
+#          counted it (boot.sh's initrd parts), which spares a stat unless a curl was
+#          stopped; one fetch uses it and clears it.
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results
 # (and FETCH_GOT, the bytes that arrived, when it counted them: fetch then needs no stat).
 
@@ -119,16 +122,23 @@ url_masked_set() {
 }
 
 fetch() {
-	local status before=0 after
+	local status before=0 after known=${FETCH_APPEND_SIZE-}
+	FETCH_APPEND_SIZE=
 	if url_batch_next "$1" "$2"; then
 		# On its way already, in a curl fetching several planned files (fetch-url.sh):
 		# nothing to remove, and a part began where that curl found the file.
 		before=$URL_BATCH_AT_OFFSET
 		FETCH_OFFSET=$before
 	else
+		# A curl stopped here may have written to LOCAL: then its size is looked at.
+		[ -z "$URL_BATCH_PID" ] || known=
 		url_batch_stop
 		if [ "${FETCH_APPEND:-0}" = 1 ]; then
-			before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+			if is_uint "$known"; then
+				before=$known
+			else
+				before=$(stat -c %s "$2" 2>/dev/null || echo 0)
+			fi
 			# The backends append from there (no stat of their own).
 			FETCH_OFFSET=$before
 		elif [ -e "$2" ] || [ -L "$2" ]; then
@@ -169,7 +179,7 @@ fetch() {
 # FETCH_ERROR: fetch_via_tftp counts it as that location's first attempt); 3: that
 # location is too big for memory (FETCH_ERROR), final as with fetch. WHAT names them in the debug lines ("trying WHAT X").
 fetch_first() {
-	local what=$1 local_file=$2 bs='' location status count="$WORK/fetch.misses" size
+	local what=$1 local_file=$2 bs='' location status count="$WORK/fetch.misses"
 	shift 2
 	FETCH_MISSES=0 FETCH_TRIED=0
 	[ "$FETCH_BACKEND" = tftp ] && [ "${FETCH_APPEND:-0}" = 0 ] || return 2
@@ -206,8 +216,8 @@ fetch_first() {
 	case $status in
 	0)
 		if ! tftp_short "$WORK/tftp.err"; then
-			size=$(stat -c %s "$local_file" 2>/dev/null) || size=0
-			transfer_done "$size"
+			# The size transfer_watch found: no stat of our own.
+			transfer_done "$TRANSFER_SIZE"
 			return 0
 		fi
 		FETCH_ERROR="did not arrive as the server announced it (tsize): the transfer ended at ${TFTP_PERCENT:-less than 100}% of the announced size"
@@ -373,7 +383,11 @@ fetch_via_tftp() {
 		case $? in
 		0)
 			# What arrived against what the server announced, as for HTTP and FTP.
-			tftp_short "$WORK/tftp.err" || return 0
+			# transfer_watch's size of it spares fetch a stat (FETCH_GOT).
+			if ! tftp_short "$WORK/tftp.err"; then
+				FETCH_GOT=$TRANSFER_SIZE
+				return 0
+			fi
 			fetch_undo "$3" "$offset"
 			FETCH_ERROR="did not arrive as the server announced it (tsize): the transfer ended at ${TFTP_PERCENT:-less than 100}% of the announced size"
 			;;

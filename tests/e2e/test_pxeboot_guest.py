@@ -12,6 +12,7 @@ stops with its error after every download.
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -134,7 +135,8 @@ ip -4 addr show dev eth0 >{work}/addr
 ip -4 route >{work}/route
 busybox sh -c '. {state}/dhcp.env; printf "%s\\n" "$pxeconffile" "$tftp" "$boot_file"' \
     >{work}/sourced
-busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
+strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
+    busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
 echo "pxeboot=$?" >>{work}/status
 """
 
@@ -189,6 +191,12 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     files = state / "files"
     assert (files / "kernel").read_bytes() == (tftp_root / "s390x" / "vmlinuz").read_bytes()
     assert (files / "initrd").read_bytes() == b"a" * 100 + bytes(3996) + b"b" * 10
+    # One stat per file fetched (transfer_watch's look at what arrived), none besides: the
+    # size is passed on (FETCH_GOT, the config search's) and where an initrd part begins
+    # is counted by boot.sh (under TCG each process costs the boot ~10 ms).
+    started = re.findall(r'execve\("[^"]*/([^/"]+)"', (work / "execs").read_text())
+    assert started.count("tftp") == 14, started
+    assert started.count("stat") == 4, started
 
     # kexec is not on the host: the script stops there, after saying what it would boot.
     out = (work / "pxeboot.out").read_text()
