@@ -138,6 +138,7 @@ else
 	WORK=$PXE_STATE_DIR/files
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
+url_prepare
 
 # Started by /init before DHCP: everything above ran while DHCP did; now the lease.
 if [ -n "$LEASE_FIFO" ]; then
