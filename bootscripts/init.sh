@@ -105,14 +105,45 @@ dhcp_families() {
 	esac
 }
 
-# dhcp4 IFACE: a DHCPv4 lease from udhcpc.
+# dhcp4 IFACE [REQUESTS]: a DHCPv4 lease from udhcpc, after up to REQUESTS DISCOVERs
+# (dhcp_retries).
 dhcp4() {
 	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
 	# prefix), 211 (reboot time).
 	# shellcheck disable=SC2086 # arch_opt is two words or none
 	udhcpc -i "$1" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
+		-t "${2:-$PXE_DHCP_RETRIES}" -T "$PXE_DHCP_TIMEOUT" \
 		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
+}
+
+# dhcp4_auto IFACE: DHCPv4 when DHCPv6 comes after it (dhcp: auto). A DHCPv4 server
+# answers the first DISCOVER; when none did and a router has advertised IPv6 on IFACE
+# meanwhile, the site is taken for IPv6-only and DHCPv6 comes at once, instead of after
+# all dhcp_retries requests (15 s by default, for every boot on such a site). Without
+# such a router, udhcpc asks the other dhcp_retries - 1 times as before.
+dhcp4_auto() {
+	dhcp4 "$1" 1 && return 0
+	[ "$PXE_DHCP_RETRIES" -gt 1 ] || return 1
+	if ipv6_router_seen "$1"; then
+		say "no DHCPv4 answer on $1, and a router advertises IPv6 there: DHCPv6 next"
+		return 1
+	fi
+	dhcp4 "$1" $((PXE_DHCP_RETRIES - 1))
+}
+
+# ipv6_router_seen IFACE: the kernel holds a route on IFACE that it learned from a router
+# advertisement (RTF_ADDRCONF, 0x40000, in /proc/net/ipv6_route: the default router and
+# the advertised prefixes; not the link-local route every card has).
+ipv6_router_seen() {
+	local flags dev
+	[ -r /proc/net/ipv6_route ] || return 1
+	while read -r _ _ _ _ _ _ _ _ flags dev; do
+		[ "$dev" = "$1" ] || continue
+		# A bad arithmetic word would end PID 1's shell: hex digits only.
+		case $flags in '' | *[!0-9a-fA-F]*) continue ;; esac
+		[ $((0x$flags & 0x40000)) -eq 0 ] || return 0
+	done </proc/net/ipv6_route
+	return 1
 }
 
 # dhcp6 IFACE: a DHCPv6 lease (or SLAAC and stateless DHCPv6) from dhcpcd, for as long
@@ -193,9 +224,9 @@ dhcp6_stop() {
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
-# IPv4 then IPv6 on each.
+# IPv4 then IPv6 on each (with auto, IPv6 after one DISCOVER on an IPv6-only site).
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what candidates
+	local arch_opt='' interface tried ipl boot_nic families family what candidates dhcp_run
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -227,7 +258,9 @@ dhcp() {
 			else
 				say "$what on $interface"
 			fi
-			if "dhcp$family" "$interface"; then
+			dhcp_run=dhcp$family
+			[ "$families" = "4 6" ] && [ "$family" = 4 ] && dhcp_run=dhcp4_auto
+			if "$dhcp_run" "$interface"; then
 				[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
 				fail "$what got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
 				return 1
