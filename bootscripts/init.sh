@@ -116,19 +116,32 @@ dhcp4() {
 		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
 }
 
-# dhcp4_auto IFACE: DHCPv4 when DHCPv6 comes after it (dhcp: auto). A DHCPv4 server
-# answers the first DISCOVER; when none did and a router has advertised IPv6 on IFACE
-# meanwhile, the site is taken for IPv6-only and DHCPv6 comes at once, instead of after
-# all dhcp_retries requests (15 s by default, for every boot on such a site). Without
-# such a router, udhcpc asks the other dhcp_retries - 1 times as before.
+# dhcp4_auto IFACE: DHCPv4 when DHCPv6 comes after it (dhcp: auto). udhcpc asks as
+# dhcp4 does (one process: an OFFER that comes late to an earlier DISCOVER still counts),
+# and init looks once when the first DISCOVER's dhcp_timeout has passed without a lease:
+# if a router has advertised IPv6 on IFACE by then, the site is taken for IPv6-only,
+# udhcpc is stopped and DHCPv6 comes at once, not after all dhcp_retries requests (15 s
+# by default, for every boot on such a site). The lease wakes init through the FIFO
+# (dhcp_wake_open), as it does for DHCPv6.
 dhcp4_auto() {
-	dhcp4 "$1" 1 && return 0
-	[ "$PXE_DHCP_RETRIES" -gt 1 ] || return 1
-	if ipv6_router_seen "$1"; then
-		say "no DHCPv4 answer on $1, and a router advertises IPv6 there: DHCPv6 next"
-		return 1
+	local pid ticks=0 rc
+	dhcp_wake_open
+	dhcp4 "$1" 5>&- &
+	pid=$!
+	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
+		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * 5)) ]; do
+		dhcp_wait 0.2
+		ticks=$((ticks + 1))
+	done
+	if [ "$PXE_DHCP_RETRIES" -gt 1 ] && [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
+		ipv6_router_seen "$1"; then
+		say "no DHCPv4 answer on $1 within $PXE_DHCP_TIMEOUT s, and a router advertises IPv6 there: DHCPv6 next"
+		kill "$pid" 2>/dev/null
 	fi
-	dhcp4 "$1" $((PXE_DHCP_RETRIES - 1))
+	wait "$pid"
+	rc=$?
+	dhcp_wake_close
+	return "$rc"
 }
 
 # ipv6_router_seen IFACE: the kernel holds a route on IFACE that it learned from a router
@@ -151,10 +164,9 @@ ipv6_router_seen() {
 # an address, and SLAAC's (the kernel's, during DHCPv4) may be there before any DHCPv6
 # answer. So dhcpcd runs until the event script has recorded the lease, then is stopped
 # (`persistent` in dhcpcd.conf: the addresses and routes stay). The event script says
-# so on the FIFO $PXE_STATE_DIR/dhcp6.fifo, which init holds open for reading and writing
-# (fd 5: neither side's open blocks), so init wakes at the lease, not at a poll tick.
+# so on the FIFO (dhcp_wake_open), so init wakes at the lease, not at a poll tick.
 dhcp6() {
-	local noise=-q ticks=0 pid fifo="$PXE_STATE_DIR/dhcp6.fifo" modprobe=''
+	local noise=-q ticks=0 pid modprobe=''
 	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
 	command -v dhcpcd >/dev/null 2>&1 || fail "no dhcpcd in the image for DHCPv6" || return 1
 	mkdir -p /var/lib/dhcpcd /run/dhcpcd
@@ -165,30 +177,42 @@ dhcp6() {
 	# runs (an empty /proc/sys/kernel/modprobe) and put back after.
 	[ ! -r /proc/sys/kernel/modprobe ] || read -r modprobe </proc/sys/kernel/modprobe
 	[ -z "$modprobe" ] || echo >/proc/sys/kernel/modprobe 2>/dev/null || modprobe=''
-	# Without the FIFO (it cannot be made), dhcp6_wait sleeps: the old poll.
-	DHCP6_WAKE=
-	rm -f "$fifo"
-	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
+	dhcp_wake_open
 	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
 	pid=$!
 	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
-		dhcp6_wait 0.2
+		dhcp_wait 0.2
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
-	# The path first, then init's end: an event script that finds no FIFO writes none,
-	# and none opens it after its last reader is gone (that open would block).
-	rm -f "$fifo"
-	[ -z "$DHCP6_WAKE" ] || exec 5>&-
+	dhcp_wake_close
 	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
 }
 
-# dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
+# dhcp_wake_open: $PXE_STATE_DIR/dhcp.fifo, which init holds open for reading and writing
+# on fd 5 (neither side's open blocks) while a DHCP client runs; the event script writes
+# to it when it has recorded a lease. Without it (it cannot be made) dhcp_wait sleeps.
+dhcp_wake_open() {
+	DHCP_WAKE=
+	[ ! -e "$PXE_STATE_DIR/dhcp.fifo" ] || rm -f "$PXE_STATE_DIR/dhcp.fifo"
+	mkfifo -m 0600 "$PXE_STATE_DIR/dhcp.fifo" 2>/dev/null &&
+		command exec 5<>"$PXE_STATE_DIR/dhcp.fifo" && DHCP_WAKE=1
+	return 0
+}
+
+# dhcp_wake_close: the path first, then init's end: an event script that finds no FIFO
+# writes none, and none opens it after its last reader is gone (that open would block).
+dhcp_wake_close() {
+	rm -f "$PXE_STATE_DIR/dhcp.fifo"
+	[ -z "$DHCP_WAKE" ] || exec 5>&-
+}
+
+# dhcp_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
 # the FIFO; a `read -t` on it, no process (each `sleep` is an exec, ~10-30 ms under TCG).
-dhcp6_wait() {
-	if [ -n "$DHCP6_WAKE" ]; then
+dhcp_wait() {
+	if [ -n "$DHCP_WAKE" ]; then
 		# busybox ash's read -t takes fractions of a second.
 		# shellcheck disable=SC3045
 		read -r -t "$1" _ <&5
@@ -216,7 +240,7 @@ dhcp6_stop() {
 	local ticks=0
 	while running "$1" && [ "$ticks" -lt 40 ]; do
 		kill "$1" 2>/dev/null
-		dhcp6_wait 0.05
+		dhcp_wait 0.05
 		ticks=$((ticks + 1))
 	done
 	[ "$ticks" -lt 40 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
