@@ -124,7 +124,7 @@ dhcp4() {
 # by default, for every boot on such a site). The lease wakes init through the FIFO
 # (dhcp_wake_open), as it does for DHCPv6.
 dhcp4_auto() {
-	local pid ticks=0 rc
+	local pid ticks=0
 	dhcp_wake_open
 	dhcp4 "$1" 5>&- &
 	pid=$!
@@ -139,9 +139,6 @@ dhcp4_auto() {
 		kill "$pid" 2>/dev/null
 	fi
 	wait "$pid"
-	rc=$?
-	dhcp_wake_close
-	return "$rc"
 }
 
 # ipv6_router_seen IFACE: the kernel holds a route on IFACE that it learned from a router
@@ -186,27 +183,21 @@ dhcp6() {
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
-	dhcp_wake_close
 	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
 }
 
-# dhcp_wake_open: $PXE_STATE_DIR/dhcp.fifo, which init holds open for reading and writing
-# on fd 5 (neither side's open blocks) while a DHCP client runs; the event script writes
-# to it when it has recorded a lease. Without it (it cannot be made) dhcp_wait sleeps.
+# dhcp_wake_open: $PXE_STATE_DIR/dhcp.fifo, which init opens for reading and writing on
+# fd 5 the first time a DHCP client runs and holds open from then on (through the kexec):
+# the event script writes to it when it has recorded a lease, and its open never blocks
+# (there is always a reader), so nothing has to remove the path; one process (mkfifo) a
+# boot. Without it (it cannot be made) dhcp_wait sleeps.
 dhcp_wake_open() {
-	DHCP_WAKE=
-	[ ! -e "$PXE_STATE_DIR/dhcp.fifo" ] || rm -f "$PXE_STATE_DIR/dhcp.fifo"
-	mkfifo -m 0600 "$PXE_STATE_DIR/dhcp.fifo" 2>/dev/null &&
-		command exec 5<>"$PXE_STATE_DIR/dhcp.fifo" && DHCP_WAKE=1
+	[ -z "${DHCP_WAKE-}" ] || return 0
+	[ -p "$PXE_STATE_DIR/dhcp.fifo" ] || mkfifo -m 0600 "$PXE_STATE_DIR/dhcp.fifo" 2>/dev/null ||
+		return 0
+	command exec 5<>"$PXE_STATE_DIR/dhcp.fifo" && DHCP_WAKE=1
 	return 0
-}
-
-# dhcp_wake_close: the path first, then init's end: an event script that finds no FIFO
-# writes none, and none opens it after its last reader is gone (that open would block).
-dhcp_wake_close() {
-	rm -f "$PXE_STATE_DIR/dhcp.fifo"
-	[ -z "$DHCP_WAKE" ] || exec 5>&-
 }
 
 # dhcp_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to

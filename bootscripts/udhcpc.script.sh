@@ -243,9 +243,9 @@ wait_dad() {
 	done
 }
 
-# wake_init WORD: wakes init (dhcp6, dhcp4_auto), which holds $PXE_STATE_DIR/dhcp.fifo
-# open while it waits for a lease and removes it before it lets go: no FIFO, no word (an
-# open without a reader would block).
+# wake_init WORD: wakes init (dhcp6, dhcp4_auto) waiting for the lease: init holds
+# $PXE_STATE_DIR/dhcp.fifo open from its first DHCP on (no FIFO, no word: init does not
+# wait on one then).
 wake_init() {
 	[ ! -p "$PXE_STATE_DIR/dhcp.fifo" ] || echo "$1" >"$PXE_STATE_DIR/dhcp.fifo"
 }
