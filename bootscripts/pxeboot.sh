@@ -165,7 +165,7 @@ elif [ "$DRY_RUN" = 1 ]; then
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/pxeboot.XXXXXX") || die "cannot create a temporary directory"
 	trap 'rm -rf "$WORK"' EXIT
 else
-	WORK=$PXE_STATE_DIR/files
+	WORK=$PXE_STATE_DIR/files # made by init's early start already (one mkdir for both)
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
 
