@@ -105,35 +105,97 @@ dhcp_families() {
 	esac
 }
 
-# dhcp4 IFACE: a DHCPv4 lease from udhcpc.
+# dhcp4 IFACE [REQUESTS]: a DHCPv4 lease from udhcpc, after up to REQUESTS DISCOVERs
+# (dhcp_retries).
 dhcp4() {
 	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
 	# prefix), 211 (reboot time).
 	# shellcheck disable=SC2086 # arch_opt is two words or none
 	udhcpc -i "$1" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
+		-t "${2:-$PXE_DHCP_RETRIES}" -T "$PXE_DHCP_TIMEOUT" \
 		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
+}
+
+# dhcp4_auto IFACE: DHCPv4 when DHCPv6 comes after it (dhcp: auto). A DHCPv4 server
+# answers the first DISCOVER; when none did and a router has advertised IPv6 on IFACE
+# meanwhile, the site is taken for IPv6-only and DHCPv6 comes at once, instead of after
+# all dhcp_retries requests (15 s by default, for every boot on such a site). Without
+# such a router, udhcpc asks the other dhcp_retries - 1 times as before.
+dhcp4_auto() {
+	dhcp4 "$1" 1 && return 0
+	[ "$PXE_DHCP_RETRIES" -gt 1 ] || return 1
+	if ipv6_router_seen "$1"; then
+		say "no DHCPv4 answer on $1, and a router advertises IPv6 there: DHCPv6 next"
+		return 1
+	fi
+	dhcp4 "$1" $((PXE_DHCP_RETRIES - 1))
+}
+
+# ipv6_router_seen IFACE: the kernel holds a route on IFACE that it learned from a router
+# advertisement (RTF_ADDRCONF, 0x40000, in /proc/net/ipv6_route: the default router and
+# the advertised prefixes; not the link-local route every card has).
+ipv6_router_seen() {
+	local flags dev
+	[ -r /proc/net/ipv6_route ] || return 1
+	while read -r _ _ _ _ _ _ _ _ flags dev; do
+		[ "$dev" = "$1" ] || continue
+		# A bad arithmetic word would end PID 1's shell: hex digits only.
+		case $flags in '' | *[!0-9a-fA-F]*) continue ;; esac
+		[ $((0x$flags & 0x40000)) -eq 0 ] || return 0
+	done </proc/net/ipv6_route
+	return 1
 }
 
 # dhcp6 IFACE: a DHCPv6 lease (or SLAAC and stateless DHCPv6) from dhcpcd, for as long
 # as udhcpc would try. Not dhcpcd's oneshot mode: that ends as soon as the interface has
 # an address, and SLAAC's (the kernel's, during DHCPv4) may be there before any DHCPv6
 # answer. So dhcpcd runs until the event script has recorded the lease, then is stopped
-# (`persistent` in dhcpcd.conf: the addresses and routes stay).
+# (`persistent` in dhcpcd.conf: the addresses and routes stay). The event script says
+# so on the FIFO $PXE_STATE_DIR/dhcp6.fifo, which init holds open for reading and writing
+# (fd 5: neither side's open blocks), so init wakes at the lease, not at a poll tick.
 dhcp6() {
-	local noise=-q ticks=0 pid
+	local noise=-q ticks=0 pid fifo="$PXE_STATE_DIR/dhcp6.fifo" modprobe=''
 	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
 	command -v dhcpcd >/dev/null 2>&1 || fail "no dhcpcd in the image for DHCPv6" || return 1
 	mkdir -p /var/lib/dhcpcd /run/dhcpcd
-	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" &
+	# dhcpcd asks whether the card is a VLAN (SIOCGIFVLAN), and without 8021q loaded the
+	# kernel runs modprobe 8021q for that ioctl while dhcpcd waits: ~0.2 s under TCG, for
+	# a module DHCPv6 does not need (IPv6 and packet sockets are built into Debian's
+	# kernel; vlan= loads 8021q itself). The kernel's module loader is off while dhcpcd
+	# runs (an empty /proc/sys/kernel/modprobe) and put back after.
+	[ ! -r /proc/sys/kernel/modprobe ] || read -r modprobe </proc/sys/kernel/modprobe
+	[ -z "$modprobe" ] || echo >/proc/sys/kernel/modprobe 2>/dev/null || modprobe=''
+	# Without the FIFO (it cannot be made), dhcp6_wait sleeps: the old poll.
+	DHCP6_WAKE=
+	rm -f "$fifo"
+	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
+	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
 	pid=$!
 	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
-		sleep 0.2
+		dhcp6_wait 0.2
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
+	# The path first, then init's end: an event script that finds no FIFO writes none,
+	# and none opens it after its last reader is gone (that open would block).
+	rm -f "$fifo"
+	[ -z "$DHCP6_WAKE" ] || exec 5>&-
+	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
+}
+
+# dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
+# the FIFO; a `read -t` on it, no process (each `sleep` is an exec, ~10-30 ms under TCG).
+dhcp6_wait() {
+	if [ -n "$DHCP6_WAKE" ]; then
+		# busybox ash's read -t takes fractions of a second.
+		# shellcheck disable=SC3045
+		read -r -t "$1" _ <&5
+	else
+		sleep "$1"
+	fi
+	return 0
 }
 
 # running PID: PID has not ended. Not `kill -0`: that also succeeds for a child that
@@ -143,24 +205,28 @@ running() {
 	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
 }
 
-# dhcp6_stop PID: dhcpcd told to end (`persistent`: its addresses and routes stay), given
-# 2 s, then killed. Twice in the lab a boot hung after "BOUND6" with nothing more printed;
-# a dhcpcd slow to end (its privilege-separated helpers end with it) must not hold it.
+# dhcp6_stop PID: dhcpcd told to end (`persistent`: its addresses and routes stay), seen
+# ending within 0.05 s, given 2 s, then killed. The TERM is sent again every 0.05 s:
+# dhcpcd 9 waits for each request to its privileged helper, the event script's run
+# among them, in a second event loop (ps_root_readerror), and a TERM that comes then is
+# not acted on. The BOUND6 run that wakes init has not returned yet: in the lab one
+# TERM sent at once was lost in 3 boots of 3 (KILL after 2 s), as it was now and then
+# after the old 0.2 s poll (boots that hung after "BOUND6", before the KILL).
 dhcp6_stop() {
 	local ticks=0
-	kill "$1" 2>/dev/null
-	while running "$1" && [ "$ticks" -lt 20 ]; do
-		sleep 0.1
+	while running "$1" && [ "$ticks" -lt 40 ]; do
+		kill "$1" 2>/dev/null
+		dhcp6_wait 0.05
 		ticks=$((ticks + 1))
 	done
-	[ "$ticks" -lt 20 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
+	[ "$ticks" -lt 40 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
 	wait "$1" 2>/dev/null
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
-# IPv4 then IPv6 on each.
+# IPv4 then IPv6 on each (with auto, IPv6 after one DISCOVER on an IPv6-only site).
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what candidates
+	local arch_opt='' interface tried ipl boot_nic families family what candidates dhcp_run
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -192,7 +258,9 @@ dhcp() {
 			else
 				say "$what on $interface"
 			fi
-			if "dhcp$family" "$interface"; then
+			dhcp_run=dhcp$family
+			[ "$families" = "4 6" ] && [ "$family" = 4 ] && dhcp_run=dhcp4_auto
+			if "$dhcp_run" "$interface"; then
 				[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
 				fail "$what got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
 				return 1

@@ -168,6 +168,7 @@ else
 	WORK=$PXE_STATE_DIR/files # made by init's early start already (one mkdir for both)
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
+url_prepare
 
 # Started by /init before DHCP: everything above ran while DHCP did; now the lease.
 if [ -n "$LEASE_FIFO" ]; then

@@ -50,7 +50,8 @@
 #                                    LOCAL next (fetch.sh then removes nothing; the part's
 #                                    offset in LOCAL is URL_BATCH_AT_OFFSET);
 #          url_batch_stop                 stops that curl, its files not taken yet removed
-#                                    (an initrd part cut back): for a boot that ends early.
+#                                    (an initrd part cut back): for a boot that ends early;
+#          url_prepare                    makes its FIFO ahead (in WORK), before it is needed.
 # Reads:   PXE_HTTP_RETRIES PXE_HTTP_RETRY_DELAY PXE_HTTP_REDIRECTS PXE_HTTPS_CA
 #          PXE_HTTPS_INSECURE, PXE_ROOT, WORK, and transfer.sh's settings. Uses fd 3 (the
 #          FIFO's read end) while a curl for several files runs.
@@ -118,10 +119,10 @@ url_insecure_warn() {
 }
 
 # url_curl LOG OUT URL LOCAL HEADERS [URL LOCAL HEADERS]...: starts one curl in the
-# background ($! is its process) for the URLs in turn, each into its LOCAL file (- for
-# curl's stdout, appended to OUT) with its headers in HEADERS; curl's stderr (messages,
-# and one -w line per URL: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH",
-# transfer.sh's curl account) goes to LOG.
+# background ($! is its process, URL_CURL_START when, 1/100 s since boot) for the URLs
+# in turn, each into its LOCAL file (- for curl's stdout, appended to OUT) with its
+# headers in HEADERS; curl's stderr (messages, and one -w line per URL: "fetch-url:
+# EXIT HTTP-CODE SIZE REDIRECTS CONTENT-LENGTH", transfer.sh's curl account) goes to LOG.
 url_curl() {
 	local log=$1 out=$2 count url local_file headers redir
 	shift 2
@@ -148,11 +149,19 @@ url_curl() {
 		count=$((count - 1))
 		[ "$count" = 0 ] || set -- "$@" --next
 	done
+	uptime_cs_set
+	URL_CURL_START=$UPTIME_CS
 	if [ -n "$out" ]; then
 		curl "$@" 2>"$log" >>"$out" &
 	else
 		curl "$@" 2>"$log" &
 	fi
+}
+
+# url_prepare: the FIFO of one curl for several files, made ahead: pxeboot.sh calls it
+# while DHCP runs and the CPU is idle, so that url_batch_start starts no mkfifo.
+url_prepare() {
+	[ -p "$WORK/curl.fifo" ] || mkfifo "$WORK/curl.fifo" 2>/dev/null || :
 }
 
 # url_plan LOCATION LOCAL [append]: the next file fetch will be asked for ("append": an
@@ -235,10 +244,10 @@ url_batch_start() {
 	fi
 	url_masked_set "$1"
 	debug "one curl for $(($# / 3)) files, from $MASKED on"
-	uptime_cs_set
-	URL_BATCH_MARK=$UPTIME_CS
+	# The first file's watch ticks from here: its fork is done before curl starts.
+	transfer_ticker_start
 	url_curl "$fifo" "$out" "$@"
-	URL_BATCH_PID=$!
+	URL_BATCH_PID=$! URL_BATCH_MARK=$URL_CURL_START
 	URL_BATCH_NEXT=$URL_PLAN_AT URL_BATCH_LAST=$((i - 1))
 	# Opened once curl has its end: a FIFO's open waits for the other side.
 	command exec 3<"$fifo" || url_batch_stop
@@ -247,14 +256,16 @@ url_batch_start() {
 
 # url_waiter LOG [ACCOUNT]: (in the background, reading the batch's FIFO) copies curl's
 # lines to LOG up to the next file's -w line, which also goes to ACCOUNT (transfer.sh's
-# HEADERS.w), and exits with that file's exit status; 125 when curl ended before it.
+# HEADERS.w) after the time it came, and exits with that file's exit status; 125 when
+# curl ended before it.
 url_waiter() {
 	local line
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >>"$1"
 		case $line in
 		"fetch-url: "*)
-			[ -z "${2-}" ] || printf '%s\n' "$line" >"$2"
+			uptime_cs_set
+			[ -z "${2-}" ] || printf '%s %s\n' "$UPTIME_CS" "$line" >"$2"
 			line=${line#fetch-url: }
 			line=${line%% *}
 			is_uint "$line" && exit "$line"
@@ -293,6 +304,13 @@ url_batch_take() {
 
 url_batch_stop() {
 	local i local_file part
+	# A ticker started for a watch that never came.
+	if [ -n "${TRANSFER_TICKER-}" ]; then
+		kill "$TRANSFER_TICKER" 2>/dev/null
+		wait "$TRANSFER_TICKER" 2>/dev/null
+		TRANSFER_TICKER=
+		trap - USR1
+	fi
 	[ -n "$URL_BATCH_PID" ] || return 0
 	kill "$URL_BATCH_PID" 2>/dev/null
 	wait "$URL_BATCH_PID" 2>/dev/null
@@ -335,12 +353,13 @@ fetch_via_url() {
 		else
 			headers="$WORK/curl.headers"
 			: >"$headers"
+			transfer_ticker_start # its fork before curl's start, not in the transfer's time
 			if [ "${FETCH_APPEND:-0}" = 1 ]; then
 				url_curl "$log" "$local_file" "$url" - "$headers"
 			else
 				url_curl "$log" '' "$url" "$local_file" "$headers"
 			fi
-			transfer_watch $! "$local_file" "$offset" "$masked" "$headers"
+			transfer_watch $! "$local_file" "$offset" "$masked" "$headers" "$URL_CURL_START"
 			status=$?
 		fi
 		if [ "$status" = 0 ]; then

@@ -34,12 +34,19 @@
 #                                       for several files: PID ends with the file (a
 #                                       reader of curl's -w lines), WRITER is curl (what
 #                                       a stop ends), START when the file's turn came;
+#                                       a ticker already started (transfer_ticker_start,
+#                                       before the transfer, so that its fork is no part
+#                                       of the transfer's time) is taken over;
+#          transfer_ticker_start        starts transfer_watch's ticker for this shell;
 #          transfer_done BYTES          counts a finished download for memory_check;
 #          headers_facts LOG, announced_facts LOG  what the server announced (below);
 #          curl_account_set LOG         what curl said of the ended transfer (below).
 # HEADERS.w, once it holds a line, is curl's own account of the ended transfer (its -w
-# line: "fetch-url: EXIT HTTP-CODE SIZE REDIRECTS [CONTENT-LENGTH]", written there by
-# fetch-url.sh, which also makes sure no older one is left): the checks after the
+# line after the time it was read, 1/100 s since boot: "END fetch-url: EXIT HTTP-CODE
+# SIZE REDIRECTS [CONTENT-LENGTH]", written there by fetch-url.sh's reader as the line
+# arrives, which also makes sure no older one is left): the transfer's time ends at END
+# (the file was complete then; this shell may notice it a little later, when the CPU is
+# busy with curl's next file), and the checks after the
 # transfer take status, size, redirects and length from it instead of reading HEADERS
 # with awk and FILE with stat (curl's Content-Length is the final answer's first one).
 # A transfer with HEADERS must have its status and headers complete within
@@ -141,10 +148,11 @@ headers_facts() {
 
 # curl_account_set LOG: true when LOG.w holds curl's -w account of the ended transfer:
 # STATUS, LENGTH ("-" none, "?" not digits), REDIRECTS, HEADERS_DONE=1 as announced_facts
-# sets them, and ARRIVED the bytes that came (no process: read by the shell).
+# sets them, ARRIVED the bytes that came (no process: read by the shell), ACCOUNT_END
+# when the account was read.
 curl_account_set() {
-	{ read -r _ _ STATUS ARRIVED REDIRECTS LENGTH <"$1.w"; } 2>/dev/null || return 1
-	is_uint "$ARRIVED" && is_uint "$REDIRECTS" || return 1
+	{ read -r ACCOUNT_END _ _ STATUS ARRIVED REDIRECTS LENGTH <"$1.w"; } 2>/dev/null || return 1
+	is_uint "$ACCOUNT_END" && is_uint "$ARRIVED" && is_uint "$REDIRECTS" || return 1
 	case $LENGTH in
 	'') LENGTH=- ;;
 	*[!0-9]*) LENGTH='?' ;;
@@ -204,6 +212,27 @@ transfer_ticker() {
 	done
 }
 
+# shell_pid_set: this shell's own PID in SHELL_PID, also in a subshell (where $$ is the
+# parent's): where the /proc/self link leads (cd -P, and back: no process, and no
+# byte-by-byte read of /proc/self/stat, which costs ~10 ms under TCG).
+shell_pid_set() {
+	local here
+	SHELL_PID=$$
+	if here=$PWD && cd -P /proc/self 2>/dev/null; then
+		is_uint "${PWD##*/}" && SHELL_PID=${PWD##*/}
+		cd "$here" || cd /
+	fi
+}
+
+# transfer_ticker_start: the ticker of the next transfer_watch in this shell, started
+# now (TRANSFER_TICKER; its USR1 is caught from now on).
+transfer_ticker_start() {
+	shell_pid_set
+	trap : USR1
+	transfer_ticker "$SHELL_PID" 0.5 &
+	TRANSFER_TICKER=$!
+}
+
 # The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
 # ticker's USR1 interrupts that wait (POSIX: a trapped signal ends `wait`) for the checks
 # of transfer_check every 0.5 s (no look at 0.1 s: curl has not even started by then
@@ -213,7 +242,7 @@ transfer_ticker() {
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
 	local writer=${7-}
-	local total=- status length next=0 step min step_mb sized=1 self ticker again here finish
+	local total=- status length next=0 step min step_mb sized=1 ticker again finish
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -222,17 +251,9 @@ transfer_watch() {
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
 	TRANSFER_ERROR=
-	# This shell's own PID, also in a subshell (where $$ is the parent's): where the
-	# /proc/self link leads (cd -P, and back: no process, and no byte-by-byte read of
-	# /proc/self/stat, which costs ~10 ms under TCG).
-	self=$$
-	if here=$PWD && cd -P /proc/self 2>/dev/null; then
-		is_uint "${PWD##*/}" && self=${PWD##*/}
-		cd "$here" || cd /
-	fi
-	trap : USR1
-	transfer_ticker "$self" 0.5 &
-	ticker=$!
+	[ -n "${TRANSFER_TICKER-}" ] || transfer_ticker_start
+	ticker=$TRANSFER_TICKER
+	TRANSFER_TICKER=
 	while :; do
 		wait "$pid"
 		status=$?
@@ -246,6 +267,11 @@ transfer_watch() {
 	# are this script's work, not the wire's, and stay out of the rate.
 	uptime_cs_set
 	finish=$UPTIME_CS
+	# A file of one curl for several: complete when its account was read.
+	if [ -n "$log" ] && curl_account_set "$log" && [ "$ACCOUNT_END" -le "$finish" ] &&
+		[ "$ACCOUNT_END" -ge "$start" ]; then
+		finish=$ACCOUNT_END
+	fi
 	TRANSFER_FINISH=$finish
 	kill "$ticker" 2>/dev/null
 	wait "$ticker" 2>/dev/null

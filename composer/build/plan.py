@@ -23,6 +23,7 @@ from composer.image.kernel import Kernel
 from composer.image.s390 import encode_cmdline
 from composer.manifest import Entry, Kind, Manifest
 from composer.resolve.elf import Arch, identify
+from composer.resolve.ldcache import PATH as LD_SO_CACHE
 from composer.resolve.modules import ModuleSelection
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ def assemble(modules: Iterable[Entry], recipe_entries: Iterable[Entry],
         else:
             manifest.add(entry)
     for entry in binaries:
-        manifest.add(entry)
+        # A recipe's own /etc/ld.so.cache wins over the one made for its binaries.
+        if entry.path != LD_SO_CACHE or entry.path not in manifest:
+            manifest.add(entry)
     return manifest
 
 

@@ -13,9 +13,10 @@ Every symlink on the way is kept as a symlink entry and the file itself goes to 
 canonical path; the image thus has the links the loader will follow (/lib/ld64.so.1,
 or /lib -> usr/lib in a merged-/usr sysroot) and never a file under a symlinked parent.
 
-Caveat: ld.so reads the ld.so.conf directories from /etc/ld.so.cache, which the image
-does not have; a library found only there is still packed, but is loadable in the image
-only if it also lies in a default directory or a RUNPATH.
+The image gets an /etc/ld.so.cache (composer/resolve/ldcache.py) naming each library
+found along the ld.so.conf and default directories where it was found: ld.so loads the
+same files without probing every directory and hwcaps subdirectory first, and a library
+found only through ld.so.conf (which ld.so reads from the cache alone) loads too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from composer.errors import ResolveError, at_entry
 from composer.manifest import Entry, Kind, image_path
 from composer.resolve.busybox import AppletTable, applet_entries, read_applet_table
 from composer.resolve.elf import ELF_MAGIC, ET_DYN, ET_EXEC, Arch, ElfError, ElfInfo, read_elf
+from composer.resolve.ldcache import PATH as LD_SO_CACHE
+from composer.resolve.ldcache import ld_so_cache, supported
 from composer.resolve.ldpath import default_library_dirs, expand_tokens
 from composer.resolve.sysroot import Lookup, Sysroot
 
@@ -82,6 +85,10 @@ def resolve_binaries(
     for entry, explicit in applets:
         if explicit or entry.path not in plan.entries:
             plan.add(entry)
+    if plan.searched and plan.target is not None and supported(plan.target):
+        plan.add(Entry(LD_SO_CACHE, Kind.FILE, mode=0o644, origin="binaries: ld.so cache",
+                       data=ld_so_cache(plan.searched, plan.target),
+                       why=("the libraries ld.so searches for, where it finds them",)))
     return sorted(plan.entries.values(), key=lambda e: e.path.encode(errors="surrogateescape"))
 
 
@@ -112,6 +119,7 @@ class _Plan:
     target_from: str = ""
     entries: dict[str, Entry] = field(default_factory=dict)
     provided: set[str] = field(default_factory=set)
+    searched: dict[str, str] = field(default_factory=dict)  # the ld.so cache's names
     _elf: dict[str, ElfInfo | ElfError] = field(default_factory=dict)
     _conf_dirs: list[str] | None = None
 
@@ -267,6 +275,8 @@ class _Plan:
             elif info.type != ET_DYN:
                 skipped.append(f"{candidate} (an ELF {info.type_name})")
             else:
+                if why in ("", "ld.so.conf"):  # not RPATH/RUNPATH: ld.so asks the cache
+                    self.searched[name] = candidate
                 return _Object(candidate, found, info, requester)
         dirs = [d for d, _ in self.search_dirs(requester)]
         nearest = difflib.get_close_matches(

@@ -118,3 +118,51 @@ def test_real_busybox_table_agrees_with_host_busybox(sysroot: Path) -> None:
     assert len(common) > 200
     assert {n: ours[n] for n in common} == {n: host[n] for n in common}
     assert {"sh", "ls", "udhcpc", "modprobe", "insmod", "ip", "wget", "tftp"} <= set(ours)
+
+
+def materialize(entries: list[Entry], root: Path) -> None:
+    """The entries as files, links and directories under ROOT (modes kept)."""
+    for entry in sorted(entries, key=lambda e: e.path):
+        path = root / entry.path.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if entry.kind is Kind.SYMLINK:
+            assert entry.target is not None
+            path.symlink_to(entry.target)
+        elif entry.kind is Kind.DIR:
+            path.mkdir(exist_ok=True)
+        elif entry.kind is Kind.FILE:
+            path.write_bytes(entry.data if entry.data is not None
+                             else entry.source.read_bytes())  # type: ignore[union-attr]
+            path.chmod(entry.mode)
+
+
+@pytest.mark.sysroot
+def test_real_ld_so_loads_curl_from_the_cache(sysroot: Path, tmp_path: Path) -> None:
+    """The image's /etc/ld.so.cache as glibc's own ld.so reads it (qemu-user runs the
+    s390x loader over the materialized entries): each of curl's ~30 libraries is found in
+    the cache and opened at its first try, where without the cache ld.so tries hundreds
+    of directories and hwcaps subdirectories; and curl runs."""
+    qemu = shutil.which("qemu-s390x-static") or shutil.which("qemu-s390x")
+    if qemu is None:
+        pytest.skip("no qemu-s390x(-static) to run the s390x loader")
+    entries = resolve_binaries(Sysroot(sysroot), ["curl"], target=Arch.from_name("s390x"))
+    materialize(entries, tmp_path)
+    curl = Sysroot(sysroot).find_program("curl")
+
+    def run() -> tuple[str, str]:
+        done = subprocess.run([qemu, "-L", str(tmp_path), "-E", "LD_DEBUG=libs",
+                               str(tmp_path / curl.lstrip("/")), "--version"],
+                              capture_output=True, text=True, check=True, timeout=120)
+        return done.stdout, done.stderr
+
+    out, debug = run()
+    assert out.startswith("curl ") and "OpenSSL/" in out
+    wanted = re.findall(r"find library=(\S+) \[0\]; searching", debug)
+    tried = re.findall(r"trying file=(\S+)", debug)
+    assert len(wanted) >= 20
+    assert debug.count("search cache=/etc/ld.so.cache") == len(wanted)
+    assert len(tried) == len(wanted)  # one open per library
+    assert [t.rsplit("/", 1)[1] for t in tried] == wanted
+    (tmp_path / "etc/ld.so.cache").unlink()
+    _, debug = run()
+    assert len(re.findall(r"trying file=", debug)) > 3 * len(wanted)

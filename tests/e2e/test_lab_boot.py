@@ -68,8 +68,17 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
     # The image: no DHCPv4 answer, then a DHCPv6 lease with option 59, the config by
     # TFTP over IPv6 (the lookup without the hex-IP steps), the files by HTTP over IPv6.
     assert "init: no DHCP lease on eth0" in console
+    # dhcp: auto asked DHCPv4 once: the router advertisement said the site is IPv6.
+    assert "no DHCPv4 answer on eth0, and a router advertises IPv6 there: DHCPv6 next" in console
+    assert console.count("udhcpc: broadcasting discover") == 1, console
     assert "dhcpcd: BOUND6: eth0 fd77::" in console
     assert "boot file URL tftp://[fd77::1]/pxelinux.0" in console
+    # init stops dhcpcd as soon as the lease is recorded, and dhcpcd ends at its TERM
+    # (sent again until it does: one that comes while dhcpcd waits for its event script
+    # is lost, and the KILL 2 s later held the boot); dhcpcd's question whether the card
+    # is a VLAN did not make the kernel load 8021q (a module load under TCG it waited for).
+    assert "did not end within 2 s of TERM" not in console
+    assert "8021q" not in console
     assert "TFTP server [fd77::1] (from DHCPv6 option 59 (bootfile-url))" in console
     assert "DHCPREPLY(br0) fd77::" in dhcp_log
     assert served == ["/boot/vmlinuz", "/boot/stage2.img"]
