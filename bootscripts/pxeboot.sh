@@ -46,8 +46,6 @@ fi
 . "$PXE_LIB/fetch.sh"
 # shellcheck source=lib/pxeboot/fetch-url.sh
 . "$PXE_LIB/fetch-url.sh"
-# shellcheck source=lib/pxeboot/verify.sh
-. "$PXE_LIB/verify.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh
@@ -56,12 +54,44 @@ fi
 . "$PXE_LIB/boot.sh"
 # shellcheck source=lib/pxeboot/console.sh
 . "$PXE_LIB/console.sh"
-# shellcheck source=lib/pxeboot/prompt.sh
-. "$PXE_LIB/prompt.sh"
-# shellcheck source=lib/pxeboot/menu.sh
-. "$PXE_LIB/menu.sh"
-# shellcheck source=lib/pxeboot/localboot.sh
-. "$PXE_LIB/localboot.sh"
+
+# need FILE: reads lib/pxeboot/FILE.sh the first time a boot needs it (once). A plain boot
+# (no menu, no prompt, no signatures, no LOCALBOOT) never reads these four: under TCG the
+# shell's reading of them was ~15 ms of every boot's CPU. Until then, the stubs below stand
+# for their functions: each reads its file (which replaces the stubs) and calls the real
+# one, or answers at once what the file would answer when it is not needed.
+NEEDED=''
+need() {
+	case " $NEEDED " in *" $1 "*) return 0 ;; esac
+	NEEDED="$NEEDED $1"
+	case $1 in
+	verify)
+		# shellcheck source=lib/pxeboot/verify.sh
+		. "$PXE_LIB/verify.sh"
+		;;
+	prompt)
+		# shellcheck source=lib/pxeboot/prompt.sh
+		. "$PXE_LIB/prompt.sh"
+		;;
+	menu)
+		need prompt
+		# shellcheck source=lib/pxeboot/menu.sh
+		. "$PXE_LIB/menu.sh"
+		;;
+	localboot)
+		# shellcheck source=lib/pxeboot/localboot.sh
+		. "$PXE_LIB/localboot.sh"
+		;;
+	esac
+}
+# Signatures off (the default): nothing to plan or check.
+verify_plan() { [ "${PXE_SIGNATURES:-off}" = off ] || { need verify && verify_plan "$@"; }; }
+verify_file() { [ "${PXE_SIGNATURES:-off}" = off ] || { need verify && verify_file "$@"; }; }
+answers_add() { need prompt && answers_add "$@"; }
+console_show() { need prompt && console_show "$@"; }
+prompt_choose() { need prompt && prompt_choose "$@"; }
+menu_choose() { need menu && menu_choose "$@"; }
+localboot_run() { need localboot && localboot_run "$@"; }
 
 # No pathname expansion anywhere: config text and DHCP values are data, never patterns.
 set -f
@@ -111,7 +141,7 @@ if [ "$DRY_RUN" = 1 ]; then
 	[ -d "$DRY_ROOT" ] || die "--tftp-root $DRY_ROOT is not a directory"
 	fetch_use dir "$DRY_ROOT"
 else
-	[ -z "$DRY_ROOT" ] && [ "$N_ANSWERS" = 0 ] || usage
+	[ -z "$DRY_ROOT" ] && [ "${N_ANSWERS:-0}" = 0 ] || usage
 	PXE_SYSFS=/sys
 	fetch_use tftp
 fi
@@ -135,7 +165,7 @@ elif [ "$DRY_RUN" = 1 ]; then
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/pxeboot.XXXXXX") || die "cannot create a temporary directory"
 	trap 'rm -rf "$WORK"' EXIT
 else
-	WORK=$PXE_STATE_DIR/files
+	WORK=$PXE_STATE_DIR/files # made by init's early start already (one mkdir for both)
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
 url_prepare

@@ -19,9 +19,13 @@
 #                              dry run exits 0 after its report); returns 0 when LINE was
 #                              a CONFIG label that loaded another configuration, 1 when it
 #                              failed (the reason is on the console);
-#          console_failed LINE remembers LINE as failed: the next console_choose prompts.
+#          console_failed LINE remembers LINE as failed: the next console_choose prompts;
+#          menu_wanted         whether the configuration asks for a menu (UI, or DEFAULT
+#                              naming a .c32 module that is no label).
 # Reads:   config.sh's accessors and set_label, entry_build/entry_split (choose.sh),
-#          boot_fetch/boot_report/boot_kexec (boot.sh), localboot_run (localboot.sh).
+#          boot_fetch/boot_report/boot_kexec (boot.sh), localboot_run (localboot.sh),
+#          menu_choose (menu.sh), prompt_choose and console_show (prompt.sh): those three
+#          files are read when first needed (pxeboot.sh's need and its stubs).
 
 CONSOLE_RETRY=0 CONSOLE_FAILED='' CONSOLE_HOPS=0
 
@@ -78,6 +82,20 @@ console_settings() {
 	C_MENU_AUTOBOOT=${C_MENU_AUTOBOOT:-Automatic boot in # second\{,s\}...}
 	config_set C_MENU_PASSPROMPT menupassprompt
 	C_MENU_PASSPROMPT=${C_MENU_PASSPROMPT:-Password required}
+}
+
+# menu_wanted: here, not in menu.sh: a boot without a menu never reads menu.sh.
+menu_wanted() {
+	local first ui index
+	# config_set and label_find_set: no subshell (every boot asks, operator or not).
+	config_set ui ui
+	[ -n "$ui" ] && return 0
+	config_set first default
+	first=${first%%[ 	]*}
+	case $first in
+	*.c32 | *.C32) ! label_find_set index "$first" ;;
+	*) return 1 ;;
+	esac
 }
 
 console_choose() {

@@ -3,9 +3,7 @@
 # a line-mode console can show: no cursor, so the operator types a number, a label or a
 # hotkey letter instead of moving a highlight.
 #
-# Exports: menu_wanted         whether the configuration asks for a menu (UI, or DEFAULT
-#                              naming a .c32 module that is no label);
-#          menu_choose         shows the menu, reads the operator's choice: sets CHOICE,
+# Exports: menu_choose         shows the menu, reads the operator's choice: sets CHOICE,
 #                              CHOICE_FROM and CHOICE_TYPED (as prompt_choose does);
 #          password_matches STORED TYPED  syslinux's MENU PASSWD check: cleartext, or a
 #                              crypt(3) hash $1$ (MD5), $5$ (SHA-256), $6$ (SHA-512)
@@ -20,19 +18,6 @@
 # password; an entry with MENU PASSWD asks for it (or for MENU MASTER PASSWD) first; words
 # after the choice go on its command line unless ALLOWOPTIONS 0 (with a master password,
 # only after it was given, as syslinux's Tab editing).
-
-menu_wanted() {
-	local first ui index
-	# config_set and label_find_set: no subshell (every boot asks, operator or not).
-	config_set ui ui
-	[ -n "$ui" ] && return 0
-	config_set first default
-	first=${first%%[ 	]*}
-	case $first in
-	*.c32 | *.C32) ! label_find_set index "$first" ;;
-	*) return 1 ;;
-	esac
-}
 
 # menu_build: MENU_COUNT numbered entries MENU_<n> (label indices), MENU_DEFAULT.
 menu_build() {
