@@ -105,55 +105,14 @@ dhcp_families() {
 	esac
 }
 
-# dhcp4 IFACE [REQUESTS]: a DHCPv4 lease from udhcpc, after up to REQUESTS DISCOVERs
-# (dhcp_retries).
+# dhcp4 IFACE: a DHCPv4 lease from udhcpc.
 dhcp4() {
 	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
 	# prefix), 211 (reboot time).
 	# shellcheck disable=SC2086 # arch_opt is two words or none
 	udhcpc -i "$1" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-		-t "${2:-$PXE_DHCP_RETRIES}" -T "$PXE_DHCP_TIMEOUT" \
+		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
 		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
-}
-
-# dhcp4_auto IFACE: DHCPv4 when DHCPv6 comes after it (dhcp: auto). udhcpc asks as
-# dhcp4 does (one process: an OFFER that comes late to an earlier DISCOVER still counts),
-# and init looks once when the first DISCOVER's dhcp_timeout has passed without a lease:
-# if a router has advertised IPv6 on IFACE by then, the site is taken for IPv6-only,
-# udhcpc is stopped and DHCPv6 comes at once, not after all dhcp_retries requests (15 s
-# by default, for every boot on such a site). The lease wakes init through the FIFO
-# (dhcp_wake_open), as it does for DHCPv6.
-dhcp4_auto() {
-	local pid ticks=0
-	dhcp_wake_open
-	dhcp4 "$1" 5>&- &
-	pid=$!
-	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
-		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * 5)) ]; do
-		dhcp_wait 0.2
-		ticks=$((ticks + 1))
-	done
-	if [ "$PXE_DHCP_RETRIES" -gt 1 ] && [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
-		ipv6_router_seen "$1"; then
-		say "no DHCPv4 answer on $1 within $PXE_DHCP_TIMEOUT s, and a router advertises IPv6 there: DHCPv6 next"
-		kill "$pid" 2>/dev/null
-	fi
-	wait "$pid"
-}
-
-# ipv6_router_seen IFACE: the kernel holds a route on IFACE that it learned from a router
-# advertisement (RTF_ADDRCONF, 0x40000, in /proc/net/ipv6_route: the default router and
-# the advertised prefixes; not the link-local route every card has).
-ipv6_router_seen() {
-	local flags dev
-	[ -r /proc/net/ipv6_route ] || return 1
-	while read -r _ _ _ _ _ _ _ _ flags dev; do
-		[ "$dev" = "$1" ] || continue
-		# A bad arithmetic word would end PID 1's shell: hex digits only.
-		case $flags in '' | *[!0-9a-fA-F]*) continue ;; esac
-		[ $((0x$flags & 0x40000)) -eq 0 ] || return 0
-	done </proc/net/ipv6_route
-	return 1
 }
 
 # dhcp6 IFACE: a DHCPv6 lease (or SLAAC and stateless DHCPv6) from dhcpcd, for as long
@@ -161,9 +120,10 @@ ipv6_router_seen() {
 # an address, and SLAAC's (the kernel's, during DHCPv4) may be there before any DHCPv6
 # answer. So dhcpcd runs until the event script has recorded the lease, then is stopped
 # (`persistent` in dhcpcd.conf: the addresses and routes stay). The event script says
-# so on the FIFO (dhcp_wake_open), so init wakes at the lease, not at a poll tick.
+# so on the FIFO $PXE_STATE_DIR/dhcp6.fifo, which init holds open for reading and writing
+# (fd 5: neither side's open blocks), so init wakes at the lease, not at a poll tick.
 dhcp6() {
-	local noise=-q ticks=0 pid modprobe=''
+	local noise=-q ticks=0 pid fifo="$PXE_STATE_DIR/dhcp6.fifo" modprobe=''
 	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
 	command -v dhcpcd >/dev/null 2>&1 || fail "no dhcpcd in the image for DHCPv6" || return 1
 	mkdir -p /var/lib/dhcpcd /run/dhcpcd
@@ -174,36 +134,30 @@ dhcp6() {
 	# runs (an empty /proc/sys/kernel/modprobe) and put back after.
 	[ ! -r /proc/sys/kernel/modprobe ] || read -r modprobe </proc/sys/kernel/modprobe
 	[ -z "$modprobe" ] || echo >/proc/sys/kernel/modprobe 2>/dev/null || modprobe=''
-	dhcp_wake_open
+	# Without the FIFO (it cannot be made), dhcp6_wait sleeps: the old poll.
+	DHCP6_WAKE=
+	rm -f "$fifo"
+	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
 	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
 	pid=$!
 	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
-		dhcp_wait 0.2
+		dhcp6_wait 0.2
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
+	# The path first, then init's end: an event script that finds no FIFO writes none,
+	# and none opens it after its last reader is gone (that open would block).
+	rm -f "$fifo"
+	[ -z "$DHCP6_WAKE" ] || exec 5>&-
 	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
 }
 
-# dhcp_wake_open: $PXE_STATE_DIR/dhcp.fifo, which init opens for reading and writing on
-# fd 5 the first time a DHCP client runs and holds open from then on (through the kexec):
-# the event script writes to it when it has recorded a lease, and its open never blocks
-# (there is always a reader), so nothing has to remove the path; one process (mkfifo) a
-# boot. Without it (it cannot be made) dhcp_wait sleeps.
-dhcp_wake_open() {
-	[ -z "${DHCP_WAKE-}" ] || return 0
-	[ -p "$PXE_STATE_DIR/dhcp.fifo" ] || mkfifo -m 0600 "$PXE_STATE_DIR/dhcp.fifo" 2>/dev/null ||
-		return 0
-	command exec 5<>"$PXE_STATE_DIR/dhcp.fifo" && DHCP_WAKE=1
-	return 0
-}
-
-# dhcp_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
+# dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to
 # the FIFO; a `read -t` on it, no process (each `sleep` is an exec, ~10-30 ms under TCG).
-dhcp_wait() {
-	if [ -n "$DHCP_WAKE" ]; then
+dhcp6_wait() {
+	if [ -n "$DHCP6_WAKE" ]; then
 		# busybox ash's read -t takes fractions of a second.
 		# shellcheck disable=SC3045
 		read -r -t "$1" _ <&5
@@ -231,7 +185,7 @@ dhcp6_stop() {
 	local ticks=0
 	while running "$1" && [ "$ticks" -lt 40 ]; do
 		kill "$1" 2>/dev/null
-		dhcp_wait 0.05
+		dhcp6_wait 0.05
 		ticks=$((ticks + 1))
 	done
 	[ "$ticks" -lt 40 ] || { warn "dhcpcd did not end within 2 s of TERM: killed"; kill -9 "$1" 2>/dev/null; }
@@ -239,9 +193,9 @@ dhcp6_stop() {
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
-# IPv4 then IPv6 on each (with auto, IPv6 after one DISCOVER on an IPv6-only site).
+# IPv4 then IPv6 on each.
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what candidates dhcp_run
+	local arch_opt='' interface tried ipl boot_nic families family what candidates
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -273,9 +227,7 @@ dhcp() {
 			else
 				say "$what on $interface"
 			fi
-			dhcp_run=dhcp$family
-			[ "$families" = "4 6" ] && [ "$family" = 4 ] && dhcp_run=dhcp4_auto
-			if "$dhcp_run" "$interface"; then
+			if "dhcp$family" "$interface"; then
 				[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
 				fail "$what got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
 				return 1

@@ -243,13 +243,6 @@ wait_dad() {
 	done
 }
 
-# wake_init WORD: wakes init (dhcp6, dhcp4_auto) waiting for the lease: init holds
-# $PXE_STATE_DIR/dhcp.fifo open from its first DHCP on (no FIFO, no word: init does not
-# wait on one then).
-wake_init() {
-	[ ! -p "$PXE_STATE_DIR/dhcp.fifo" ] || echo "$1" >"$PXE_STATE_DIR/dhcp.fifo"
-}
-
 # dhcpcd_event: a DHCPv6 event from dhcpcd ($reason, new_dhcp6_*).
 dhcpcd_event() {
 	PXE_TAG=dhcpcd RENAME=1
@@ -260,7 +253,9 @@ dhcpcd_event() {
 	say "$reason: $interface ${ip6:-(no global address)}${bootfile_url:+, boot file URL $bootfile_url}"
 	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
 	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
-	wake_init "$reason"
+	# Wakes init (dhcp6), which holds the FIFO open while it waits and removes it before
+	# it lets go: no FIFO, no word (an open without a reader would block).
+	[ ! -p "$PXE_STATE_DIR/dhcp6.fifo" ] || echo "$reason" >"$PXE_STATE_DIR/dhcp6.fifo"
 	exit 0
 }
 
@@ -286,7 +281,6 @@ bound | renew)
 	configure_routes
 	write_resolv_conf || warn "cannot write $PXE_RESOLV_CONF"
 	record_facts || { warn "cannot record the lease in $PXE_STATE_DIR/dhcp.env"; exit 1; }
-	wake_init "$1"
 	;;
 static6)
 	# /init's ip=[ADDR]:...:none: the same facts as a lease, without DHCP. The kernel

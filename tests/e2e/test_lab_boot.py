@@ -68,10 +68,6 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
     # The image: no DHCPv4 answer, then a DHCPv6 lease with option 59, the config by
     # TFTP over IPv6 (the lookup without the hex-IP steps), the files by HTTP over IPv6.
     assert "init: no DHCP lease on eth0" in console
-    # dhcp: auto stopped DHCPv4 after the first DISCOVER's 3 s: a router advertised IPv6.
-    assert ("no DHCPv4 answer on eth0 within 3 s, and a router advertises IPv6 there: "
-            "DHCPv6 next") in console
-    assert console.count("udhcpc: broadcasting discover") <= 2, console  # of 5
     assert "dhcpcd: BOUND6: eth0 fd77::" in console
     assert "boot file URL tftp://[fd77::1]/pxelinux.0" in console
     # init stops dhcpcd as soon as the lease is recorded, and dhcpcd ends at its TERM
