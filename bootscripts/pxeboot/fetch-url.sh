@@ -306,10 +306,8 @@ url_batch_stop() {
 	local i local_file part
 	# A ticker started for a watch that never came.
 	if [ -n "${TRANSFER_TICKER-}" ]; then
-		kill "$TRANSFER_TICKER" 2>/dev/null
-		wait "$TRANSFER_TICKER" 2>/dev/null
+		transfer_ticker_stop "$TRANSFER_TICKER"
 		TRANSFER_TICKER=
-		trap - USR1
 	fi
 	[ -n "$URL_BATCH_PID" ] || return 0
 	kill "$URL_BATCH_PID" 2>/dev/null

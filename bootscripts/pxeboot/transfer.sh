@@ -38,6 +38,8 @@
 #                                       before the transfer, so that its fork is no part
 #                                       of the transfer's time) is taken over;
 #          transfer_ticker_start        starts transfer_watch's ticker for this shell;
+#          transfer_ticker_stop PID     ends a ticker (one started for a watch that
+#                                       never came);
 #          transfer_done BYTES          counts a finished download for memory_check;
 #          headers_facts LOG, announced_facts LOG  what the server announced (below);
 #          curl_account_set LOG         what curl said of the ended transfer (below).
@@ -233,6 +235,13 @@ transfer_ticker_start() {
 	TRANSFER_TICKER=$!
 }
 
+# transfer_ticker_stop PID: the ticker PID ended and reaped; its USR1 no longer caught.
+transfer_ticker_stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	trap - USR1
+}
+
 # The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
 # ticker's USR1 interrupts that wait (POSIX: a trapped signal ends `wait`) for the checks
 # of transfer_check every 0.5 s (no look at 0.1 s: curl has not even started by then
@@ -273,9 +282,7 @@ transfer_watch() {
 		finish=$ACCOUNT_END
 	fi
 	TRANSFER_FINISH=$finish
-	kill "$ticker" 2>/dev/null
-	wait "$ticker" 2>/dev/null
-	trap - USR1
+	transfer_ticker_stop "$ticker"
 	if [ "$status" = 124 ] && [ -n "$TRANSFER_ERROR" ]; then
 		wait "$pid" 2>/dev/null # stopped: reap it, should the signal have cut that short
 		return 124
