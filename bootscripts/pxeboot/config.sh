@@ -488,26 +488,24 @@ CONFIG_PARSE_AWK='
 			print "G" SEP key SEP field(g[key])
 			if (key ~ /^[a-z]+$/) assign("CFG_G_" key, field(g[key]))
 		}
-		for (i = 1; i <= n; i++)
-			print "L" SEP i SEP field(lname[i]) SEP field(lkernel[i]) SEP ltype[i] SEP \
-				lhasappend[i] SEP field(lappend[i]) SEP field(linitrd[i]) SEP lipappend[i] SEP \
+		# The row of each label; its fields (SEP is in none: field() made it a blank) are
+		# also the shell variables CFG_L<i>_<name>, in the order of the row.
+		split("name kernel type hasappend append initrd ipappend menudefault menulabel " \
+			"menuhide haspasswd passwd help sepbefore disabled indent", lfield, " ")
+		as_vars = n <= ENVIRON["PXE_LIMIT"] + 0
+		for (i = 1; i <= n; i++) {
+			row = field(lname[i]) SEP field(lkernel[i]) SEP ltype[i] SEP lhasappend[i] SEP \
+				field(lappend[i]) SEP field(linitrd[i]) SEP lipappend[i] SEP \
 				lmenudefault[i] SEP field(lmenulabel[i]) SEP lmenuhide[i] SEP lhaspasswd[i] SEP \
 				field(lpasswd[i]) SEP field(lhelp[i]) SEP lsepbefore[i] SEP ldisabled[i] SEP \
 				lindent[i]
-		if (n <= ENVIRON["PXE_LIMIT"] + 0) {
-			for (i = 1; i <= n; i++) {
-				p = "CFG_L" i "_"
-				assign(p "name", field(lname[i])); assign(p "kernel", field(lkernel[i]))
-				assign(p "type", ltype[i]); assign(p "hasappend", lhasappend[i])
-				assign(p "append", field(lappend[i])); assign(p "initrd", field(linitrd[i]))
-				assign(p "ipappend", lipappend[i]); assign(p "menudefault", lmenudefault[i])
-				assign(p "menulabel", field(lmenulabel[i])); assign(p "menuhide", lmenuhide[i])
-				assign(p "haspasswd", lhaspasswd[i]); assign(p "passwd", field(lpasswd[i]))
-				assign(p "help", field(lhelp[i])); assign(p "sepbefore", lsepbefore[i])
-				assign(p "disabled", ldisabled[i]); assign(p "indent", lindent[i])
+			print "L" SEP i SEP row
+			if (as_vars) {
+				split(row, f, SEP)
+				for (j = 1; j <= 16; j++) assign("CFG_L" i "_" lfield[j], f[j])
 			}
-			print "CFG_N=" n + 0 >vars
 		}
+		if (as_vars) print "CFG_N=" n + 0 >vars
 		print "CFG_VARS=\047" names "\047" >vars
 		close(vars)
 	}'
