@@ -51,7 +51,8 @@
 #                                    offset in LOCAL is URL_BATCH_AT_OFFSET);
 #          url_batch_stop                 stops that curl, its files not taken yet removed
 #                                    (an initrd part cut back): for a boot that ends early;
-#          url_prepare                    makes its FIFO ahead (in WORK), before it is needed.
+#          url_prepare                    makes its FIFO ahead (in WORK), before it is needed,
+#                                         with transfer.sh's (transfer_prepare).
 # Reads:   PXE_HTTP_RETRIES PXE_HTTP_RETRY_DELAY PXE_HTTP_REDIRECTS PXE_HTTPS_CA
 #          PXE_HTTPS_INSECURE, PXE_ROOT, WORK, and transfer.sh's settings. Uses fd 3 (the
 #          FIFO's read end) while a curl for several files runs.
@@ -159,9 +160,10 @@ url_curl() {
 }
 
 # url_prepare: the FIFO of one curl for several files, made ahead: pxeboot.sh calls it
-# while DHCP runs and the CPU is idle, so that url_batch_start starts no mkfifo.
+# while DHCP runs and the CPU is idle, so that url_batch_start starts no mkfifo; the
+# same mkfifo makes transfer_watch's ticker FIFO (transfer_prepare).
 url_prepare() {
-	[ -p "$WORK/curl.fifo" ] || mkfifo "$WORK/curl.fifo" 2>/dev/null || :
+	transfer_prepare "$WORK/curl.fifo"
 }
 
 # url_plan LOCATION LOCAL [append]: the next file fetch will be asked for ("append": an
@@ -287,6 +289,8 @@ url_batch_take() {
 	url_scheme_set "$loc"
 	[ "$SCHEME" = ftp ] || account="$WORK/curl.headers.$i.w"
 	url_waiter "$4" "$account" <&3 &
+	# A file with more after it hands its ticker on (paused) to the next one's watch.
+	[ "$i" = "$URL_BATCH_LAST" ] || TRANSFER_TICKER_KEEP=1
 	transfer_watch $! "$1" "$2" "$3" "$WORK/curl.headers.$i" "$URL_BATCH_MARK" "$URL_BATCH_PID"
 	status=$?
 	URL_BATCH_MARK=$TRANSFER_FINISH
@@ -304,7 +308,7 @@ url_batch_take() {
 
 url_batch_stop() {
 	local i local_file part
-	# A ticker started for a watch that never came.
+	# A ticker started, or paused after a file, for a watch that never came.
 	if [ -n "${TRANSFER_TICKER-}" ]; then
 		transfer_ticker_stop "$TRANSFER_TICKER"
 		TRANSFER_TICKER=

@@ -36,10 +36,15 @@
 #                                       a stop ends), START when the file's turn came;
 #                                       a ticker already started (transfer_ticker_start,
 #                                       before the transfer, so that its fork is no part
-#                                       of the transfer's time) is taken over;
+#                                       of the transfer's time) or paused is taken over;
+#                                       with TRANSFER_TICKER_KEEP=1 (for this watch) a
+#                                       transfer that ended well leaves its ticker paused
+#                                       for the next (transfer_ticker_pause);
 #          transfer_ticker_start        starts transfer_watch's ticker for this shell;
-#          transfer_ticker_stop PID     ends a ticker (one started for a watch that
-#                                       never came);
+#          transfer_prepare [FIFO]...   makes the ticker's FIFO in WORK (its naps then
+#                                       start no process), and the FIFOs named, ahead;
+#          transfer_ticker_stop PID     ends a ticker (one started or paused for a watch
+#                                       that never came);
 #          transfer_done BYTES          counts a finished download for memory_check;
 #          headers_facts LOG, announced_facts LOG  what the server announced (below);
 #          curl_account_set LOG         what curl said of the ended transfer (below).
@@ -55,7 +60,8 @@
 # PXE_FETCH_TIMEOUT (headers that trickle are stopped), and what arrived must be the
 # Content-Length (or FTP SIZE) announced, whatever the client made of it.
 # Reads:   PXE_PROGRESS_MIN_MB PXE_PROGRESS_STEP_MB PXE_FETCH_TIMEOUT PXE_MEMORY_RESERVE_MB
-#          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file).
+#          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file),
+#          WORK (the ticker's FIFO, when there).
 
 TRANSFER_HELD=0
 BYTES_CAP=1125899906842624 # 2^50: 16 digits; 2^63 is 19
@@ -210,8 +216,34 @@ transfer_ticker() {
 	while :; do
 		nap=$1
 		[ $# -gt 1 ] && shift
-		sleep "$nap" && kill -USR1 "$target" 2>/dev/null || return 0
+		transfer_nap "$nap" && kill -USR1 "$target" 2>/dev/null || return 0
 	done
+}
+
+# transfer_nap SECONDS: the ticker's pause, fractions too: busybox ash's `read -t` on
+# the ticker's FIFO (transfer_prepare), which nobody writes to and which is opened for
+# reading and writing (the open does not block), so no process; `sleep` (an exec, ~10-30
+# ms under TCG, and one per nap) where there is no FIFO or the shell's read has no -t
+# (dash: status 2).
+transfer_nap() {
+	if [ -p "${WORK:+$WORK/ticker.fifo}" ]; then
+		# shellcheck disable=SC3045 # busybox ash's read -t; dash says status 2
+		read -r -t "$1" _ 2>/dev/null <>"$WORK/ticker.fifo"
+		[ $? = 2 ] || return 0
+	fi
+	sleep "$1"
+}
+
+# transfer_prepare [FIFO]...: the ticker's FIFO ($WORK/ticker.fifo) and the other FIFOs
+# named, those not there yet, made ahead by one mkfifo (pxeboot.sh, while DHCP runs);
+# without it the ticker sleeps as before.
+transfer_prepare() {
+	local fifo count=$#
+	for fifo in "$WORK/ticker.fifo" "$@"; do
+		[ -p "$fifo" ] || set -- "$@" "$fifo"
+	done
+	shift "$count"
+	[ $# = 0 ] || mkfifo "$@" 2>/dev/null || :
 }
 
 # shell_pid_set: this shell's own PID in SHELL_PID, also in a subshell (where $$ is the
@@ -238,8 +270,19 @@ transfer_ticker_start() {
 # transfer_ticker_stop PID: the ticker PID ended and reaped; its USR1 no longer caught.
 transfer_ticker_stop() {
 	kill "$1" 2>/dev/null
+	kill -CONT "$1" 2>/dev/null # a paused one ends only once continued
 	wait "$1" 2>/dev/null
 	trap - USR1
+}
+
+# transfer_ticker_pause PID: the ticker PID stopped (SIGSTOP) and kept in TRANSFER_TICKER
+# for the next transfer_watch of this shell, which continues it: one curl's next file
+# is watched without a ticker's fork (and this one's kill and reaping). Its USR1 is
+# ignored meanwhile: one sent before it stopped interrupts nothing.
+transfer_ticker_pause() {
+	kill -STOP "$1" 2>/dev/null
+	trap '' USR1
+	TRANSFER_TICKER=$1
 }
 
 # The transfer's end wakes transfer_watch at once: it waits for the transfer, and a
@@ -251,7 +294,7 @@ transfer_ticker_stop() {
 transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
 	local writer=${7-}
-	local total=- status length next=0 step min step_mb sized=1 ticker again finish
+	local total=- status length next=0 step min step_mb sized=1 ticker again finish accounted='' keep
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -260,7 +303,15 @@ transfer_watch() {
 	# With a header log the size is not known to be unknown before the headers came.
 	[ -n "$log" ] && sized=0
 	TRANSFER_ERROR=
-	[ -n "${TRANSFER_TICKER-}" ] || transfer_ticker_start
+	keep=${TRANSFER_TICKER_KEEP-}
+	TRANSFER_TICKER_KEEP=
+	if [ -n "${TRANSFER_TICKER-}" ]; then
+		# Started ahead, or paused after the file before: it beats on for this one.
+		trap : USR1
+		kill -CONT "$TRANSFER_TICKER" 2>/dev/null
+	else
+		transfer_ticker_start
+	fi
 	ticker=$TRANSFER_TICKER
 	TRANSFER_TICKER=
 	while :; do
@@ -276,13 +327,20 @@ transfer_watch() {
 	# are this script's work, not the wire's, and stay out of the rate.
 	uptime_cs_set
 	finish=$UPTIME_CS
-	# A file of one curl for several: complete when its account was read.
-	if [ -n "$log" ] && curl_account_set "$log" && [ "$ACCOUNT_END" -le "$finish" ] &&
-		[ "$ACCOUNT_END" -ge "$start" ]; then
-		finish=$ACCOUNT_END
+	# A file of one curl for several: complete when its account was read (once: the
+	# last look below takes it as read here).
+	if [ -n "$log" ] && curl_account_set "$log"; then
+		accounted=1
+		if [ "$ACCOUNT_END" -le "$finish" ] && [ "$ACCOUNT_END" -ge "$start" ]; then
+			finish=$ACCOUNT_END
+		fi
 	fi
 	TRANSFER_FINISH=$finish
-	transfer_ticker_stop "$ticker"
+	if [ "$status" = 0 ] && [ "$keep" = 1 ]; then
+		transfer_ticker_pause "$ticker"
+	else
+		transfer_ticker_stop "$ticker"
+	fi
 	if [ "$status" = 124 ] && [ -n "$TRANSFER_ERROR" ]; then
 		wait "$pid" 2>/dev/null # stopped: reap it, should the signal have cut that short
 		return 124
@@ -325,9 +383,10 @@ transfer_watch() {
 # headers, sizes, the memory check, the stall timeout, progress. False (status 124,
 # the transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
 transfer_check() {
+	local fits=''
 	uptime_cs_set
 	now=$UPTIME_CS
-	if [ -n "$log" ] && curl_account_set "$log"; then
+	if [ -n "$log" ] && { [ "$accounted" = 1 ] || curl_account_set "$log"; }; then
 		# Ended, and curl said what came: no stat, no awk.
 		size=$ARRIVED
 	else
@@ -364,6 +423,7 @@ transfer_check() {
 					status=124
 					return 1
 				fi
+				fits=$total
 				[ "$total" -ge "$min" ] && step=$(((total + 9) / 10)) && next=$step
 			fi
 			;;
@@ -383,7 +443,9 @@ transfer_check() {
 		return 1
 	fi
 	# The memory check as it grows, announced size or not: an announced size can lie.
-	if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && ! memory_check "$size"; then
+	# Not asked twice in one look: a size within the announced one that just fitted fits.
+	if [ "$sized" = 1 ] && [ "$size" -ge "$min" ] && { [ -z "$fits" ] || [ "$size" -gt "$fits" ]; } &&
+		! memory_check "$size"; then
 		transfer_stop "$pid" "(stopped at $(mb "$size") MB): $TRANSFER_ERROR"
 		status=124
 		return 1
