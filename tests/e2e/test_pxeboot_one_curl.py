@@ -78,8 +78,10 @@ def web(tmp_path: Path) -> Iterator[HttpServer]:
 
 
 def run(image_root: Path, applets: Path, tftp: Path, *extra: str,
-        env: dict[str, str] | None = None, shell: str = BUSYBOX) -> Boot:
-    """The dry run, with curl's starts noted in tftp/../curl.log."""
+        env: dict[str, str] | None = None, shell: str = BUSYBOX,
+        under: tuple[str, ...] = ()) -> Boot:
+    """The dry run, with curl's starts noted in tftp/../curl.log (UNDER: a command the
+    shell runs under, strace)."""
     noting = tftp.parent / "noting"
     noting.mkdir(exist_ok=True)
     log = tftp.parent / "curl.log"
@@ -96,7 +98,7 @@ def run(image_root: Path, applets: Path, tftp: Path, *extra: str,
                    "PXE_KERNEL_CHECK": "0", "HOME": str(tftp.parent), **FACTS, **(env or {})}
     command = [BUSYBOX, "sh"] if shell == BUSYBOX else [shell]
     began = time.monotonic()
-    done = subprocess.run([*command, str(image_root / "sbin" / "pxeboot"), "--dry-run",
+    done = subprocess.run([*under, *command, str(image_root / "sbin" / "pxeboot"), "--dry-run",
                            "--tftp-root", str(tftp), *extra], env=environment,
                           capture_output=True, text=True, timeout=120, check=False)
     seconds = time.monotonic() - began
@@ -133,6 +135,39 @@ def test_kernel_and_initrd_come_from_one_curl(image_root: Path, applets: Path,
     # Each file is still its own transfer on the console.
     assert f"pxeboot: curl {web.url('vmlinuz')} (attempt 1 of 2)" in boot.stderr
     assert f"pxeboot: curl {web.url('initrd.img')} (attempt 1 of 2)" in boot.stderr
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_one_curls_files_share_one_ticker_that_naps_without_a_process(
+        image_root: Path, applets: Path, tmp_path: Path) -> None:
+    """transfer_watch's ticker naps by the shell's `read -t` on a FIFO (no `sleep`
+    process per nap), and the initrd's watch takes over the kernel's ticker, paused in
+    between, instead of forking its own: both files are slow enough to be looked at
+    twice, and every look's signal comes from the same process."""
+    kernel, initrd = os.urandom(60_000), os.urandom(40_000)
+
+    def slow(body: bytes) -> list[tuple[float, bytes]]:
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        return [(0, head + body[:1000]), (1.3, body[1000:])]
+
+    serve(tmp_path / "www", {})
+    with HttpServer(tmp_path / "www", raw={"/vmlinuz": slow(kernel),
+                                          "/initrd.img": slow(initrd)}) as web:
+        serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
+        work, trace = tmp_path / "work", tmp_path / "trace"
+        boot = ok(run(image_root, applets, tmp_path / "tftp", "--work-dir", str(work),
+                      under=("strace", "-f", "-q", "-qq", "-e", "trace=execve,kill",
+                             "-e", "signal=none", "-o", str(trace))))
+    assert [urls for _, urls in boot.curls] == [[web.url("vmlinuz"), web.url("initrd.img")]]
+    assert (work / "kernel").read_bytes() == kernel
+    assert (work / "initrd").read_bytes() == initrd
+    lines = trace.read_text().splitlines()
+    execs = [line.split('"')[1] for line in lines if " execve(" in line and '"' in line]
+    assert not [name for name in execs if name.endswith("/sleep")], execs
+    ticks = [line.split()[0] for line in lines if ", SIGUSR1)" in line and " kill(" in line]
+    assert len(ticks) >= 4, lines  # two looks at each file at least
+    assert len(set(ticks)) == 1, ticks
+    assert sum(", SIGSTOP)" in line for line in lines) == 1  # paused once, between them
 
 
 def test_signatures_come_from_the_same_curl(signed_root: Path, applets: Path,
