@@ -170,6 +170,24 @@ def test_one_curls_files_share_one_ticker_that_naps_without_a_process(
     assert sum(", SIGSTOP)" in line for line in lines) == 1  # paused once, between them
 
 
+def test_under_dash_the_ticker_sleeps_and_a_stall_is_still_stopped(
+        image_root: Path, applets: Path, tmp_path: Path) -> None:
+    """dash's read has no -t: the ticker's naps fall back to `sleep`, and the looks
+    still come (a stalled initrd is stopped by the stall timeout, not waited for)."""
+    if not shutil.which("dash"):
+        pytest.skip("dash is not installed")
+    serve(tmp_path / "www", {"vmlinuz": os.urandom(5000), "initrd.img": os.urandom(5000)})
+    with HttpServer(tmp_path / "www", stalls={"/initrd.img"}) as web:
+        serve(tmp_path / "tftp", label(web.url("vmlinuz"), web.url("initrd.img")))
+        boot = run(image_root, applets, tmp_path / "tftp", env={"PXE_FETCH_TIMEOUT": "1"},
+                   shell="dash")
+    assert boot.returncode == 1
+    assert (f"pxeboot: error: cannot fetch initrd '{web.url('initrd.img')}' after 2 "
+            "attempts: no data for 1 s") in boot.stderr
+    assert "Illegal option" not in boot.stderr
+    assert boot.seconds < 30
+
+
 def test_signatures_come_from_the_same_curl(signed_root: Path, applets: Path,
                                             tmp_path: Path, web: HttpServer,
                                             keys: Keys) -> None:
