@@ -136,7 +136,7 @@ dhcp6() {
 	[ -z "$modprobe" ] || echo >/proc/sys/kernel/modprobe 2>/dev/null || modprobe=''
 	# Without the FIFO (it cannot be made), dhcp6_wait sleeps: the old poll.
 	DHCP6_WAKE=
-	rm -f "$fifo"
+	[ ! -e "$fifo" ] || rm -f "$fifo"
 	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
 	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
 	pid=$!

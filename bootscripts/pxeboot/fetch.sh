@@ -322,9 +322,8 @@ fetch_tftp_error() {
 	done
 }
 
-# A carriage return, once: busybox tftp's progress meter redraws its line with it.
+# CR (a carriage return), once: busybox tftp's progress meter redraws its line with it.
 control_chars
-TFTP_CR=$CR
 
 # tftp_short LOG: true when busybox tftp's progress meter in LOG says that the file did
 # not arrive as announced. The meter exists only when the server answered the tsize
@@ -343,8 +342,8 @@ tftp_short() {
 		esac
 	done <"$1"
 	[ -n "$last" ] || return $((1 - bare))
-	last=${last%"$TFTP_CR"}
-	last=${last##*"$TFTP_CR"}
+	last=${last%"$CR"}
+	last=${last##*"$CR"}
 	# The percentage is the last one on the line: a file name may hold a % too.
 	TFTP_PERCENT=${last%"%"*}
 	TFTP_PERCENT=${TFTP_PERCENT##* }
