@@ -191,24 +191,44 @@ fetch_first() {
 	fi
 	echo 0 >"$count" || return 2
 	(
-		# Stopped by transfer_watch (TERM): the running tftp goes too.
-		trap 'kill "$child" 2>/dev/null; exit 124' TERM
-		misses=0
+		# Stopped by transfer_watch (TERM): the running tftp goes too, and the misses
+		# so far are told. Otherwise they are told once, at the end: no file written
+		# per miss.
+		trap 'kill "$child" 2>/dev/null; echo "$misses" >"$count"; exit 124' TERM
+		misses=0 status=1
 		for location; do
-			shown_set "$location"
-			debug "trying $what $SHOWN"
 			loc_split "$location"
-			debug "tftp $LOC_HOST: get $LOC_PATH"
+			if [ "$PXE_VERBOSITY" -ge 2 ]; then
+				shown_set "$location"
+				debug "trying $what $SHOWN"
+				debug "tftp $LOC_HOST: get $LOC_PATH"
+			fi
 			# shellcheck disable=SC2086 # bs is two words or none
 			tftp -g $bs -r "$LOC_PATH" -l "$local_file" "$LOC_HOST" 2>"$WORK/tftp.err" &
 			child=$!
-			wait "$child" && exit 0
-			fetch_tftp_error <"$WORK/tftp.err"
-			case $FETCH_ERROR in *"server error"*) ;; *) exit 2 ;; esac
+			if wait "$child"; then
+				status=0
+				break
+			fi
+			# A miss is busybox's one line "tftp: server error: (1) File not found": its
+			# first line says so (the whole complaint is read only when it does not).
+			line=
+			read -r line <"$WORK/tftp.err"
+			case $line in
+			*"server error"*) ;;
+			*)
+				fetch_tftp_error <"$WORK/tftp.err"
+				case $FETCH_ERROR in *"server error"*) ;; *)
+					status=2
+					break
+					;;
+				esac
+				;;
+			esac
 			misses=$((misses + 1))
-			echo "$misses" >"$count"
 		done
-		exit 1
+		echo "$misses" >"$count"
+		exit "$status"
 	) &
 	transfer_watch $! "$local_file" 0 "$what"
 	status=$?

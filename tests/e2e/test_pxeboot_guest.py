@@ -135,7 +135,7 @@ ip -4 addr show dev eth0 >{work}/addr
 ip -4 route >{work}/route
 busybox sh -c '. {state}/dhcp.env; printf "%s\\n" "$pxeconffile" "$tftp" "$boot_file"' \
     >{work}/sourced
-strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
+strace -f -q -qq -e trace=execve,openat -e signal=none -o {work}/execs \
     busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
 echo "pxeboot=$?" >>{work}/status
 """
@@ -197,6 +197,10 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     started = re.findall(r'execve\("[^"]*/([^/"]+)"', (work / "execs").read_text())
     assert started.count("tftp") == 14, started
     assert started.count("stat") == 4, started
+    # The config search's count of misses (10 here) is written once at its end, not once
+    # a miss (plus the 0 written before it begins).
+    traced = (work / "execs").read_text()
+    assert len(re.findall(r'openat\([^)]*fetch\.misses", O_WRONLY\|O_CREAT\|O_TRUNC', traced)) == 2
 
     # kexec is not on the host: the script stops there, after saying what it would boot.
     out = (work / "pxeboot.out").read_text()
@@ -325,3 +329,55 @@ def test_early_boot_script_waits_for_the_lease(tmp_path: Path, applets: Path,
         assert (work / "state").read_text() == "waiting\nrc=1\n"
         assert "pxeboot: TFTP server 127.0.0.9 (from siaddr)" in out
         assert "no configuration file" in out or "cannot fetch config" in out, out
+
+
+# A TFTP server on the namespace's loopback, and the boot script with a lease of its own.
+LOOPBACK_BOOT = """\
+{ip} link set lo up
+{python} {tftp_server} {tftp_root} 127.0.0.1 >{work}/tftp.log 2>&1 </dev/null &
+tftpd=$!
+sleep 0.5
+busybox sh {pxeboot} >{work}/pxeboot.out 2>&1
+echo $? >{work}/status
+kill $tftpd
+"""
+
+
+@pytest.mark.parametrize(("kernel", "said"), [
+    (b"<html><body>404</body></html>" + bytes(70000),
+     "error: kernel 'vmlinuz' is not an s390 kernel image: it starts with '<', like an HTML "
+     "page (an error page served as the file?)"),
+    (s390_kernel(max_cmdline=64),
+     "error: the command line of label 'linux' is 90 bytes, but kernel 'vmlinuz' accepts at "
+     "most 63 (its max_command_line_size at 0x10430 is 64, with the NUL): not booted"),
+], ids=["not-a-kernel", "command-line-too-long"])
+def test_a_kernel_refused_beside_the_initrd_ends_the_boot_with_its_own_words(
+        tmp_path: Path, applets: Path, namespace: list[str], kernel: bytes, said: str) -> None:
+    # Over TFTP the kernel's checks run while the first initrd part arrives; they are
+    # settled before a word of that part, so the boot ends as it did when they ran first:
+    # the same error, once, nothing of the initrd said, no second part asked for.
+    state, tftp_root = tmp_path / "state", tmp_path / "tftp"
+    (tftp_root / "pxelinux.cfg").mkdir(parents=True)
+    state.mkdir()
+    (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.1'\n"
+                                    "boot_file='pxelinux.0'\nmac='02:00:00:00:00:01'\n")
+    (tftp_root / "pxelinux.cfg" / "default").write_text(
+        "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n INITRD big.img,b.img\n"
+        " APPEND " + "x" * 50 + "\n")
+    (tftp_root / "vmlinuz").write_bytes(kernel)
+    (tftp_root / "big.img").write_bytes(b"a" * (6 << 20))  # > PXE_PROGRESS_MIN_MB
+    (tftp_root / "b.img").write_bytes(b"b" * 10)
+    root = render({"state_dir": str(state), "on_failure": "poweroff"}, tmp_path / "root")
+    (tmp_path / "boot.sh").write_text(LOOPBACK_BOOT.format(
+        ip=IPROUTE, python=sys.executable, tftp_server=TFTP_SERVER, tftp_root=tftp_root,
+        work=tmp_path, pxeboot=root / "sbin" / "pxeboot"))
+    subprocess.run([*namespace, str(tmp_path / "boot.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)
+    out = (tmp_path / "pxeboot.out").read_text()
+    assert (tmp_path / "status").read_text().strip() == "1", out
+    assert out.count(said) == 1, out
+    assert "big.img" not in out and "initrd" not in out.split(said)[0].split("booting")[-1], out
+    requests = [line.split()[1] for line in (tmp_path / "tftp.log").read_text().splitlines()
+                if line.startswith("RRQ")]
+    # The first part was asked for beside the checks; the boot ended before the second.
+    assert requests[-2:] == ["vmlinuz", "big.img"], requests
