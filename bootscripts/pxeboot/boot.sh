@@ -2,9 +2,7 @@
 # boot.sh: the chosen entry's files, and the hand-over to the kernel.
 #
 # Exports: boot_fetch    fetches ENTRY_KERNEL into $WORK/kernel, checks it is an s390
-#                        kernel image whose command line area holds APPEND_LINE (over
-#                        TFTP in the background while the first initrd part arrives, and
-#                        settled before a word of it: boot_check_beside), then
+#                        kernel image whose command line area holds APPEND_LINE, then
 #                        the INITRDS, in order, into one $WORK/initrd (each but the last
 #                        zero-padded to 4 KiB, as syslinux does; an empty one is
 #                        refused), each written straight into it: an installer's initrd
@@ -14,8 +12,6 @@
 #                        the ones before them are checked; sets KERNEL_NAME,
 #                        INITRD_NAMES (one per line, as shown), INITRD_FILE (empty
 #                        without initrds) and KERNEL_CMDLINE_MAX;
-#          kernel_check_end  settles that background check (transfer.sh's
-#                        TRANSFER_BESIDE): on its failure, exits with its words;
 #          kernel_check FILE NAME [SIZE]  dies unless FILE (of SIZE bytes, when known)
 #                        is an s390 kernel image (the marks
 #                        composer/image/s390.py checks: 0x08..0x17 and S390EP at
@@ -41,7 +37,7 @@
 #          kernel has kexec_file_load); verify_file verify_plan (verify.sh), url_plan
 #          url_plan_reset url_batch_stop (fetch-url.sh), FETCH_BACKEND (fetch.sh).
 #          boot_fetch runs in a subshell of its own (console.sh): it sets that
-#          subshell's EXIT trap.
+#          subshell's EXIT trap (which also ends a ticker left paused, transfer.sh).
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -110,15 +106,11 @@ kernel_check() {
 	[ "$KERNEL_CMDLINE_MAX" -le "$KERNEL_ARG_MAX" ] || KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
 }
 
-# boot_check_beside KERNEL_LOCATION: true when the kernel's checks may run beside the
-# first initrd part's transfer (kernel_check_begin): a kernel and a first initrd part by
-# TFTP (no URL, not the dry run, whose copy has no watch to settle them in). Over TFTP the guest's CPU shares out
-# between the od processes and busybox tftp, which waits for each block: the initrd takes
-# no longer for them (the probe in BENCHMARKS.md, round 3e). A URL boot keeps its order
-# (its initrd is on its way in curl's batch already).
-boot_check_beside() {
-	[ "$FETCH_BACKEND" = tftp ] && [ "${PXE_KERNEL_CHECK:-1}" != 0 ] && [ -n "$INITRD_FILE" ] ||
-		return 1
+# boot_ticker_keep KERNEL_LOCATION: true when the kernel's transfer_watch may leave its
+# ticker paused for the first initrd part's (TRANSFER_TICKER_KEEP): both by TFTP, the one
+# after the other in this shell. A URL's ticker is fetch-url.sh's to hand on.
+boot_ticker_keep() {
+	[ "$FETCH_BACKEND" = tftp ] && [ -n "$INITRD_FILE" ] || return 1
 	url_is "$1" && return 1
 	BOOT_FIRST_INITRD=
 	each_initrd boot_first_initrd
@@ -130,52 +122,6 @@ boot_first_initrd() {
 	[ -z "$BOOT_FIRST_INITRD" ] || return 0
 	resolve_set "$1"
 	BOOT_FIRST_INITRD=$RESOLVED
-}
-
-# kernel_check_begin NAME SIZE: kernel_check of $WORK/kernel and cmdline_check NAME in a
-# background subshell (KERNEL_CHECK_PID), its words (die's) in $WORK/kernel.check;
-# TRANSFER_BESIDE makes the next transfer_watch settle it (kernel_check_end) at its first
-# look or its end, before anything of that transfer is shown.
-kernel_check_begin() {
-	(
-		kernel_check "$WORK/kernel" "$KERNEL_NAME" "$2"
-		cmdline_check "$1"
-	) 2>"$WORK/kernel.check" &
-	KERNEL_CHECK_PID=$!
-	TRANSFER_BESIDE=kernel_check_end
-}
-
-# kernel_check_end [PID [WRITER]]: waits for kernel_check_begin's checks (none begun:
-# nothing to do). When they failed, the transfer PID running beside them (and its WRITER)
-# is stopped, their words are said, and this shell exits 1, as their die would have.
-# shellcheck disable=SC2120 # transfer_beside passes the transfer (TRANSFER_BESIDE)
-kernel_check_end() {
-	local status again line said=''
-	TRANSFER_BESIDE=
-	[ -n "${KERNEL_CHECK_PID-}" ] || return 0
-	while :; do
-		wait "$KERNEL_CHECK_PID"
-		status=$?
-		# Above 128: a ticker's signal (transfer_watch's USR1) ended the wait.
-		[ "$status" -gt 128 ] && kill -0 "$KERNEL_CHECK_PID" 2>/dev/null || break
-	done
-	if [ "$status" -gt 128 ]; then
-		wait "$KERNEL_CHECK_PID"
-		again=$?
-		[ "$again" = 127 ] || status=$again
-	fi
-	KERNEL_CHECK_PID=
-	[ "$status" != 0 ] || return 0
-	if [ -n "${1-}" ]; then
-		kill "$1" ${2:+"$2"} 2>/dev/null
-		wait "$1" 2>/dev/null
-	fi
-	while IFS= read -r line || [ -n "$line" ]; do
-		echo "$line" >&2
-		said=1
-	done <"$WORK/kernel.check"
-	[ -n "$said" ] || die "the check of kernel '$KERNEL_NAME' ended with status $status"
-	exit 1
 }
 
 # cmdline_check NAME: dies when APPEND_LINE does not fit the kernel's command line.
@@ -229,18 +175,17 @@ boot_fetch() {
 	# fetching its next files.
 	trap url_batch_stop EXIT
 	boot_plan "$location"
+	# A TFTP kernel's ticker is left paused for the first initrd part's watch (no fork
+	# for it; url_batch_stop, the EXIT trap, ends it should none come).
+	boot_ticker_keep "$location" && TRANSFER_TICKER_KEEP=1
 	fetch_required "$location" kernel "$WORK/kernel"
 	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 	shown_set "$location"
 	verify_file "$WORK/kernel" "$location" || die "kernel '$SHOWN' $VERIFY_ERROR"
 	KERNEL_NAME=$SHOWN
+	kernel_check "$WORK/kernel" "$KERNEL_NAME" "$size"
 	if [ -n "$ENTRY_LABEL" ]; then name="label '$ENTRY_LABEL'"; else name="'$ENTRY_KERNEL'"; fi
-	if boot_check_beside "$location"; then
-		kernel_check_begin "$name" "$size"
-	else
-		kernel_check "$WORK/kernel" "$KERNEL_NAME" "$size"
-		cmdline_check "$name"
-	fi
+	cmdline_check "$name"
 	INITRD_NAMES=
 	[ -n "$INITRD_FILE" ] || return 0
 	size=0
@@ -254,7 +199,7 @@ boot_fetch() {
 # pad the part before it to 4 KiB (the kernel skips them between concatenated archives);
 # boot_fetch's size, pad and before carry from one part to the next.
 boot_fetch_initrd() {
-	local location status
+	local location
 	if [ "$pad" -gt 0 ]; then
 		head -c "$pad" /dev/zero >>"$INITRD_FILE" || die "cannot write $INITRD_FILE"
 		size=$((size + pad))
@@ -264,15 +209,7 @@ boot_fetch_initrd() {
 	before=$size
 	# The file's size as counted here: fetch needs no stat for where the part begins.
 	FETCH_APPEND_SIZE=$size
-	fetch "$location" "$INITRD_FILE"
-	status=$?
-	# The kernel's check beside the first part is settled before a word of that part.
-	kernel_check_end
-	case $status in
-	0) ;;
-	1) die "initrd '$(shown "$location")' $FETCH_ERROR" ;;
-	*) die "cannot fetch initrd '$(shown "$location")' $FETCH_ERROR" ;;
-	esac
+	fetch_required "$location" initrd "$INITRD_FILE"
 	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 	shown_set "$location"
 	verify_file "$INITRD_FILE" "$location" "$before" ||

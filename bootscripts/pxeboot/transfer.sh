@@ -61,8 +61,7 @@
 # Content-Length (or FTP SIZE) announced, whatever the client made of it.
 # Reads:   PXE_PROGRESS_MIN_MB PXE_PROGRESS_STEP_MB PXE_FETCH_TIMEOUT PXE_MEMORY_RESERVE_MB
 #          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file),
-#          WORK (the ticker's FIFO, when there), TRANSFER_BESIDE (transfer_beside, below:
-#          work begun beside a transfer, settled at its first look or end).
+#          WORK (the ticker's FIFO, when there).
 
 TRANSFER_HELD=0
 BYTES_CAP=1125899906842624 # 2^50: 16 digits; 2^63 is 19
@@ -337,7 +336,6 @@ transfer_watch() {
 		fi
 	fi
 	TRANSFER_FINISH=$finish
-	[ -z "${TRANSFER_BESIDE-}" ] || transfer_beside
 	if [ "$status" = 0 ] && [ "$keep" = 1 ]; then
 		transfer_ticker_pause "$ticker"
 	else
@@ -381,25 +379,11 @@ transfer_watch() {
 	return "$status"
 }
 
-# transfer_beside: TRANSFER_BESIDE, a function naming work begun beside this transfer that
-# must be settled before anything of the transfer is shown (boot.sh's kernel check beside
-# the first initrd part), run once, at the first look or at the end, with the transfer's
-# PID and WRITER: should it end the boot (exit), it stops them, and the ticker is in
-# TRANSFER_TICKER for the EXIT trap (url_batch_stop) to end.
-transfer_beside() {
-	local beside=$TRANSFER_BESIDE
-	TRANSFER_BESIDE=
-	TRANSFER_TICKER=$ticker
-	"$beside" "$pid" "$writer"
-	TRANSFER_TICKER=
-}
-
 # transfer_check: one look at the running transfer, in transfer_watch's variables:
 # headers, sizes, the memory check, the stall timeout, progress. False (status 124,
 # the transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
 transfer_check() {
 	local fits=''
-	[ -z "${TRANSFER_BESIDE-}" ] || transfer_beside
 	uptime_cs_set
 	now=$UPTIME_CS
 	if [ -n "$log" ] && { [ "$accounted" = 1 ] || curl_account_set "$log"; }; then
