@@ -35,9 +35,8 @@
 #          PXE_DRY_ENTRIES, PXE_KERNEL_CHECK (0: no kernel check, for tests serving
 #          stand-in kernels), PXE_KEXEC_FILE (yes, no, or empty: whether the image's
 #          kernel has kexec_file_load); verify_file verify_plan (verify.sh), url_plan
-#          url_plan_reset url_batch_stop (fetch-url.sh), FETCH_BACKEND (fetch.sh).
-#          boot_fetch runs in a subshell of its own (console.sh): it sets that
-#          subshell's EXIT trap (which also ends a ticker left paused, transfer.sh).
+#          url_plan_reset url_batch_stop (fetch-url.sh). boot_fetch runs in a subshell
+#          of its own (console.sh): it sets that subshell's EXIT trap.
 #
 # The command line limit is the booted kernel's own (its max_command_line_size at
 # 0x10430, big-endian u64; 0 on kernels before 5.16, which means 896), read from the
@@ -106,24 +105,6 @@ kernel_check() {
 	[ "$KERNEL_CMDLINE_MAX" -le "$KERNEL_ARG_MAX" ] || KERNEL_CMDLINE_MAX=$KERNEL_ARG_MAX
 }
 
-# boot_ticker_keep KERNEL_LOCATION: true when the kernel's transfer_watch may leave its
-# ticker paused for the first initrd part's (TRANSFER_TICKER_KEEP): both by TFTP, the one
-# after the other in this shell. A URL's ticker is fetch-url.sh's to hand on.
-boot_ticker_keep() {
-	[ "$FETCH_BACKEND" = tftp ] && [ -n "$INITRD_FILE" ] || return 1
-	url_is "$1" && return 1
-	BOOT_FIRST_INITRD=
-	each_initrd boot_first_initrd
-	! url_is "$BOOT_FIRST_INITRD"
-}
-
-# boot_first_initrd NAME: the first part's location in BOOT_FIRST_INITRD (each_initrd).
-boot_first_initrd() {
-	[ -z "$BOOT_FIRST_INITRD" ] || return 0
-	resolve_set "$1"
-	BOOT_FIRST_INITRD=$RESOLVED
-}
-
 # cmdline_check NAME: dies when APPEND_LINE does not fit the kernel's command line.
 cmdline_check() {
 	[ "${#APPEND_LINE}" -lt "$KERNEL_CMDLINE_MAX" ] && return 0
@@ -175,9 +156,6 @@ boot_fetch() {
 	# fetching its next files.
 	trap url_batch_stop EXIT
 	boot_plan "$location"
-	# A TFTP kernel's ticker is left paused for the first initrd part's watch (no fork
-	# for it; url_batch_stop, the EXIT trap, ends it should none come).
-	boot_ticker_keep "$location" && TRANSFER_TICKER_KEEP=1
 	fetch_required "$location" kernel "$WORK/kernel"
 	size=$FETCH_SIZE # before verify_file: fetching a signature sets FETCH_SIZE too
 	shown_set "$location"

@@ -34,8 +34,7 @@
 #          ([fd77::1]::path, url.sh's loc_split).
 #          url_batch_next, url_batch_stop, URL_BATCH_PID (fetch-url.sh): a file a
 #          running curl already fetches is taken from it, any other fetch stops that
-#          curl first (and a ticker left paused, transfer.sh's TRANSFER_TICKER, unless
-#          this fetch is no URL and no curl runs: that one's watch takes it over). FETCH_APPEND_SIZE: in append mode, LOCAL's size as the caller
+#          curl first. FETCH_APPEND_SIZE: in append mode, LOCAL's size as the caller
 #          counted it (boot.sh's initrd parts), which spares a stat unless a curl was
 #          stopped; one fetch uses it and clears it.
 # Another backend is a function fetch_via_NAME SERVER PATH LOCAL with the same results
@@ -123,7 +122,7 @@ url_masked_set() {
 }
 
 fetch() {
-	local status before=0 after known=${FETCH_APPEND_SIZE-} ticker
+	local status before=0 after known=${FETCH_APPEND_SIZE-}
 	FETCH_APPEND_SIZE=
 	if url_batch_next "$1" "$2"; then
 		# On its way already, in a curl fetching several planned files (fetch-url.sh):
@@ -133,15 +132,7 @@ fetch() {
 	else
 		# A curl stopped here may have written to LOCAL: then its size is looked at.
 		[ -z "$URL_BATCH_PID" ] || known=
-		# A ticker the TFTP file before left paused for this one (boot.sh: the kernel's,
-		# for its first initrd part) goes on to this watch; any other is stopped here.
-		ticker=
-		if [ -z "$URL_BATCH_PID" ] && ! url_is "$1"; then
-			ticker=${TRANSFER_TICKER-}
-			TRANSFER_TICKER=
-		fi
 		url_batch_stop
-		TRANSFER_TICKER=$ticker
 		if [ "${FETCH_APPEND:-0}" = 1 ]; then
 			if is_uint "$known"; then
 				before=$known
