@@ -44,20 +44,32 @@ fail() {
 # --- kernel file systems and console -----------------------------------------------------
 
 mount_fs() {
+	local mounted=''
 	# The image has them: no mkdir process unless one is missing.
 	[ -d /dev ] && [ -d /proc ] && [ -d /sys ] && [ -d /run ] && [ -d /tmp ] ||
 		mkdir -p /dev /proc /sys /run /tmp
+	# The image's etc/fstab lists the five file systems below: one mount process mounts
+	# them all (busybox mount -a; each mount is a process, ~10 ms under TCG). Only in a
+	# fresh boot (no proc yet): mount -a leaves out what is mounted already, and an init
+	# started where proc is (a namespace) mounts over it, as it always did. When mount -a
+	# fails (or there is no such file), all five are mounted one by one as below, so that
+	# a failure is reported as it always was (one that mount -a made is mounted again
+	# over itself: harmless, and only then).
+	[ ! -e /proc/self ] && [ -r "$PXE_ROOT/etc/fstab" ] &&
+		mount -a -T "$PXE_ROOT/etc/fstab" 2>/dev/null && mounted=1
 	# The archive's own /dev/console gave us a console so far; devtmpfs has the rest.
-	mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev ||
+	[ -n "$mounted" ] || mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev ||
 		echo "init: warning: cannot mount devtmpfs on /dev; keeping the image's /dev"
 	# A failed redirection of a plain exec would end PID 1 (and panic the kernel): `command`
 	# keeps the shell (no subshell to try it first: a fork is ~5 ms under TCG).
 	[ ! -c /dev/console ] || command exec </dev/console >/dev/console 2>&1 ||
 		echo "init: warning: cannot open /dev/console; keeping the image's console"
-	mount -t proc -o nosuid,nodev,noexec proc /proc || fail "cannot mount proc on /proc" || return 1
-	mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fail "cannot mount sysfs on /sys" || return 1
-	mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run || fail "cannot mount tmpfs on /run" || return 1
-	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount tmpfs on /tmp" || return 1
+	if [ -z "$mounted" ]; then
+		mount -t proc -o nosuid,nodev,noexec proc /proc || fail "cannot mount proc on /proc" || return 1
+		mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fail "cannot mount sysfs on /sys" || return 1
+		mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run || fail "cannot mount tmpfs on /run" || return 1
+		mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || fail "cannot mount tmpfs on /tmp" || return 1
+	fi
 	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 	return 0
 }
@@ -218,7 +230,7 @@ dhcp() {
 	for interface in $candidates; do
 		tried="$tried $interface"
 		nic_ipv6_early "$interface"
-		ip link set dev "$interface" up || { warn "cannot bring $interface up"; continue; }
+		nic_up "$interface" || { warn "cannot bring $interface up"; continue; }
 		for family in $families; do
 			what=DHCP
 			[ "$family" = 6 ] && what=DHCPv6
@@ -335,7 +347,11 @@ early_start() {
 	LEASE_FIFO=$PXE_STATE_DIR/lease.fifo
 	# With pxeboot's work directory (pxeboot.sh's WORK): one mkdir process for both.
 	[ -d "$PXE_STATE_DIR/files" ] || mkdir -p "$PXE_STATE_DIR/files" || return 1
-	[ -p "$LEASE_FIFO" ] || mkfifo -m 0600 "$LEASE_FIFO" 2>/dev/null || return 1
+	# With the FIFOs pxeboot's transfer_prepare would make in its WORK (the ticker's and
+	# curl's), so that it starts no mkfifo of its own: one process for the three.
+	[ -p "$LEASE_FIFO" ] || mkfifo -m 0600 "$LEASE_FIFO" "$PXE_STATE_DIR/files/ticker.fifo" \
+		"$PXE_STATE_DIR/files/curl.fifo" 2>/dev/null
+	[ -p "$LEASE_FIFO" ] || return 1
 	# `command`: a failed redirection of exec would end the shell, PID 1.
 	command exec 3<>"$LEASE_FIFO" || return 1
 	# The console stays its input (an asynchronous command's is /dev/null otherwise).

@@ -213,6 +213,69 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
     assert "kexec -l failed to load kernel s390x/vmlinuz" in out
 
 
+# `/init boot`: modules (none), the interface, the early boot script, DHCP and the boot,
+# as PID 1 runs them, under strace.
+INIT_BOOT = """\
+set -e
+mount -t sysfs sysfs /sys
+{ip} link set lo up
+{ip} link add eth0 type veth peer name srv0
+{ip} link set srv0 up
+{ip} addr add 10.0.2.2/24 dev srv0
+: > {work}/leases
+busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
+udhcpd=$!
+{python} {tftp_server} {tftp_root} 10.0.2.2 >{work}/tftp.log 2>&1 </dev/null &
+tftpd=$!
+trap 'kill $udhcpd $tftpd' EXIT
+sleep 0.5
+set +e
+strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
+    busybox sh {init} boot >{work}/init.out 2>&1
+echo "init=$?" >{work}/status
+ls -l {state}/files >{work}/files
+"""
+
+
+def test_init_boot_brings_the_link_up_and_makes_the_fifos_with_few_processes(
+        tmp_path: Path, applets: Path, namespace: list[str]) -> None:
+    """`/init boot` up to the lease starts only the processes it needs: the interface
+    comes up by its sysfs flags (the lease's address and route are the only `ip`
+    processes), and the early boot script's lease FIFO and its work FIFOs (the
+    ticker's, curl's) are made by one mkfifo; the boot goes on to the download as
+    before (no kexec on the host: it ends there)."""
+    work, state, tftp_root = tmp_path / "work", tmp_path / "state", tmp_path / "tftp"
+    for directory in (work, tftp_root / "s390x" / "pxelinux.cfg"):
+        directory.mkdir(parents=True)
+    root = render({"state_dir": str(state), "dhcp_timeout": 1, "dhcp_retries": 3,
+                   "tftp_retry_delay": 0, "resolv_conf": str(work / "resolv.conf"),
+                   "modules": []}, tmp_path / "root")
+    (tftp_root / "s390x" / "pxelinux.cfg" / "default").write_text(
+        "DEFAULT linux\nLABEL linux\n KERNEL vmlinuz\n")
+    (tftp_root / "s390x" / "vmlinuz").write_bytes(s390_kernel())
+    (work / "udhcpd.conf").write_text(UDHCPD_CONF.format(work=work, conffile="none"))
+    (work / "run.sh").write_text(INIT_BOOT.format(
+        ip=IPROUTE, work=work, python=sys.executable, tftp_server=TFTP_SERVER,
+        tftp_root=tftp_root, init=root / "init", state=shlex.quote(str(state))))
+    subprocess.run([*namespace, str(work / "run.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin"}, capture_output=True)
+
+    out = (work / "init.out").read_text()
+    assert (work / "status").read_text().split() == ["init=1"], out
+    assert "init: DHCP on eth0" in out
+    assert "udhcpc: bound: eth0 10.0.2.15/24 router 10.0.2.2, server 10.0.2.2" in out
+    assert "pxeboot: TFTP server 10.0.2.2 (from option 66 (tftp))" in out
+    assert "kexec -l failed to load kernel s390x/vmlinuz" in out
+    assert "init: boot failed: boot script /sbin/pxeboot ended" in out
+    started = re.findall(r'execve\("[^"]*/([^/"]+)"', (work / "execs").read_text())
+    assert started.count("ip") == 2, started
+    assert started.count("mkfifo") == 1, started
+    assert started.count("mkdir") == 1, started
+    fifos = [line.split()[-1] for line in (work / "files").read_text().splitlines()
+             if line.startswith("p")]
+    assert sorted(fifos) == ["curl.fifo", "ticker.fifo"]
+
+
 def _mac(state: Path) -> str:
     for line in (state / "dhcp.env").read_text().splitlines():
         if line.startswith("mac="):
