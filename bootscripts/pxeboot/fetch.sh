@@ -372,8 +372,7 @@ tftp_short() {
 }
 
 fetch_via_tftp() {
-	local try=${FETCH_TRIED:-0} bs='' offset=0 status
-	TRANSFER_FD=
+	local try=${FETCH_TRIED:-0} bs='' offset=0
 	# fetch_first's failed request at this location was the first attempt.
 	FETCH_TRIED=0
 	if [ "$try" -gt 0 ]; then
@@ -391,19 +390,8 @@ fetch_via_tftp() {
 	while :; do
 		try=$((try + 1))
 		debug "tftp $1: get $2 (attempt $try of $PXE_TFTP_RETRIES)"
-		# In the background, for transfer.sh's progress lines and memory check. LOCAL is
-		# opened by this shell (fd 9) and is tftp's output: the watch reads what arrived
-		# from the shared position (TRANSFER_FD), no stat. Where it cannot be opened,
-		# tftp opens it itself and says why, as before.
+		# In the background, for transfer.sh's progress lines and memory check.
 		if [ "${FETCH_APPEND:-0}" = 1 ]; then
-			{ command exec 9>>"$3"; } 2>/dev/null && TRANSFER_FD=9
-		else
-			{ command exec 9>"$3"; } 2>/dev/null && TRANSFER_FD=9
-		fi
-		if [ -n "$TRANSFER_FD" ]; then
-			# shellcheck disable=SC2086 # bs is two words or none
-			tftp -g $bs -r "$2" -l - "$1" 2>"$WORK/tftp.err" >&9 &
-		elif [ "${FETCH_APPEND:-0}" = 1 ]; then
 			# shellcheck disable=SC2086 # bs is two words or none
 			tftp -g $bs -r "$2" -l - "$1" 2>"$WORK/tftp.err" >>"$3" &
 		else
@@ -411,9 +399,7 @@ fetch_via_tftp() {
 			tftp -g $bs -r "$2" -l "$3" "$1" 2>"$WORK/tftp.err" &
 		fi
 		transfer_watch $! "$3" "$offset" "$2"
-		status=$?
-		exec 9>&-
-		case $status in
+		case $? in
 		0)
 			# What arrived against what the server announced, as for HTTP and FTP.
 			# transfer_watch's size of it spares fetch a stat (FETCH_GOT).

@@ -61,9 +61,7 @@
 # Content-Length (or FTP SIZE) announced, whatever the client made of it.
 # Reads:   PXE_PROGRESS_MIN_MB PXE_PROGRESS_STEP_MB PXE_FETCH_TIMEOUT PXE_MEMORY_RESERVE_MB
 #          PXE_HTTP_REDIRECTS, PXE_MEMINFO (default /proc/meminfo: a test points it at a file),
-#          WORK (the ticker's FIFO, when there), TRANSFER_FD (for the next
-#          transfer_watch: a descriptor of this shell open on FILE and shared with the
-#          writer, whose position is what arrived: transfer_size_set).
+#          WORK (the ticker's FIFO, when there).
 
 TRANSFER_HELD=0
 BYTES_CAP=1125899906842624 # 2^50: 16 digits; 2^63 is 19
@@ -297,8 +295,6 @@ transfer_watch() {
 	local pid=$1 file=$2 offset=$3 name=$4 log=${5-} start now size=0 last=-1 quiet_since
 	local writer=${7-}
 	local total=- status length next=0 step min step_mb sized=1 ticker again finish accounted='' keep
-	local fd=${TRANSFER_FD-}
-	TRANSFER_FD=
 	min=$((${PXE_PROGRESS_MIN_MB:-4} * 1048576))
 	step_mb=$((${PXE_PROGRESS_STEP_MB:-10} * 1048576))
 	uptime_cs_set
@@ -368,7 +364,8 @@ transfer_watch() {
 			announced_facts "$log"
 		fi
 	else
-		transfer_size_set
+		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
+		size=$((size - offset))
 	fi
 	# What arrived against what was announced, whatever the client made of it.
 	if [ -n "$log" ]; then
@@ -382,25 +379,6 @@ transfer_watch() {
 	return "$status"
 }
 
-# transfer_size_set: what arrived (FILE's size less OFFSET) in size, in transfer_watch's
-# variables: with TRANSFER_FD (fd), the position of that descriptor of this shell, which
-# the writer shares (fetch_via_tftp: busybox tftp writes to it, the file opened by the
-# shell, for appending too: the position is then the file's end once a byte came), read
-# from /proc/self/fdinfo by the shell: no stat process (~6 ms under TCG) per look or at
-# the end; else stat.
-transfer_size_set() {
-	local key pos
-	if [ -n "$fd" ] && { read -r key pos _ <"/proc/self/fdinfo/$fd"; } 2>/dev/null &&
-		[ "$key" = pos: ] && is_uint "$pos"; then
-		# Opened for appending, it stays at 0 until the first write moves it to the end.
-		size=0
-		[ "$pos" -lt "$offset" ] || size=$((pos - offset))
-		return 0
-	fi
-	size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
-	size=$((size - offset))
-}
-
 # transfer_check: one look at the running transfer, in transfer_watch's variables:
 # headers, sizes, the memory check, the stall timeout, progress. False (status 124,
 # the transfer stopped, TRANSFER_ERROR set) when the transfer has to end.
@@ -412,7 +390,8 @@ transfer_check() {
 		# Ended, and curl said what came: no stat, no awk.
 		size=$ARRIVED
 	else
-		transfer_size_set
+		size=$(stat -c %s "$file" 2>/dev/null) || size=$offset
+		size=$((size - offset))
 		[ "$sized" = 1 ] || announced_facts "$log"
 	fi
 	if [ "$sized" = 0 ]; then
