@@ -114,7 +114,8 @@ opt tftp 10.0.2.2
 opt pxeconffile {conffile}
 """
 
-NETWORK = """\
+# The namespace's link and servers (udhcpd, the TFTP server), for both runs below.
+SERVERS = """\
 set -e
 mount -t sysfs sysfs /sys
 {ip} link set lo up
@@ -129,6 +130,9 @@ tftpd=$!
 trap 'kill $udhcpd $tftpd' EXIT
 sleep 0.5
 set +e
+"""
+
+NETWORK = SERVERS + """\
 busybox sh {init} net >{work}/init.out 2>&1
 echo "init=$?" >{work}/status
 ip -4 addr show dev eth0 >{work}/addr
@@ -213,21 +217,7 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
 
 # `/init boot`: modules (none), the interface, the early boot script, DHCP and the boot,
 # as PID 1 runs them, under strace.
-INIT_BOOT = """\
-set -e
-mount -t sysfs sysfs /sys
-{ip} link set lo up
-{ip} link add eth0 type veth peer name srv0
-{ip} link set srv0 up
-{ip} addr add 10.0.2.2/24 dev srv0
-: > {work}/leases
-busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
-udhcpd=$!
-{python} {tftp_server} {tftp_root} 10.0.2.2 >{work}/tftp.log 2>&1 </dev/null &
-tftpd=$!
-trap 'kill $udhcpd $tftpd' EXIT
-sleep 0.5
-set +e
+INIT_BOOT = SERVERS + """\
 strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
     busybox sh {init} boot >{work}/init.out 2>&1
 echo "init=$?" >{work}/status
