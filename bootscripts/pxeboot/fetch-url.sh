@@ -318,7 +318,8 @@ url_batch_stop() {
 	wait "$URL_BATCH_PID" 2>/dev/null
 	URL_BATCH_PID=''
 	# What it wrote that no reader took: gone, not read by the next process's readers (a
-	# ticker's sleep may hold the FIFO open a moment longer, and the pipe with it).
+	# ticker, or a sleep it started under dash, may hold the FIFO open a moment longer, and the
+	# pipe with it).
 	while IFS= read -r _; do :; done 2>/dev/null <&3
 	exec 3<&-
 	# The files it began and nobody took: nothing left behind, as after a failure.
