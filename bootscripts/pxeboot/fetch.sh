@@ -210,19 +210,14 @@ fetch_first() {
 				status=0
 				break
 			fi
-			# A miss is busybox's one line "tftp: server error: (1) File not found": its
-			# first line says so (the whole complaint is read only when it does not).
-			line=
-			read -r line <"$WORK/tftp.err"
-			case $line in
+			# A miss is busybox's "tftp: server error: (1) File not found"; anything else
+			# ends the search here.
+			fetch_tftp_error <"$WORK/tftp.err"
+			case $FETCH_ERROR in
 			*"server error"*) ;;
 			*)
-				fetch_tftp_error <"$WORK/tftp.err"
-				case $FETCH_ERROR in *"server error"*) ;; *)
-					status=2
-					break
-					;;
-				esac
+				status=2
+				break
 				;;
 			esac
 			misses=$((misses + 1))
