@@ -490,8 +490,8 @@ CONFIG_PARSE_AWK='
 		}
 		# The row of each label; its fields (SEP is in none: field() made it a blank) are
 		# also the shell variables CFG_L<i>_<name>, in the order of the row.
-		split("name kernel type hasappend append initrd ipappend menudefault menulabel " \
-			"menuhide haspasswd passwd help sepbefore disabled indent", lfield, " ")
+		nfields = split("name kernel type hasappend append initrd ipappend menudefault " \
+			"menulabel menuhide haspasswd passwd help sepbefore disabled indent", lfield, " ")
 		as_vars = n <= ENVIRON["PXE_LIMIT"] + 0
 		for (i = 1; i <= n; i++) {
 			row = field(lname[i]) SEP field(lkernel[i]) SEP ltype[i] SEP lhasappend[i] SEP \
@@ -502,7 +502,7 @@ CONFIG_PARSE_AWK='
 			print "L" SEP i SEP row
 			if (as_vars) {
 				split(row, f, SEP)
-				for (j = 1; j <= 16; j++) assign("CFG_L" i "_" lfield[j], f[j])
+				for (j = 1; j <= nfields; j++) assign("CFG_L" i "_" lfield[j], f[j])
 			}
 		}
 		if (as_vars) print "CFG_N=" n + 0 >vars
