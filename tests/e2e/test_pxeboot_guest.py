@@ -218,7 +218,7 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
 # `/init boot`: modules (none), the interface, the early boot script, DHCP and the boot,
 # as PID 1 runs them, under strace.
 INIT_BOOT = SERVERS + """\
-strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
+strace -f -q -qq -e trace=execve,setpriority -e signal=none -o {work}/execs \
     busybox sh {init} boot >{work}/init.out 2>&1
 echo "init=$?" >{work}/status
 ls -l {state}/files >{work}/files
@@ -230,8 +230,9 @@ def test_init_boot_brings_the_link_up_and_makes_the_fifos_with_few_processes(
     """`/init boot` up to the lease starts only the processes it needs: the interface
     comes up by its sysfs flags (the lease's address and route are the only `ip`
     processes), and the early boot script's lease FIFO and its work FIFOs (the
-    ticker's, curl's) are made by one mkfifo; the boot goes on to the download as
-    before (no kexec on the host: it ends there)."""
+    ticker's, curl's) are made by one mkfifo; that script runs at nice 19 (one renice),
+    so that reading its library leaves the CPU to udhcpc; the boot goes on to the
+    download as before (no kexec on the host: it ends there)."""
     work, state, tftp_root = tmp_path / "work", tmp_path / "state", tmp_path / "tftp"
     for directory in (work, tftp_root / "s390x" / "pxelinux.cfg"):
         directory.mkdir(parents=True)
@@ -259,6 +260,12 @@ def test_init_boot_brings_the_link_up_and_makes_the_fifos_with_few_processes(
     assert started.count("ip") == 2, started
     assert started.count("mkfifo") == 1, started
     assert started.count("mkdir") == 1, started
+    trace = (work / "execs").read_text().splitlines()
+    early = [line.split()[0] for line in trace if " execve(" in line and "--after-lease" in line]
+    assert len(early) == 1, trace
+    lowered = [line for line in trace if " setpriority(PRIO_PROCESS, " in line]
+    assert [line.split()[1:] for line in lowered] == [
+        ["setpriority(PRIO_PROCESS,", f"{early[0]},", "19)", "=", "0"]], lowered
     fifos = [line.split()[-1] for line in (work / "files").read_text().splitlines()
              if line.startswith("p")]
     assert sorted(fifos) == ["curl.fifo", "ticker.fifo"]
