@@ -7,6 +7,10 @@ The whole /init then runs for real as PID 1 of private PID, mount and network na
 the second only, no configuration on the TFTP server, on_failure retry. The console must
 show DHCP tried on the first card, a lease on the second, the boot failing, the wait of
 option 211 and the second round.
+
+Bringing a card up (nic_up: its sysfs flags, `ip` where sysfs refuses) runs in namespaces
+of its own; the fresh boot's mounts (one `mount -a` of the image's fstab, one by one when
+that fails) run in a PID 1 chrooted where nothing is mounted yet.
 """
 
 from __future__ import annotations
