@@ -22,11 +22,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, applet_links, rendered_variant
+from bootscripts import BUSYBOX, CARD_AND_UDHCPD, applet_links, rendered_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -87,6 +88,25 @@ def test_a_named_interface_is_the_only_one(tmp_path: Path) -> None:
     assert candidates(tmp_path, sysfs, "eth2") == ["eth2"]
 
 
+def console_until(process: subprocess.Popen[bytes], seen: Callable[[str], bool]) -> str:
+    """PROCESS's console (its stdout) until SEEN says so, it ends or 40 s pass; then the
+    process and all it started (its session) are killed."""
+    assert process.stdout is not None
+    console, deadline = "", time.monotonic() + 40
+    try:
+        while time.monotonic() < deadline and not seen(console):
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if ready:
+                data = os.read(process.stdout.fileno(), 65536)
+                if not data:
+                    break
+                console += data.decode(errors="replace")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return console
+
+
 UDHCPD_CONF = """\
 start 10.0.2.15
 end 10.0.2.15
@@ -143,19 +163,7 @@ def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -
                                 f"mount --bind {tmp_path} /mnt && exec {BUSYBOX} sh "
                                 "/mnt/work/pid1.sh"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
-    assert process.stdout is not None
-    console, deadline = "", time.monotonic() + 40
-    try:
-        while time.monotonic() < deadline and console.count("init: DHCP on eth0") < 2:
-            ready, _, _ = select.select([process.stdout], [], [], 0.5)
-            if ready:
-                data = os.read(process.stdout.fileno(), 65536)
-                if not data:
-                    break
-                console += data.decode(errors="replace")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    console = console_until(process, lambda console: console.count("init: DHCP on eth0") == 2)
     first_round = console.split("init: starting over")[0]
     assert first_round.index("init: DHCP on eth0") < first_round.index("init: DHCP on eth1"), \
         console
@@ -254,15 +262,7 @@ def test_a_card_that_is_not_there_fails_with_ips_own_words(tmp_path: Path) -> No
 # (no /proc/self: the fresh boot's path), the image's files under /image and the host's
 # /usr for busybox. A user namespace may mount proc, sysfs and tmpfs but not devtmpfs, so
 # the image's one `mount -a` of its fstab fails there, as any failed entry would.
-FRESH_PID1 = """\
-set -e
-mount --bind /usr {newroot}/usr
-{ip} link set lo up
-{ip} link add eth0 type veth peer name srv0
-{ip} link set srv0 up
-{ip} addr add 10.0.2.2/24 dev srv0
-: > {work}/leases
-busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
+FRESH_PID1 = "set -e\nmount --bind /usr {newroot}/usr\n" + CARD_AND_UDHCPD + """\
 sleep 0.3
 exec chroot {newroot} /usr/bin/busybox sh /image/init
 """
@@ -299,19 +299,7 @@ def test_a_fresh_boot_whose_mount_all_fails_mounts_one_by_one(tmp_path: Path,
     process = subprocess.Popen(["unshare", "-rnmpf", BUSYBOX, "sh", str(work / "pid1.sh")],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
-    assert process.stdout is not None
-    console, deadline = "", time.monotonic() + 40
-    try:
-        while time.monotonic() < deadline and "pxeboot: TFTP server" not in console:
-            ready, _, _ = select.select([process.stdout], [], [], 0.5)
-            if ready:
-                data = os.read(process.stdout.fileno(), 65536)
-                if not data:
-                    break
-                console += data.decode(errors="replace")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    console = console_until(process, lambda console: "pxeboot: TFTP server" in console)
     warning = "init: warning: cannot mount devtmpfs on /dev; keeping the image's /dev"
     assert console.count(warning) == 1, console
     assert "cannot mount proc" not in console and "cannot mount sysfs" not in console, console
