@@ -143,9 +143,11 @@ class Site:
 
 
 def run_site(tmp_path: Path, dnsmasq_lines: list[str], timeout: int = TIMEOUT,
-             retries: int = RETRIES) -> Site:
+             retries: int = RETRIES, init_sh: str | None = None) -> Site:
     """/init net (dhcp: auto, TIMEOUT s, RETRIES requests) against dnsmasq serving
-    DNSMASQ_LINES on the other end of the card's link."""
+    DNSMASQ_LINES on the other end of the card's link; INIT_SH, when given, is the /init
+    instead of this tree's (bench/dhcp_auto.py's "before": an older bootscripts/init.sh,
+    which the image holds as it is)."""
     if os.geteuid() != 0:
         pytest.skip("the site is two network namespaces: run as root (CI does)")
     if None in (IPROUTE, DHCPCD, DNSMASQ):
@@ -155,6 +157,8 @@ def run_site(tmp_path: Path, dnsmasq_lines: list[str], timeout: int = TIMEOUT,
     root = rendered_variant(tmp_path / "root", {
         "modules": [], "interface": "eth0", "dhcp": "auto", "dhcp_timeout": timeout,
         "dhcp_retries": retries, "resolv_conf": "/run/resolv.conf", "verbosity": 1})
+    if init_sh is not None:
+        (root / "init").write_text(init_sh)
     (work / "wire.py").write_text(WIRE)
     (work / "dnsmasq.conf").write_text(DNSMASQ_BASE.format(work=work)
                                        + "\n".join(dnsmasq_lines) + "\n")
