@@ -15,6 +15,18 @@ from under_test import compose
 BUSYBOX = shutil.which("busybox") or "/usr/bin/busybox"
 
 
+# Shell lines for a test's network namespace: the card eth0, its veth peer srv0 at
+# 10.0.2.2/24, and busybox udhcpd on it serving {work}/udhcpd.conf ({ip}: iproute2's ip).
+CARD_AND_UDHCPD = """\
+{ip} link set lo up
+{ip} link add eth0 type veth peer name srv0
+{ip} link set srv0 up
+{ip} addr add 10.0.2.2/24 dev srv0
+: > {work}/leases
+busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
+"""
+
+
 def applet_links(directory: Path) -> Path:
     """DIRECTORY (created) holding one link to busybox per applet it lists."""
     directory.mkdir(parents=True, exist_ok=True)

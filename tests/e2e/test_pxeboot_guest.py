@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, rendered_variant
+from bootscripts import BUSYBOX, CARD_AND_UDHCPD, rendered_variant
 from kernelfactory import s390_kernel
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "pxelinux.yaml"
@@ -115,15 +115,7 @@ opt pxeconffile {conffile}
 """
 
 # The namespace's link and servers (udhcpd, the TFTP server), for both runs below.
-SERVERS = """\
-set -e
-mount -t sysfs sysfs /sys
-{ip} link set lo up
-{ip} link add eth0 type veth peer name srv0
-{ip} link set srv0 up
-{ip} addr add 10.0.2.2/24 dev srv0
-: > {work}/leases
-busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
+SERVERS = "set -e\nmount -t sysfs sysfs /sys\n" + CARD_AND_UDHCPD + """\
 udhcpd=$!
 {python} {tftp_server} {tftp_root} 10.0.2.2 >{work}/tftp.log 2>&1 </dev/null &
 tftpd=$!
