@@ -234,7 +234,7 @@ ipv6_router_heard() {
 # when an IPv6 router has advertised on the card).
 dhcp() {
 	local arch_opt='' interface tried ipl boot_nic families step steps family what candidates
-	local requests again said
+	local requests again said more
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -254,6 +254,9 @@ dhcp() {
 	fi
 	ipl=$NIC_IPL
 	boot_nic=$NIC_OF
+	# auto's second DHCPv4 step: the DISCOVERs after the first.
+	more="$((PXE_DHCP_RETRIES - 1)) more request"
+	[ "$PXE_DHCP_RETRIES" = 2 ] || more="${more}s"
 	for interface in $candidates; do
 		tried="$tried $interface"
 		nic_ipv6_early "$interface"
@@ -268,10 +271,7 @@ dhcp() {
 			case $step in
 			6) what=DHCPv6 ;;
 			4first) requests=1 ;;
-			4rest)
-				requests=$((PXE_DHCP_RETRIES - 1))
-				again=" again, $requests more requests"
-				;;
+			4rest) requests=$((PXE_DHCP_RETRIES - 1)) again=" again, $more" ;;
 			esac
 			# said: the line before told what comes now.
 			if [ -n "$said" ]; then
@@ -296,7 +296,7 @@ dhcp() {
 				steps="6 4rest"
 			else
 				say "no DHCP lease on $interface within $PXE_DHCP_TIMEOUT s and no IPv6 router" \
-					"advertises there: DHCP again, $((PXE_DHCP_RETRIES - 1)) more requests"
+					"advertises there: DHCP again, $more"
 				said=1
 			fi
 		done
