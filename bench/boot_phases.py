@@ -24,7 +24,10 @@ running.
 Boots alternate (before, after, floor) round by round, so load from other users of the
 machine hits all alike; tables show medians. "Our own work" is Run /init -> the boot
 script's "starting kernel" minus the time receiving bytes (kernel and initrd sizes at
-the rate of the kernel's progress line). Nothing is written into the repository unless
+the rate of the kernel's progress line). That work includes TCG translating guest code
+again after each flush of its cache (16 MB, as `compose boot`; about every half second of
+the boot script): --tcg-flushes counts the flushes of each boot's window from QEMU's
+monitor (bench/tcg_jit.py) and adds a row. Nothing is written into the repository unless
 --write names a file (an IPv6-only run writes between markers of its own).
 
 The IPv6 rows (--protocols ipv6-tftp, ipv6-http) boot the same three images on an
@@ -80,6 +83,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 import composer.qemu.boot as qemu_boot  # noqa: E402
 from bench.report import splice  # noqa: E402
+from bench.tcg_jit import FlushWatch, flushes_between, monitor  # noqa: E402
 from composer.errors import ComposerError  # noqa: E402
 from composer.qemu.boot import Site, boot_image  # noqa: E402
 from composer.qemu.lab import NATIVE, Lab, check_lab_tools  # noqa: E402
@@ -164,6 +168,9 @@ def phases(lines: list[tuple[float, str]], sizes: int) -> dict[str, float]:
             assert match is not None
             result["rate"] = float(match.group(1))
     result["init to kexec"] = stamps["initrd, kexec"] - stamps["our kernel"]
+    flushes = flushes_between(lines, stamps["our kernel"], stamps["initrd, kexec"])
+    if flushes is not None:
+        result["tcg flushes"] = flushes
     result["receiving"] = sizes / MIB / result["rate"]
     result["own work"] = result["init to kexec"] - result["receiving"]
     return result
@@ -255,10 +262,11 @@ class LabBoots:
 
 
 def boot(root: Path, expect: str, timeout: float, log: Path | None,
-         lab_http: Path | None = None, lab: LabBoots | None = None) -> list[tuple[float, str]]:
+         lab_http: Path | None = None, lab: LabBoots | None = None,
+         jit: Path | None = None) -> list[tuple[float, str]]:
     """One boot on QEMU's user network, or with LAB_HTTP (nginx's root) in an IPv6-only
     lab made for it (tried again as LAB says); its clock starts when QEMU does, after the
-    lab is up."""
+    lab is up. With JIT (a socket path) its lines include TCG's flush counts (tcg_jit)."""
     tries = 1 + (lab.retries if lab is not None and lab_http is not None else 0)
     for attempt in range(1, tries + 1):
         with contextlib.ExitStack() as stack:
@@ -270,8 +278,15 @@ def boot(root: Path, expect: str, timeout: float, log: Path | None,
                 timeout = lab.timeout if lab is not None else timeout
                 stack.enter_context(nic_options(lab.nic if lab is not None else ""))
             console = StampedConsole()
+            watch = None
+            if jit is not None:
+                jit.unlink(missing_ok=True)
+                stack.enter_context(monitor(jit))
+                watch = stack.enter_context(FlushWatch(jit))
             result = boot_image(root / "pxelinux.0", tftp_dir=root, expect=expect,
                                 timeout=timeout, console=console, site=site)
+        if watch is not None:
+            console.lines = sorted(console.lines + watch.lines(console.start))
         text = "".join(f"{t:8.3f} {line}\n" for t, line in console.lines)
         if lab is not None and lab_http is not None:
             lab.total += 1
@@ -333,7 +348,8 @@ def tables(results: dict[str, list[dict[str, float]]], floors: list[dict[str, fl
             "| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(kinds)]
 
     def row(label: str, ends: str, key: str, unit: str = "s", digits: int = 2) -> None:
-        cells = [f"{median([r[key] for r in results[k]]):.{digits}f} {unit}" for k in kinds]
+        cells = [f"{median([r[key] for r in results[k]]):.{digits}f} {unit}".rstrip()
+                 for k in kinds]
         rows.append(f"| {label} | {ends} | " + " | ".join(cells) + " |")
 
     for name, ends, _ in PHASES:
@@ -342,6 +358,9 @@ def tables(results: dict[str, list[dict[str, float]]], floors: list[dict[str, fl
     row("receiving bytes", "5.8 MB at the kernel's rate", "receiving")
     row("**our own work**", "the rest", "own work")
     row("kernel transfer rate", "progress line", "rate", "MB/s", 1)
+    if all("tcg flushes" in r for k in kinds for r in results[k]):
+        row("TCG cache flushes (`--tcg-flushes`)", "Run /init → starting kernel",
+            "tcg flushes", "", 1)
     rows.append("")
     keys = sorted({key for floor in floors for key in floor},
                   key=lambda k: (k.startswith("ipv6"), "http" in k, len(k), k))
@@ -421,6 +440,10 @@ def main() -> None:
                         help="TCG's translation cache in MB (default 16, as `compose boot`; "
                              "a bigger one is not flushed during the boot script, but makes "
                              "the second kernel's start slower)")
+    parser.add_argument("--tcg-flushes", action="store_true",
+                        help="count TCG's translation cache flushes in each boot's window "
+                             "(QEMU's monitor, `info jit`, asked 10 times a second: see "
+                             "bench/tcg_jit.py) and add a row for them")
     parser.add_argument("--logs", type=Path, metavar="DIR",
                         help="keep each boot's time-stamped console in DIR")
     parser.add_argument("--write", type=Path, metavar="FILE",
@@ -441,6 +464,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="composer-boot-phases-") as scratch_name, \
             tcg_cache(args.tb_size):
         scratch = Path(scratch_name)
+        jit = scratch / "monitor.sock" if args.tcg_flushes else None
         files = scratch / "files"
         files.mkdir()
         shutil.copy(next((args.sysroot / "boot").glob("vmlinuz-*")), files / "vmlinuz")
@@ -480,12 +504,14 @@ def main() -> None:
                 for kind, (root, ipv6) in roots.items():
                     log = args.logs / f"{run + 1}-{root.name}.log" if args.logs else None
                     lines = boot(root, MARKER, args.timeout, log, files if ipv6 else None,
-                                 lab)
+                                 lab, jit)
                     results[kind].append(phases(lines, sizes))
                     figures = results[kind][-1]
+                    flushes = (f", {figures['tcg flushes']:.0f} TCG flushes"
+                               if "tcg flushes" in figures else "")
                     print(f"round {run + 1} {kind}: init->kexec {figures['init to kexec']:.2f}"
                           f" s, own work {figures['own work']:.2f} s, "
-                          f"{figures['rate']:.1f} MB/s", file=sys.stderr)
+                          f"{figures['rate']:.1f} MB/s{flushes}", file=sys.stderr)
                 floor: dict[str, float] = {}
                 for ipv6, root in floor_roots.items():
                     log = args.logs / f"{run + 1}-{root.name}.log" if args.logs else None
