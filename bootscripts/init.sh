@@ -107,16 +107,21 @@ client_arch_hex() {
 
 # dhcp_families: which DHCP to run, in order, in FAMILIES: 4 (udhcpc), 6 (dhcpcd: DHCPv6
 # and SLAAC). The firmware leaves no trace of the family it booted over, so "auto" tries
-# IPv4 first, but only one request of it before a look at IPv6: 4first (udhcpc's first
-# request alone), then 4rest (its others) and 6, or, when an IPv6 router has advertised
-# on the link by then, 6 and 4rest (see dhcp). An IPv4 site's lease comes from that first
-# request, as before; an IPv6-only site's DHCPv6 begins after one dhcp_timeout, not
-# after all dhcp_retries of them (15 s with the stock 5 x 3 s).
+# IPv4 first, but only its first DHCP_FIRST requests before a look at IPv6: 4first (those
+# requests), then 4rest (the others) and 6, or, when an IPv6 router has advertised on the
+# link by then, 6 and 4rest (see dhcp). The first look spans at least DHCP4_PATIENCE
+# seconds (4: dnsmasq checks a new address by ping for up to 3 s before it offers it,
+# busybox udhcpd by ARP for 2 s), so that an IPv4 server's first answer, late as it may
+# be, is still taken by the one udhcpc, as before. An IPv6-only site's DHCPv6 begins
+# after 2 x 3 s with the stock dhcp_timeout, not after all dhcp_retries (15 s).
+DHCP4_PATIENCE=4
 dhcp_families() {
 	case $PXE_DHCP in
 	auto | '')
-		FAMILIES="4 6"
-		[ "$PXE_DHCP_RETRIES" -le 1 ] || FAMILIES="4first 4rest 6"
+		FAMILIES="4 6" DHCP_FIRST=$PXE_DHCP_RETRIES
+		[ "$PXE_DHCP_TIMEOUT" -ge 1 ] &&
+			DHCP_FIRST=$(((DHCP4_PATIENCE + PXE_DHCP_TIMEOUT - 1) / PXE_DHCP_TIMEOUT))
+		[ "$DHCP_FIRST" -ge "$PXE_DHCP_RETRIES" ] || FAMILIES="4first 4rest 6"
 		;;
 	ipv4 | dhcp | 4) FAMILIES=4 ;;
 	ipv6 | dhcp6 | 6) FAMILIES=6 ;;
@@ -234,7 +239,7 @@ ipv6_router_heard() {
 # when an IPv6 router has advertised on the card).
 dhcp() {
 	local arch_opt='' interface tried ipl boot_nic families step steps family what candidates
-	local requests again said more
+	local requests again said more first_wait
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -254,9 +259,10 @@ dhcp() {
 	fi
 	ipl=$NIC_IPL
 	boot_nic=$NIC_OF
-	# auto's second DHCPv4 step: the DISCOVERs after the first.
-	more="$((PXE_DHCP_RETRIES - 1)) more request"
-	[ "$PXE_DHCP_RETRIES" = 2 ] || more="${more}s"
+	# auto's second DHCPv4 step: the DISCOVERs after the first DHCP_FIRST.
+	more="$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1})) more request"
+	[ "$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1}))" = 1 ] || more="${more}s"
+	first_wait=$((${DHCP_FIRST:-1} * PXE_DHCP_TIMEOUT))
 	for interface in $candidates; do
 		tried="$tried $interface"
 		nic_ipv6_early "$interface"
@@ -270,8 +276,8 @@ dhcp() {
 			what=DHCP requests=$PXE_DHCP_RETRIES again=''
 			case $step in
 			6) what=DHCPv6 ;;
-			4first) requests=1 ;;
-			4rest) requests=$((PXE_DHCP_RETRIES - 1)) again=" again, $more" ;;
+			4first) requests=$DHCP_FIRST ;;
+			4rest) requests=$((PXE_DHCP_RETRIES - DHCP_FIRST)) again=" again, $more" ;;
 			esac
 			# said: the line before told what comes now.
 			if [ -n "$said" ]; then
@@ -291,11 +297,11 @@ dhcp() {
 			elif ipv6_router_heard "$interface"; then
 				# IPv6-only sites advertise a router, and DHCPv6 is what they answer; the
 				# rest of DHCPv4 waits for DHCPv6 to fail (steps were "4rest 6").
-				say "no DHCP lease on $interface within $PXE_DHCP_TIMEOUT s; an IPv6 router" \
+				say "no DHCP lease on $interface within $first_wait s; an IPv6 router" \
 					"advertises there: DHCPv6 first"
 				steps="6 4rest"
 			else
-				say "no DHCP lease on $interface within $PXE_DHCP_TIMEOUT s and no IPv6 router" \
+				say "no DHCP lease on $interface within $first_wait s and no IPv6 router" \
 					"advertises there: DHCP again, $more"
 				said=1
 			fi

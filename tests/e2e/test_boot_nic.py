@@ -151,9 +151,7 @@ def test_dhcp_on_the_next_card_and_option_211_between_attempts(tmp_path: Path) -
     work, tftp_root = tmp_path / "work", tmp_path / "tftp"
     work.mkdir()
     tftp_root.mkdir()
-    # The stock dhcp_timeout: udhcpd checks the address by ARP for 2 s before it offers
-    # it, within udhcpc's first request (dhcp: auto asks IPv4 once before it looks at IPv6).
-    render({"modules": [], "on_failure": "retry", "dhcp_timeout": 3, "dhcp_retries": 2,
+    render({"modules": [], "on_failure": "retry", "dhcp_timeout": 1, "dhcp_retries": 2,
             "tftp_retry_delay": 0, "interface_wait": 2}, tmp_path / "root")
     applets = applet_links(tmp_path / "applets")
     (work / "udhcpd.conf").write_text(UDHCPD_CONF)
@@ -290,9 +288,7 @@ def test_a_fresh_boot_whose_mount_all_fails_mounts_one_by_one(tmp_path: Path,
     for link in ("bin", "sbin", "lib", "lib64"):
         if Path("/" + link).is_symlink():
             (newroot / link).symlink_to(os.readlink("/" + link))
-    # The stock dhcp_timeout: udhcpd's offer (after its 2 s ARP check) comes within the
-    # first request.
-    render({"modules": [], "on_failure": "retry", "retry_delay": 600, "dhcp_timeout": 3,
+    render({"modules": [], "on_failure": "retry", "retry_delay": 600, "dhcp_timeout": 1,
             "dhcp_retries": 2, "tftp_retry_delay": 0}, newroot / "image")
     if fstab == "missing":
         (newroot / "image/etc/fstab").unlink()

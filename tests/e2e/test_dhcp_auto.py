@@ -7,9 +7,11 @@ Each site is two network namespaces the test makes (we are root): the client's, 
 as the site sees them. In a private mount namespace, tmpfs over /run (the lease, the
 resolv.conf) and /var/lib (dhcpcd's DUID and leases) keeps the host's files untouched.
 
-`auto` is IPv4 first, one request of it: on an IPv6-only site (router advertisements,
-stateful DHCPv6 with option 59) DHCPv6 follows that one request, not all dhcp_retries of
-them; where no router advertises, the order stays DHCPv4 (all of it), then DHCPv6.
+`auto` is IPv4 first, its requests of the first 4 s: on an IPv6-only site (router
+advertisements, stateful DHCPv6 with option 59) DHCPv6 follows them, not all dhcp_retries
+requests; where no router advertises, the order stays DHCPv4 (all of it), then DHCPv6.
+dnsmasq runs as sites run it, checking a new address by ping (up to 3 s) before its
+offer: a dual-stack site's late offer still comes within those 4 s.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from bootscripts import BUSYBOX, applet_links, rendered_variant
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
 DHCPCD = shutil.which("dhcpcd", path="/usr/sbin:/sbin:/usr/bin:/bin")
 DNSMASQ = shutil.which("dnsmasq", path="/usr/sbin:/sbin:/usr/bin:/bin")
-TIMEOUT, RETRIES = 1, 4
+TIMEOUT, RETRIES = 1, 6
+# auto's first look at DHCPv4 spans 4 s (init.sh's DHCP4_PATIENCE): FIRST requests.
+FIRST = 4
 
 pytestmark = [
     pytest.mark.slow,
@@ -115,7 +119,6 @@ interface=srv0
 bind-interfaces
 no-resolv
 no-hosts
-no-ping
 log-dhcp
 pid-file={work}/dnsmasq.pid
 dhcp-leasefile={work}/dnsmasq.leases
@@ -182,22 +185,24 @@ def run_site(tmp_path: Path, dnsmasq_lines: list[str], timeout: int = TIMEOUT,
         end=float((work / "end").read_text()) - start)
 
 
-def test_ipv6_only_site_gets_dhcpv6_after_one_dhcpv4_request(tmp_path: Path) -> None:
-    """No DHCPv4 server, a router advertising, stateful DHCPv6 with option 59: one
-    DISCOVER, then DHCPv6 at once (before: all RETRIES discovers, RETRIES x TIMEOUT s)."""
+def test_ipv6_only_site_gets_dhcpv6_after_4_s_of_dhcpv4(tmp_path: Path) -> None:
+    """No DHCPv4 server, a router advertising, stateful DHCPv6 with option 59: FIRST
+    DISCOVERs in 4 s, then DHCPv6 at once (before: all RETRIES discovers, RETRIES x
+    TIMEOUT s)."""
     site = run_site(tmp_path, IPV6_ONLY)
     discovers, solicits = site.discovers, site.solicits
-    assert len(discovers) == 1, site
-    # The first SOLICIT follows the one DISCOVER's timeout and dhcpcd's start, and the
-    # lease is there before the old order had even begun DHCPv6 (RETRIES x TIMEOUT =
-    # 4 s of discovers).
-    assert solicits and solicits[0] - discovers[0] < (RETRIES - 1) * TIMEOUT, site
+    assert len(discovers) == FIRST, site
+    # The first SOLICIT follows the first look's 4 s and dhcpcd's start, and the lease
+    # is there before the old order had even begun DHCPv6 (RETRIES x TIMEOUT = 6 s of
+    # discovers).
+    assert solicits and solicits[0] - discovers[0] < RETRIES * TIMEOUT, site
+    assert solicits[0] - discovers[0] >= FIRST * TIMEOUT - 0.5, site
     assert site.end < RETRIES * TIMEOUT, site
     assert site.status == "init=0", site.console
     assert site.init == [
         "init: DHCP on eth0",
-        f"init: no DHCP lease on eth0 within {TIMEOUT} s; an IPv6 router advertises there: "
-        "DHCPv6 first",
+        f"init: no DHCP lease on eth0 within {FIRST * TIMEOUT} s; an IPv6 router advertises "
+        "there: DHCPv6 first",
         "init: DHCPv6 on eth0"], site.console
     assert "family='6'" in site.lease
     assert "bootfile_url='tftp://[fd77::1]/pxelinux.0'" in site.lease
@@ -212,8 +217,8 @@ def test_without_router_advertisements_dhcpv4_keeps_all_its_requests_first(
     assert site.status == "init=1", site.console
     assert site.init == [
         "init: DHCP on eth0",
-        f"init: no DHCP lease on eth0 within {TIMEOUT} s and no IPv6 router advertises "
-        f"there: DHCP again, {RETRIES - 1} more requests",
+        f"init: no DHCP lease on eth0 within {FIRST * TIMEOUT} s and no IPv6 router "
+        f"advertises there: DHCP again, {RETRIES - FIRST} more requests",
         "init: no DHCP lease on eth0",
         "init: DHCPv6 on eth0",
         "init: no DHCPv6 lease on eth0",
@@ -225,33 +230,34 @@ def test_without_router_advertisements_dhcpv4_keeps_all_its_requests_first(
 
 def test_router_without_dhcpv6_then_the_rest_of_dhcpv4(tmp_path: Path) -> None:
     """A router advertises (SLAAC only) and no DHCP server answers at all: one DISCOVER,
-    DHCPv6 (no lease), then the other RETRIES - 1 discovers: all of them were sent."""
+    DHCPv6 (no lease), then the other RETRIES - FIRST discovers: all of them were sent."""
     site = run_site(tmp_path, ["enable-ra", "dhcp-range=fd77::,ra-only,64,1h"])
     assert site.status == "init=1", site.console
     assert site.init == [
         "init: DHCP on eth0",
-        f"init: no DHCP lease on eth0 within {TIMEOUT} s; an IPv6 router advertises there: "
-        "DHCPv6 first",
+        f"init: no DHCP lease on eth0 within {FIRST * TIMEOUT} s; an IPv6 router advertises "
+        "there: DHCPv6 first",
         "init: DHCPv6 on eth0",
         "init: no DHCPv6 lease on eth0",
-        f"init: DHCP on eth0 again, {RETRIES - 1} more requests",
+        f"init: DHCP on eth0 again, {RETRIES - FIRST} more requests",
         "init: no DHCP lease on eth0",
         f"init: net failed: no DHCP lease on eth0 after {RETRIES} requests {TIMEOUT} s apart",
     ], site.console
     discovers = site.discovers
     assert len(discovers) == RETRIES, site
     # DHCPv6's wait (RETRIES x TIMEOUT s) lies between the first discover and the others.
-    assert discovers[1] - discovers[0] >= RETRIES * TIMEOUT, site
+    assert discovers[FIRST] - discovers[FIRST - 1] >= RETRIES * TIMEOUT, site
 
 
 def test_dual_stack_site_leases_ipv4_from_the_first_request(tmp_path: Path) -> None:
     """DHCPv4 and the IPv6-only site's RA and DHCPv6 on one link: IPv4 first, as
-    before: one udhcpc, its first DISCOVER answered, no DHCPv6 at all."""
+    before: one udhcpc, no DHCPv6 at all, although dnsmasq's ping check holds its offer
+    back for up to 3 s (more than TIMEOUT: the first look waits 4 s)."""
     site = run_site(tmp_path, ["dhcp-range=10.0.2.100,10.0.2.199,255.255.255.0,1h",
                                "dhcp-boot=pxelinux.0", *IPV6_ONLY])
     assert site.status == "init=0", site.console
     assert site.init == ["init: DHCP on eth0"], site.console
     assert site.console.count("udhcpc: started") == 1
     assert "ip='10.0.2.1" in site.lease and "family='6'" not in site.lease
-    assert len(site.discovers) == 1, site
+    assert 1 <= len(site.discovers) <= FIRST, site
     assert site.solicits == [], site
