@@ -229,7 +229,7 @@ def test_without_router_advertisements_dhcpv4_keeps_all_its_requests_first(
 
 
 def test_router_without_dhcpv6_then_the_rest_of_dhcpv4(tmp_path: Path) -> None:
-    """A router advertises (SLAAC only) and no DHCP server answers at all: one DISCOVER,
+    """A router advertises (SLAAC only) and no DHCP server answers at all: FIRST DISCOVERs,
     DHCPv6 (no lease), then the other RETRIES - FIRST discovers: all of them were sent."""
     site = run_site(tmp_path, ["enable-ra", "dhcp-range=fd77::,ra-only,64,1h"])
     assert site.status == "init=1", site.console
@@ -245,7 +245,7 @@ def test_router_without_dhcpv6_then_the_rest_of_dhcpv4(tmp_path: Path) -> None:
     ], site.console
     discovers = site.discovers
     assert len(discovers) == RETRIES, site
-    # DHCPv6's wait (RETRIES x TIMEOUT s) lies between the first discover and the others.
+    # DHCPv6's wait (RETRIES x TIMEOUT s) lies between the first look's discovers and the others.
     assert discovers[FIRST] - discovers[FIRST - 1] >= RETRIES * TIMEOUT, site
 
 
