@@ -41,7 +41,9 @@ dhcpcd (DHCPv6), the config by TFTP over IPv6 from the server in option 59 (the 
 without the hex-IP names), then the kernel and initrd by TFTP or by http://[fd77::1]/
 URLs. The images are built with --set dhcp=ipv6, as an IPv6-only site would build them
 (or boot them with ip=dhcp6): with the stock "auto" (--ipv6-dhcp auto) the DHCP phase
-also holds udhcpc's unanswered DHCPv4 (dhcp_retries x dhcp_timeout, about 15 s). The
+also holds udhcpc's unanswered DHCPv4 requests of auto's first look (2 x 3 s: the lab's
+router advertises, so DHCPv6 comes next; an init.sh before round 3f waited for all of
+dhcp_retries x dhcp_timeout, about 15 s). The
 phases end at the same lines, the IPv6 ones where they differ ("init: DHCPv6 on",
 "dhcpcd: BOUND6"). The IPv6 floor is floor.yaml over the same lab: busybox tftp of
 [fd77::1] (the server of option 59), curl and busybox wget of http://[fd77::1]/vmlinuz;

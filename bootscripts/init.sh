@@ -107,23 +107,36 @@ client_arch_hex() {
 
 # dhcp_families: which DHCP to run, in order, in FAMILIES: 4 (udhcpc), 6 (dhcpcd: DHCPv6
 # and SLAAC). The firmware leaves no trace of the family it booted over, so "auto" tries
-# IPv4 first.
+# IPv4 first, but only its first DHCP_FIRST requests before a look at IPv6: 4first (those
+# requests), then 4rest (the others) and 6, or, when an IPv6 router has advertised on the
+# link by then, 6 and 4rest (see dhcp). The first look spans at least DHCP4_PATIENCE
+# seconds (4: dnsmasq checks a new address by ping for up to 3 s before it offers it,
+# busybox udhcpd by ARP for 2 s), so that an IPv4 server's first answer, late as it may
+# be, is still taken by the one udhcpc, as before. An IPv6-only site's DHCPv6 begins
+# after 2 x 3 s with the stock dhcp_timeout, not after all dhcp_retries (15 s).
+DHCP4_PATIENCE=4
 dhcp_families() {
 	case $PXE_DHCP in
-	auto | '') FAMILIES="4 6" ;;
+	auto | '')
+		FAMILIES="4 6" DHCP_FIRST=$PXE_DHCP_RETRIES
+		[ "$PXE_DHCP_TIMEOUT" -ge 1 ] &&
+			DHCP_FIRST=$(((DHCP4_PATIENCE + PXE_DHCP_TIMEOUT - 1) / PXE_DHCP_TIMEOUT))
+		[ "$DHCP_FIRST" -ge "$PXE_DHCP_RETRIES" ] || FAMILIES="4first 4rest 6"
+		;;
 	ipv4 | dhcp | 4) FAMILIES=4 ;;
 	ipv6 | dhcp6 | 6) FAMILIES=6 ;;
 	*) return 1 ;;
 	esac
 }
 
-# dhcp4 IFACE: a DHCPv4 lease from udhcpc.
+# dhcp4 IFACE [REQUESTS]: a DHCPv4 lease from udhcpc, REQUESTS (PXE_DHCP_RETRIES)
+# discovers PXE_DHCP_TIMEOUT s apart.
 dhcp4() {
 	# -O: option 66 (TFTP server), 67 (boot file), 209 (config file), 210 (path
 	# prefix), 211 (reboot time).
 	# shellcheck disable=SC2086 # arch_opt is two words or none
 	udhcpc -i "$1" -s "$PXE_ROOT$PXE_UDHCPC_SCRIPT" -f -q -n \
-		-t "$PXE_DHCP_RETRIES" -T "$PXE_DHCP_TIMEOUT" \
+		-t "${2:-$PXE_DHCP_RETRIES}" -T "$PXE_DHCP_TIMEOUT" \
 		-O 66 -O 67 -O 209 -O 210 -O 211 $arch_opt
 }
 
@@ -204,10 +217,29 @@ dhcp6_stop() {
 	wait "$1" 2>/dev/null
 }
 
+# ipv6_router_heard IFACE: the kernel has taken a router advertisement on IFACE, as its
+# own IPv6 autoconfiguration does from the moment the link is up: a route it made from
+# one is in /proc/net/ipv6_route with RTF_ADDRCONF (0x40000) in its flags (the default
+# route via that router, or the advertised on-link prefix). Read by the shell, no process;
+# false without IPv6 in the kernel.
+ipv6_router_heard() {
+	local flags device
+	[ -r /proc/net/ipv6_route ] || return 1
+	while read -r _ _ _ _ _ _ _ _ flags device; do
+		case $flags in
+		'' | *[!0-9a-f]*) continue ;;
+		esac
+		[ "$device" = "$1" ] && [ $((0x$flags & 0x40000)) != 0 ] && return 0
+	done </proc/net/ipv6_route
+	return 1
+}
+
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
-# IPv4 then IPv6 on each.
+# IPv4 then IPv6 on each (dhcp_families: with "auto", IPv6 after IPv4's first request
+# when an IPv6 router has advertised on the card).
 dhcp() {
-	local arch_opt='' interface tried ipl boot_nic families family what candidates
+	local arch_opt='' interface tried ipl boot_nic families step steps family what candidates
+	local requests again said more first_wait
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -227,24 +259,52 @@ dhcp() {
 	fi
 	ipl=$NIC_IPL
 	boot_nic=$NIC_OF
+	# auto's second DHCPv4 step: the DISCOVERs after the first DHCP_FIRST.
+	more="$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1})) more request"
+	[ "$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1}))" = 1 ] || more="${more}s"
+	first_wait=$((${DHCP_FIRST:-1} * PXE_DHCP_TIMEOUT))
 	for interface in $candidates; do
 		tried="$tried $interface"
 		nic_ipv6_early "$interface"
 		nic_up "$interface" || { warn "cannot bring $interface up"; continue; }
-		for family in $families; do
-			what=DHCP
-			[ "$family" = 6 ] && what=DHCPv6
-			if [ "$interface" = "$boot_nic" ]; then
-				say "$what on $interface (the boot device $ipl)"
+		steps=$families said=''
+		while [ -n "$steps" ]; do
+			step=${steps%% *}
+			steps=${steps#"$step"}
+			steps=${steps# }
+			family=${step%"${step#?}"}
+			what=DHCP requests=$PXE_DHCP_RETRIES again=''
+			case $step in
+			6) what=DHCPv6 ;;
+			4first) requests=$DHCP_FIRST ;;
+			4rest) requests=$((PXE_DHCP_RETRIES - DHCP_FIRST)) again=" again, $more" ;;
+			esac
+			# said: the line before told what comes now.
+			if [ -n "$said" ]; then
+				said=''
+			elif [ "$interface" = "$boot_nic" ]; then
+				say "$what on $interface$again (the boot device $ipl)"
 			else
-				say "$what on $interface"
+				say "$what on $interface$again"
 			fi
-			if "dhcp$family" "$interface"; then
+			if "dhcp$family" "$interface" "$requests"; then
 				[ -r "$PXE_STATE_DIR/dhcp.env" ] && return 0
 				fail "$what got a lease but $PXE_UDHCPC_SCRIPT did not record it in $PXE_STATE_DIR/dhcp.env"
 				return 1
 			fi
-			say "no $what lease on $interface"
+			if [ "$step" != 4first ]; then
+				say "no $what lease on $interface"
+			elif ipv6_router_heard "$interface"; then
+				# IPv6-only sites advertise a router, and DHCPv6 is what they answer; the
+				# rest of DHCPv4 waits for DHCPv6 to fail (steps were "4rest 6").
+				say "no DHCP lease on $interface within $first_wait s; an IPv6 router" \
+					"advertises there: DHCPv6 first"
+				steps="6 4rest"
+			else
+				say "no DHCP lease on $interface within $first_wait s and no IPv6 router" \
+					"advertises there: DHCP again, $more"
+				said=1
+			fi
 		done
 		ip link set dev "$interface" down
 	done

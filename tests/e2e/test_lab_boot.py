@@ -65,9 +65,14 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
     # The firmware: its address from the router advertisement, the boot file by TFTP.
     assert "Using IPv6 address: fd77::" in console
     assert "sent " in dhcp_log and "pxelinux.0 to fd77::" in dhcp_log, dhcp_log
-    # The image: no DHCPv4 answer, then a DHCPv6 lease with option 59, the config by
-    # TFTP over IPv6 (the lookup without the hex-IP steps), the files by HTTP over IPv6.
-    assert "init: no DHCP lease on eth0" in console
+    # The image (the stock dhcp: auto): no answer to DHCPv4's first look (two requests,
+    # 2 x 3 s: at least 4 s, as late DHCPv4 servers need), and the router had advertised
+    # on the card by then: DHCPv6 next, not after all five requests (15 s); then a
+    # DHCPv6 lease with option 59, the config by TFTP over IPv6 (the lookup without the
+    # hex-IP steps), the files by HTTP over IPv6.
+    assert ("init: no DHCP lease on eth0 within 6 s; an IPv6 router advertises there: "
+            "DHCPv6 first") in console
+    assert console.count("udhcpc: broadcasting discover") == 2, console[-5000:]
     assert "dhcpcd: BOUND6: eth0 fd77::" in console
     assert "boot file URL tftp://[fd77::1]/pxelinux.0" in console
     # init stops dhcpcd as soon as the lease is recorded, and dhcpcd ends at its TERM
