@@ -38,14 +38,10 @@ fi
 . "$PXE_LIB/facts.sh"
 # shellcheck source=lib/pxeboot/url.sh
 . "$PXE_LIB/url.sh"
-# shellcheck source=lib/pxeboot/ipconfig.sh
-. "$PXE_LIB/ipconfig.sh"
 # shellcheck source=lib/pxeboot/transfer.sh
 . "$PXE_LIB/transfer.sh"
 # shellcheck source=lib/pxeboot/fetch.sh
 . "$PXE_LIB/fetch.sh"
-# shellcheck source=lib/pxeboot/fetch-url.sh
-. "$PXE_LIB/fetch-url.sh"
 # shellcheck source=lib/pxeboot/config.sh
 . "$PXE_LIB/config.sh"
 # shellcheck source=lib/pxeboot/choose.sh
@@ -57,9 +53,12 @@ fi
 
 # need FILE: reads lib/pxeboot/FILE.sh the first time a boot needs it (once). A plain boot
 # (no menu, no prompt, no signatures, no LOCALBOOT) never reads these four: under TCG the
-# shell's reading of them was ~15 ms of every boot's CPU. Until then, the stubs below stand
-# for their functions: each reads its file (which replaces the stubs) and calls the real
-# one, or answers at once what the file would answer when it is not needed.
+# shell's reading of them was ~15 ms of every boot's CPU. Nor does a boot by TFTP alone
+# read fetch-url.sh (curl's URLs), nor one without pxeboot.* on the command line
+# ipconfig.sh: those two were ~8 ms more, spent while udhcpc waits for the CPU (the guest
+# is never idle during DHCP). Until then, the stubs below stand for their functions: each
+# reads its file (which replaces the stubs) and calls the real one, or answers at once
+# what the file would answer when it is not needed.
 NEEDED=''
 need() {
 	case " $NEEDED " in *" $1 "*) return 0 ;; esac
@@ -82,6 +81,14 @@ need() {
 		# shellcheck source=lib/pxeboot/localboot.sh
 		. "$PXE_LIB/localboot.sh"
 		;;
+	fetch-url)
+		# shellcheck source=lib/pxeboot/fetch-url.sh
+		. "$PXE_LIB/fetch-url.sh"
+		;;
+	ipconfig)
+		# shellcheck source=lib/pxeboot/ipconfig.sh
+		. "$PXE_LIB/ipconfig.sh"
+		;;
 	esac
 }
 # Signatures off (the default): nothing to plan or check.
@@ -92,6 +99,16 @@ console_show() { need prompt && console_show "$@"; }
 prompt_choose() { need prompt && prompt_choose "$@"; }
 menu_choose() { need menu && menu_choose "$@"; }
 localboot_run() { need localboot && localboot_run "$@"; }
+# Before fetch-url.sh is read no URL was planned and no curl of it runs: a file by TFTP
+# needs no place in the plan (a plan counts from its first URL file on), there is no
+# batch to take a file from or to stop (unless a ticker was left for a watch).
+fetch_via_url() { need fetch-url && fetch_via_url "$@"; }
+url_plan() { url_is "$1" || return 0; need fetch-url && url_plan "$@"; }
+url_plan_reset() { url_batch_stop; }
+url_batch_next() { return 1; }
+url_batch_stop() { [ -z "${TRANSFER_TICKER-}" ] || { need fetch-url && url_batch_stop; }; }
+URL_BATCH_PID=''
+ipconfig_parse() { need ipconfig && ipconfig_parse "$@"; }
 
 # No pathname expansion anywhere: config text and DHCP values are data, never patterns.
 set -f
@@ -168,7 +185,9 @@ else
 	WORK=$PXE_STATE_DIR/files # made by init's early start already (one mkdir for both)
 	[ -d "$WORK" ] || mkdir -p "$WORK" || die "cannot create work directory $WORK"
 fi
-url_prepare
+# fetch-url.sh's FIFO ($WORK/curl.fifo, for one curl of several files) with transfer.sh's,
+# made ahead while DHCP runs (in the guest init's early start made both already).
+transfer_prepare "$WORK/curl.fifo"
 
 # Started by /init before DHCP: everything above ran while DHCP did; now the lease.
 if [ -n "$LEASE_FIFO" ]; then

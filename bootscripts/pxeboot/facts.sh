@@ -15,6 +15,9 @@
 #          prefix and why), CLIENT_IP IP_HEX MAC UUID GATEWAY NETMASK BOOTFILE. SERVER
 #          is an IPv6 address in brackets ([fd77::1]) when it came from option 59.
 #          pxeconffile (option 209) stays under its udhcpc name.
+# Reads:   PXE_STATE_DIR, PXE_CMDLINE (/proc/cmdline), die and hex_lower_set (common.sh),
+#          url.sh's url_is url_check url_host url_dir, and ipconfig_parse (ipconfig.sh) for
+#          a command line naming pxeboot.* (pxeboot.sh reads that file only then).
 
 # ip_hex A.B.C.D: the address as 8 upper-case hex digits (192.168.2.91 -> C0A8025B).
 ip_hex() {
@@ -79,13 +82,18 @@ facts_read_lease() {
 	# shellcheck source=/dev/null # written by the udhcpc event script at boot
 	. "$PXE_STATE_DIR/dhcp.env"
 	# pxeboot.config= and pxeboot.server= from the command line (ipconfig.sh; /init
-	# has refused a malformed one already).
+	# has refused a malformed one already). Without "pxeboot." in it both stay empty, and
+	# pxeboot.sh never reads ipconfig.sh.
 	pxeboot_config='' pxeboot_server=''
 	cmdline=''
 	[ -r "${PXE_CMDLINE:-/proc/cmdline}" ] && IFS= read -r cmdline <"${PXE_CMDLINE:-/proc/cmdline}"
-	if ipconfig_parse "$cmdline"; then
-		pxeboot_config=$IPC_CONFIG pxeboot_server=$IPC_BOOT_SERVER
-	fi
+	case $cmdline in
+	*pxeboot.*)
+		if ipconfig_parse "$cmdline"; then
+			pxeboot_config=$IPC_CONFIG pxeboot_server=$IPC_BOOT_SERVER
+		fi
+		;;
+	esac
 }
 
 # udhcpc's names come from dhcp.env or, in a dry run, the environment.

@@ -50,12 +50,13 @@
 #                                    LOCAL next (fetch.sh then removes nothing; the part's
 #                                    offset in LOCAL is URL_BATCH_AT_OFFSET);
 #          url_batch_stop                 stops that curl, its files not taken yet removed
-#                                    (an initrd part cut back): for a boot that ends early;
-#          url_prepare                    makes its FIFO ahead (in WORK), before it is needed,
-#                                         with transfer.sh's (transfer_prepare).
+#                                    (an initrd part cut back): for a boot that ends early.
 # Reads:   PXE_HTTP_RETRIES PXE_HTTP_RETRY_DELAY PXE_HTTP_REDIRECTS PXE_HTTPS_CA
 #          PXE_HTTPS_INSECURE, PXE_ROOT, WORK, and transfer.sh's settings. Uses fd 3 (the
-#          FIFO's read end) while a curl for several files runs.
+#          FIFO's read end, $WORK/curl.fifo) while a curl for several files runs; that FIFO
+#          is made ahead with transfer.sh's (pxeboot.sh's transfer_prepare, while DHCP
+#          runs), else here when first needed. pxeboot.sh reads this file only when a boot
+#          first plans or fetches a URL (need fetch-url; its stubs stand in until then).
 
 URL_PLAN_N=0 URL_PLAN_AT=1 URL_BATCH_PID=''
 
@@ -157,13 +158,6 @@ url_curl() {
 	else
 		curl "$@" 2>"$log" &
 	fi
-}
-
-# url_prepare: the FIFO of one curl for several files, made ahead: pxeboot.sh calls it
-# while DHCP runs and the CPU is idle, so that url_batch_start starts no mkfifo; the
-# same mkfifo makes transfer_watch's ticker FIFO (transfer_prepare).
-url_prepare() {
-	transfer_prepare "$WORK/curl.fifo"
 }
 
 # url_plan LOCATION LOCAL [append]: the next file fetch will be asked for ("append": an

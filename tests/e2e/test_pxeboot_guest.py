@@ -210,7 +210,7 @@ def test_dhcp_tftp_and_boot_script_in_a_namespace(tmp_path: Path, applets: Path,
 # `/init boot`: modules (none), the interface, the early boot script, DHCP and the boot,
 # as PID 1 runs them, under strace.
 INIT_BOOT = SERVERS + """\
-strace -f -q -qq -e trace=execve -e signal=none -o {work}/execs \
+strace -f -q -qq -e trace=execve,setpriority -e signal=none -o {work}/execs \
     busybox sh {init} boot >{work}/init.out 2>&1
 echo "init=$?" >{work}/status
 ls -l {state}/files >{work}/files
@@ -222,8 +222,9 @@ def test_init_boot_brings_the_link_up_and_makes_the_fifos_with_few_processes(
     """`/init boot` up to the lease starts only the processes it needs: the interface
     comes up by its sysfs flags (the lease's address and route are the only `ip`
     processes), and the early boot script's lease FIFO and its work FIFOs (the
-    ticker's, curl's) are made by one mkfifo; the boot goes on to the download as
-    before (no kexec on the host: it ends there)."""
+    ticker's, curl's) are made by one mkfifo; that script runs at nice 19 (one renice),
+    so that reading its library leaves the CPU to udhcpc; the boot goes on to the
+    download as before (no kexec on the host: it ends there)."""
     work, state, tftp_root = tmp_path / "work", tmp_path / "state", tmp_path / "tftp"
     for directory in (work, tftp_root / "s390x" / "pxelinux.cfg"):
         directory.mkdir(parents=True)
@@ -255,6 +256,12 @@ def test_init_boot_brings_the_link_up_and_makes_the_fifos_with_few_processes(
     assert started.count("ip") == 2, started
     assert started.count("mkfifo") == 1, started
     assert started.count("mkdir") == 1, started
+    trace = (work / "execs").read_text().splitlines()
+    early = [line.split()[0] for line in trace if " execve(" in line and "--after-lease" in line]
+    assert len(early) == 1, trace
+    lowered = [line for line in trace if " setpriority(PRIO_PROCESS, " in line]
+    assert [line.split()[1:] for line in lowered] == [
+        ["setpriority(PRIO_PROCESS,", f"{early[0]},", "19)", "=", "0"]], lowered
     fifos = [line.split()[-1] for line in (work / "files").read_text().splitlines()
              if line.startswith("p")]
     assert sorted(fifos) == ["curl.fifo", "ticker.fifo"]
@@ -378,6 +385,45 @@ def test_early_boot_script_waits_for_the_lease(tmp_path: Path, applets: Path,
         assert (work / "state").read_text() == "waiting\nrc=1\n"
         assert "pxeboot: TFTP server 127.0.0.9 (from siaddr)" in out
         assert "no configuration file" in out or "cannot fetch config" in out, out
+
+
+# The boot script in guest mode with a recorded lease, the files it opens traced.
+TRACED_BOOT = """\
+strace -f -q -qq -e trace=openat -e signal=none -o {work}/opens \
+    busybox sh {pxeboot} >{work}/out 2>&1
+echo $? >{work}/status
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize(("cmdline", "server"), [
+    ("console=ttysclp0 BOOT_IMAGE=vmlinuz", "127.0.0.9 (from siaddr)"),
+    ("console=ttysclp0 pxeboot.server=127.0.0.7", "127.0.0.7 (from pxeboot.server=)"),
+], ids=["plain", "pxeboot.server"])
+def test_the_boot_reads_ipconfig_sh_only_for_a_pxeboot_parameter(
+        tmp_path: Path, applets: Path, namespace: list[str], cmdline: str, server: str) -> None:
+    """The lease's facts take pxeboot.config= and pxeboot.server= from the command line
+    (ipconfig.sh's parser); pxeboot.sh reads that file only when the command line names
+    a pxeboot.* parameter, so a plain boot spends no CPU on it while udhcpc runs."""
+    work, state = tmp_path / "work", tmp_path / "state"
+    work.mkdir()
+    state.mkdir()
+    (state / "dhcp.env").write_text("interface='lo'\nip='127.0.0.1'\nsiaddr='127.0.0.9'\n"
+                                    "boot_file='pxelinux.0'\n")
+    (work / "cmdline").write_text(cmdline + "\n")
+    root = render({"state_dir": str(state), "tftp_retries": 1, "tftp_retry_delay": 0},
+                  tmp_path / "root")
+    (work / "run.sh").write_text(TRACED_BOOT.format(work=work, pxeboot=root / "sbin/pxeboot"))
+    subprocess.run([*namespace, str(work / "run.sh")], timeout=120, check=True,
+                   env={"PATH": f"{applets}:/usr/bin:/bin", "PXE_CMDLINE": str(work / "cmdline")},
+                   capture_output=True)
+    out = (work / "out").read_text()
+    assert (work / "status").read_text() == "1\n", out  # no TFTP server: no config
+    assert f"pxeboot: TFTP server {server}" in out, out
+    opened = [Path(line.split('"')[1]).name for line in (work / "opens").read_text().splitlines()
+              if "/lib/pxeboot/" in line and "ENOENT" not in line]
+    assert "facts.sh" in opened and "fetch-url.sh" not in opened, opened
+    assert opened.count("ipconfig.sh") == ("pxeboot." in cmdline), opened
 
 
 # A TFTP server on the namespace's loopback, and the boot script with a lease of its own.

@@ -170,6 +170,45 @@ def test_one_curls_files_share_one_ticker_that_naps_without_a_process(
     assert sum(", SIGSTOP)" in line for line in lines) == 1  # paused once, between them
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("shell", [BUSYBOX, "dash"])
+def test_only_a_boot_by_url_reads_fetch_url_sh(image_root: Path, applets: Path,
+                                               tmp_path: Path, web: HttpServer,
+                                               shell: str) -> None:
+    """pxeboot.sh reads fetch-url.sh (curl's side, ~8 ms of a TCG guest's CPU with
+    ipconfig.sh, spent while udhcpc runs) when a boot first plans or fetches a URL: a
+    boot by TFTP alone never opens it, nor ipconfig.sh (a dry run reads no command line);
+    one by HTTP opens it once and fetches as before, in one curl."""
+    if shell == "dash" and not shutil.which("dash"):
+        pytest.skip("dash is not installed")
+    kernel, initrd = os.urandom(30_000), os.urandom(20_000)
+    serve(web.root, {"vmlinuz": kernel, "initrd.img": initrd})
+
+    def boot(name: str, files: dict[str, str | bytes]) -> tuple[Boot, list[str], Path]:
+        tftp, work, trace = (tmp_path / f"{name}.{part}" for part in ("tftp", "work", "trace"))
+        serve(tftp, files)
+        done = ok(run(image_root, applets, tftp, "--work-dir", str(work), shell=shell,
+                      under=("strace", "-f", "-q", "-qq", "-e", "trace=openat",
+                             "-e", "signal=none", "-o", str(trace))))
+        library = [Path(line.split('"')[1]).name for line in trace.read_text().splitlines()
+                   if "/lib/pxeboot/" in line and "ENOENT" not in line]
+        return done, library, work
+
+    plain, library, work = boot("tftp", {"vmlinuz": kernel, "initrd.img": initrd,
+                                         **label("vmlinuz", "initrd.img")})
+    assert plain.stdout.splitlines()[2:4] == ["kernel=vmlinuz", "initrd=initrd.img"]
+    assert (work / "kernel").read_bytes() == kernel and plain.curls == []
+    assert "fetch.sh" in library and "boot.sh" in library, library
+    assert "fetch-url.sh" not in library and "ipconfig.sh" not in library, library
+
+    by_url, library, work = boot("http", label(web.url("vmlinuz"), web.url("initrd.img")))
+    assert library.count("fetch-url.sh") == 1, library
+    assert "ipconfig.sh" not in library, library
+    assert [urls for _, urls in by_url.curls] == [[web.url("vmlinuz"), web.url("initrd.img")]]
+    assert (work / "kernel").read_bytes() == kernel
+    assert (work / "initrd").read_bytes() == initrd
+
+
 def test_under_dash_the_ticker_sleeps_and_a_stall_is_still_stopped(
         image_root: Path, applets: Path, tmp_path: Path) -> None:
     """dash's read has no -t: the ticker's naps fall back to `sleep`, and the looks
