@@ -235,11 +235,11 @@ ipv6_router_heard() {
 }
 
 # dhcp: a lease on the first of nic.sh's candidates that gets one (the boot card first),
-# IPv4 then IPv6 on each (dhcp_families: with "auto", IPv6 after IPv4's first request
-# when an IPv6 router has advertised on the card).
+# IPv4 then IPv6 on each (dhcp_families: with "auto", IPv6 after IPv4's first
+# DHCP_FIRST requests when an IPv6 router has advertised on the card).
 dhcp() {
 	local arch_opt='' interface tried ipl boot_nic families step steps family what candidates
-	local requests again said more first_wait
+	local requests again said rest more first_wait
 	dhcp_families || fail "dhcp '$PXE_DHCP' is not auto, ipv4 or ipv6" || return 1
 	families=$FAMILIES
 	if [ -n "$PXE_CLIENT_ARCH" ]; then
@@ -259,9 +259,10 @@ dhcp() {
 	fi
 	ipl=$NIC_IPL
 	boot_nic=$NIC_OF
-	# auto's second DHCPv4 step: the DISCOVERs after the first DHCP_FIRST.
-	more="$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1})) more request"
-	[ "$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1}))" = 1 ] || more="${more}s"
+	# auto's second DHCPv4 step: the REST of the DISCOVERs, after the first DHCP_FIRST.
+	rest=$((PXE_DHCP_RETRIES - ${DHCP_FIRST:-1}))
+	more="$rest more request"
+	[ "$rest" = 1 ] || more="${more}s"
 	first_wait=$((${DHCP_FIRST:-1} * PXE_DHCP_TIMEOUT))
 	for interface in $candidates; do
 		tried="$tried $interface"
@@ -277,7 +278,7 @@ dhcp() {
 			case $step in
 			6) what=DHCPv6 ;;
 			4first) requests=$DHCP_FIRST ;;
-			4rest) requests=$((PXE_DHCP_RETRIES - DHCP_FIRST)) again=" again, $more" ;;
+			4rest) requests=$rest again=" again, $more" ;;
 			esac
 			# said: the line before told what comes now.
 			if [ -n "$said" ]; then
