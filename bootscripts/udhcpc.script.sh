@@ -147,15 +147,6 @@ ipv4_marked() {
 	[ "$mark" != 0 ]
 }
 
-# interface_up: true when the interface is up already (IFF_UP in its sysfs flags).
-interface_up() {
-	local flags
-	[ -r "/sys/class/net/$interface/flags" ] || return 1
-	read -r flags <"/sys/class/net/$interface/flags" || return 1
-	case $flags in 0x*) ;; *) return 1 ;; esac
-	[ $((flags & 1)) = 1 ]
-}
-
 # configure_address: the lease's address on the interface. An address (and with it the
 # routes through the interface) of an earlier lease goes first; when this script put none
 # there (deconfig flushed it, or there never was one), no flush process.
@@ -266,7 +257,7 @@ case $1 in
 deconfig)
 	# udhcpc's first event, before any lease: no process for what is so already (the
 	# interface up, no address of ours on it, no facts recorded).
-	interface_up || ip link set dev "$interface" up
+	nic_up "$interface"
 	if ipv4_marked; then
 		ip -4 addr flush dev "$interface"
 		ipv4_mark 0

@@ -20,9 +20,8 @@
 #          nic_wait              waits up to PXE_INTERFACE_WAIT s for them to appear;
 #                                false (NIC_PROBLEM says why) when none did;
 #          nic_ipv6_early IFACE  before IFACE comes up: no duplicate address detection
-#                                on it unless PXE_IPV6_DAD is true (see below);
-#          nic_up IFACE          brings IFACE up (the kernel's /sys, not PXE_SYSFS);
-#                                false, with ip's message, when it cannot.
+#                                on it unless PXE_IPV6_DAD is true (see below).
+#          Bringing a card up is common.sh's nic_up (udhcpc's event script needs it too).
 # Reads:   PXE_INTERFACE PXE_INTERFACE_WAIT PXE_IPV6_DAD, PXE_SYSFS (default /sys: a test points it
 #          at a directory laid out like sysfs). Needs pathname expansion (init has it on).
 
@@ -149,21 +148,4 @@ nic_ipv6_early() {
 	esac
 	[ ! -w "/proc/sys/net/ipv6/conf/$1/accept_dad" ] ||
 		echo 0 2>/dev/null >"/proc/sys/net/ipv6/conf/$1/accept_dad" || :
-}
-
-# nic_up IFACE: IFACE up, by writing its sysfs flags with IFF_UP (0x1) added: the kernel
-# changes them as for `ip link set dev IFACE up` (dev_change_flags), without that process
-# (~10-30 ms under TCG, on the way to the lease). Where the write is refused (no sysfs,
-# no such interface, no permission), `ip` does it and says why it cannot.
-nic_up() {
-	local flags
-	if read -r flags 2>/dev/null <"/sys/class/net/$1/flags"; then
-		case $flags in
-		0x*)
-			[ $((flags & 1)) = 0 ] || return 0
-			{ echo $((flags | 1)) >"/sys/class/net/$1/flags"; } 2>/dev/null && return 0
-			;;
-		esac
-	fi
-	ip link set dev "$1" up
 }

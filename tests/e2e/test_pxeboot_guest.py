@@ -347,6 +347,35 @@ def test_event_script_records_each_lease_and_replaces_the_last(
     assert ".tmp" not in (work / "files").read_text()
 
 
+# udhcpc's first event on a card that is down, with no `ip` to be found (PATH empty).
+DECONFIG = """\
+set -e
+mount -t sysfs sysfs /sys
+{ip} link add eth0 type veth peer name srv0
+set +e
+interface=eth0 PATH=/nonexistent {busybox} sh {script} deconfig
+echo "deconfig=$?" >{work}/status
+{ip} -o link show dev eth0 >{work}/link
+"""
+
+
+def test_deconfig_brings_a_card_that_is_down_up_by_its_sysfs_flags(
+        tmp_path: Path, namespace: list[str]) -> None:
+    """The event script's deconfig brings the card up as init does (common.sh's nic_up:
+    the sysfs flags), so it needs no `ip` process for it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    root = render({"state_dir": str(tmp_path / "state")}, tmp_path / "root")
+    (work / "deconfig.sh").write_text(DECONFIG.format(
+        ip=IPROUTE, work=work, busybox=BUSYBOX, script=root / "etc/udhcpc/default.script"))
+    done = subprocess.run([*namespace, str(work / "deconfig.sh")], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (work / "status").read_text().split() == ["deconfig=0"], done.stderr
+    flags = (work / "link").read_text().partition("<")[2].partition(">")[0]
+    assert "UP" in flags.split(","), (work / "link").read_text()
+
+
 # /init starts the boot script before DHCP: it reads its library, then waits for a word.
 AFTER_LEASE = """\
 mkfifo {work}/lease.fifo
