@@ -74,7 +74,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +85,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 import composer.qemu.boot as qemu_boot  # noqa: E402
 from bench.report import splice  # noqa: E402
-from bench.tcg_jit import FlushWatch, flushes_between, monitor  # noqa: E402
+from bench.tcg_jit import FlushWatch, flushes_between, monitor_arguments  # noqa: E402
 from composer.errors import ComposerError  # noqa: E402
 from composer.qemu.boot import Site, boot_image  # noqa: E402
 from composer.qemu.lab import NATIVE, Lab, check_lab_tools  # noqa: E402
@@ -222,13 +222,14 @@ def tftp_root(root: Path, image: Path, files: Path, kernel: str, initrd: str) ->
 
 
 @contextmanager
-def qemu_arguments(rewrite: Callable[[str], str]) -> Iterator[None]:
+def qemu_arguments(rewrite: Callable[[str], str] = str,
+                   append: Sequence[str] = ()) -> Iterator[None]:
     """Each argument of the QEMU command that `compose boot` would run passed through
-    REWRITE, for the boots in this block."""
+    REWRITE, and APPEND after them, for the boots in this block."""
     original = qemu_boot.qemu_command
 
     def command(*args: Any, **kwargs: Any) -> list[str]:
-        return [rewrite(arg) for arg in original(*args, **kwargs)]
+        return [*(rewrite(arg) for arg in original(*args, **kwargs)), *append]
 
     qemu_boot.qemu_command = command
     try:
@@ -283,7 +284,7 @@ def boot(root: Path, expect: str, timeout: float, log: Path | None,
             watch = None
             if jit is not None:
                 jit.unlink(missing_ok=True)
-                stack.enter_context(monitor(jit))
+                stack.enter_context(qemu_arguments(append=monitor_arguments(jit)))
                 watch = stack.enter_context(FlushWatch(jit))
             result = boot_image(root / "pxelinux.0", tftp_dir=root, expect=expect,
                                 timeout=timeout, console=console, site=site)

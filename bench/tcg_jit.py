@@ -17,35 +17,21 @@ each answer, so the count is opt-in: a bench without it runs QEMU as `compose bo
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from composer.qemu import boot as qemu_boot
 
 FLUSHES = re.compile(r"TB flush count\s+(\d+)")
 LINE = re.compile(r"^#tcg-flushes (\d+)$")
 
 
-@contextlib.contextmanager
-def monitor(path: Path) -> Iterator[None]:
-    """The QEMU command of the boots in this block with a monitor on the UNIX socket PATH."""
-    original = qemu_boot.qemu_command
-
-    def command(*args: Any, **kwargs: Any) -> list[str]:
-        return [*original(*args, **kwargs), "-monitor", f"unix:{path},server=on,wait=off"]
-
-    qemu_boot.qemu_command = command
-    try:
-        yield
-    finally:
-        qemu_boot.qemu_command = original
+def monitor_arguments(path: Path) -> list[str]:
+    """QEMU's options for a monitor on the UNIX socket PATH that FlushWatch can ask (the
+    bench appends them to each boot's command: boot_phases.qemu_arguments)."""
+    return ["-monitor", f"unix:{path},server=on,wait=off"]
 
 
 class FlushWatch:
