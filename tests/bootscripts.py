@@ -27,6 +27,12 @@ busybox udhcpd -f {work}/udhcpd.conf >{work}/udhcpd.log 2>&1 &
 """
 
 
+def card_up(listing: str) -> bool:
+    """Whether `ip -o link show`'s LISTING has UP among the card's flags."""
+    flags = listing.partition("<")[2].partition(">")[0]
+    return "UP" in flags.split(",")
+
+
 def applet_links(directory: Path) -> Path:
     """DIRECTORY (created) holding one link to busybox per applet it lists."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from bootscripts import BUSYBOX, CARD_AND_UDHCPD, applet_links, rendered_variant
+from bootscripts import BUSYBOX, CARD_AND_UDHCPD, applet_links, card_up, rendered_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 IPROUTE = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
@@ -222,12 +222,6 @@ def nic_up(tmp_path: Path, mode: str, card: str, with_ip: bool) -> subprocess.Co
     return subprocess.run(["unshare", "-rnm", BUSYBOX, "sh", "-c", script], capture_output=True,
                           text=True, timeout=30, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                                                       "PXE_TAG": "init", "PXE_VERBOSITY": "1"})
-
-
-def card_up(listing: str) -> bool:
-    """Whether `ip -o link show`'s LISTING has UP among the card's flags."""
-    flags = listing.partition("<")[2].partition(">")[0]
-    return "UP" in flags.split(",")
 
 
 @pytest.mark.skipif(IPROUTE is None, reason="iproute2's ip is needed for veth cards")
