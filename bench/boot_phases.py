@@ -14,7 +14,8 @@ by URL on an HTTP server bound to 127.0.0.1 (10.0.2.2 in the guest). The config 
 pxelinux.cfg/default, so the boot script asks for every name syslinux tries before it.
 Every console line is time-stamped on the host as it arrives; the phases are the times
 between the lines that end them (the first "starting kernel" is the firmware's, the
-last the boot script's).
+last the boot script's); the last row, the kexec'd kernel up to its own "Run /init", is
+outside "our own work" but shows what --tb-size costs there.
 
 "before" is the image built from a git worktree of --base (default: the merge-base of
 HEAD and main), "after" the one built from this tree; the floor is bench/recipes/
@@ -119,6 +120,7 @@ PHASES = [
     ("kernel transfer", "kernel's last progress line", None),
     ("(after the download)", '"kernel NAME"', r"^pxeboot: kernel "),
     ("initrd, kexec", '"starting kernel"', r"^pxeboot: starting kernel"),
+    ("second kernel", 'its "Run /init"', r"Run /init as init process"),
 ]
 RATE = re.compile(r"^pxeboot: \S*vmlinuz: .*?([0-9.]+) MB/s$")
 
@@ -441,8 +443,9 @@ def main() -> None:
                         default=Path.home() / ".cache/composer/sysroot-s390x")
     parser.add_argument("--tb-size", type=int, default=16, metavar="MB",
                         help="TCG's translation cache in MB (default 16, as `compose boot`; "
-                             "a bigger one is not flushed during the boot script, but makes "
-                             "the second kernel's start slower)")
+                             "a bigger one is flushed less often during the boot script, but "
+                             "when none falls between the boot script and kexec the second "
+                             "kernel takes about a minute to start: its row)")
     parser.add_argument("--tcg-flushes", action="store_true",
                         help="count TCG's translation cache flushes in each boot's window "
                              "(QEMU's monitor, `info jit`, asked 10 times a second: see "

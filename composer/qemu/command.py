@@ -63,7 +63,11 @@ def qemu_command(qemu: str, tftp: Path, bootfile: str, *, memory: int = 1024,
     """The guest: one virtio-net-ccw NIC as boot device on QEMU's user network, whose
     DHCP hands out `bootfile` and whose TFTP serves `tftp`, then DISKS as raw
     virtio-blk-ccw disks (for a LOCALBOOT re-IPL). tb-size=16 keeps TCG's translation
-    cache small, which makes a kexec'd second kernel decompress ~7x faster. Without
+    cache small, so it is flushed several times a boot and few translations of the first
+    kernel's code are left when a kexec'd kernel is moved over it: each store to a page
+    still holding one takes QEMU's invalidation path, and with no flush between the boot
+    script and kexec (64 MB) the second kernel took 62 s to reach /init, 3.2 s at 16 or
+    32 MB (BENCHMARKS.md, round 3g). Without
     REBOOT a guest reboot or re-IPL ends QEMU (-no-reboot). UNWIRED_NICS cards connected
     to nothing (each on a hub of its own) come first, so the boot card is not the first
     CCW device; which one Linux names eth0 varies from boot to boot here, so the image
