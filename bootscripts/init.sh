@@ -147,6 +147,9 @@ dhcp4() {
 # (`persistent` in dhcpcd.conf: the addresses and routes stay). The event script says
 # so on the FIFO $PXE_STATE_DIR/dhcp6.fifo, which init holds open for reading and writing
 # (fd 5: neither side's open blocks), so init wakes at the lease, not at a poll tick.
+# dhcpcd's own messages (with -q its warnings and errors) go to a file, shown when it
+# has stopped (dhcpcd_messages); the event script's lines come to the console as they
+# happen (it writes them to dhcpcd's standard output); with -d, all of it comes live.
 dhcp6() {
 	local noise=-q ticks=0 pid fifo="$PXE_STATE_DIR/dhcp6.fifo" modprobe=''
 	[ "$PXE_VERBOSITY" -ge 2 ] && noise=-d
@@ -163,20 +166,38 @@ dhcp6() {
 	DHCP6_WAKE=
 	[ ! -e "$fifo" ] || rm -f "$fifo"
 	mkfifo -m 0600 "$fifo" 2>/dev/null && command exec 5<>"$fifo" && DHCP6_WAKE=1
-	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" 5>&- &
+	{ [ "$noise" = -q ] && command exec 6>"$PXE_STATE_DIR/dhcpcd.err"; } 2>/dev/null ||
+		command exec 6>&2
+	dhcpcd -6 -B $noise -f "$PXE_ROOT/etc/dhcpcd.conf" -c "$PXE_ROOT$PXE_UDHCPC_SCRIPT" "$1" \
+		2>&6 5>&- 6>&- &
 	pid=$!
+	exec 6>&-
 	while [ ! -r "$PXE_STATE_DIR/dhcp.env" ] && running "$pid" &&
 		[ "$ticks" -lt $((PXE_DHCP_TIMEOUT * PXE_DHCP_RETRIES * 5)) ]; do
 		dhcp6_wait 0.2
 		ticks=$((ticks + 1))
 	done
 	dhcp6_stop "$pid"
+	dhcpcd_messages "$PXE_STATE_DIR/dhcpcd.err"
 	# The path first, then init's end: an event script that finds no FIFO writes none,
 	# and none opens it after its last reader is gone (that open would block).
 	rm -f "$fifo"
 	[ -z "$DHCP6_WAKE" ] || exec 5>&-
 	[ -z "$modprobe" ] || echo "$modprobe" >/proc/sys/kernel/modprobe
 	[ -r "$PXE_STATE_DIR/dhcp.env" ]
+}
+
+# dhcpcd_messages FILE: what dhcpcd said into FILE, on the console, then FILE removed;
+# all of it but "dhcp_vendor: No such process", which dhcpcd says at every start on
+# s390x: it takes its vendor class from a "Manufacturer" line of /proc/cpuinfo, which
+# s390x's has not, and then sends none (harmless: the image asks for none).
+dhcpcd_messages() {
+	local line
+	[ -s "$1" ] || { rm -f "$1"; return 0; }
+	while IFS= read -r line || [ -n "$line" ]; do
+		[ "$line" = "dhcp_vendor: No such process" ] || printf '%s\n' "$line" >&2
+	done <"$1"
+	rm -f "$1"
 }
 
 # dhcp6_wait SECONDS: up to SECONDS (fractions too), less when the event script writes to

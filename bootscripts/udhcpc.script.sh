@@ -237,6 +237,9 @@ wait_dad() {
 # dhcpcd_event: a DHCPv6 event from dhcpcd ($reason, new_dhcp6_*).
 dhcpcd_event() {
 	PXE_TAG=dhcpcd RENAME=1
+	# dhcpcd's standard error is init's file of dhcpcd's own messages (shown when it has
+	# stopped): this script's lines go to its standard output, the console, at once.
+	exec 2>&1
 	# shellcheck disable=SC2034 # read through $FACTS
 	family=6 bootfile_url=${new_dhcp6_bootfile_url-} ip=''
 	ip6=${new_dhcp6_ia_na1_ia_addr1:-$(global_ipv6 "$interface")}

@@ -146,11 +146,13 @@ class Site:
 
 
 def run_site(tmp_path: Path, dnsmasq_lines: list[str], timeout: int = TIMEOUT,
-             retries: int = RETRIES, init_sh: str | None = None) -> Site:
-    """/init net (dhcp: auto, TIMEOUT s, RETRIES requests) against dnsmasq serving
+             retries: int = RETRIES, init_sh: str | None = None, dhcp: str = "auto",
+             dhcpcd_conf: str = "", programs: Path | None = None) -> Site:
+    """/init net (dhcp: DHCP, TIMEOUT s, RETRIES requests) against dnsmasq serving
     DNSMASQ_LINES on the other end of the card's link; INIT_SH, when given, is the /init
     instead of this tree's (bench/dhcp_auto.py's "before": an older bootscripts/init.sh,
-    which the image holds as it is)."""
+    which the image holds as it is); DHCPCD_CONF is added to the image's dhcpcd.conf;
+    PROGRAMS, a directory found first on init's PATH."""
     if os.geteuid() != 0:
         pytest.skip("the site is two network namespaces: run as root (CI does)")
     if None in (IPROUTE, DHCPCD, DNSMASQ):
@@ -158,16 +160,19 @@ def run_site(tmp_path: Path, dnsmasq_lines: list[str], timeout: int = TIMEOUT,
     work = tmp_path / "work"
     work.mkdir()
     root = rendered_variant(tmp_path / "root", {
-        "modules": [], "interface": "eth0", "dhcp": "auto", "dhcp_timeout": timeout,
+        "modules": [], "interface": "eth0", "dhcp": dhcp, "dhcp_timeout": timeout,
         "dhcp_retries": retries, "resolv_conf": "/run/resolv.conf", "verbosity": 1})
     if init_sh is not None:
         (root / "init").write_text(init_sh)
+    conf = root / "etc" / "dhcpcd.conf"
+    conf.write_text(conf.read_text() + dhcpcd_conf)
     (work / "wire.py").write_text(WIRE)
     (work / "dnsmasq.conf").write_text(DNSMASQ_BASE.format(work=work)
                                        + "\n".join(dnsmasq_lines) + "\n")
     (work / "site.sh").write_text(SITE.format(ip=IPROUTE, work=work, python=sys.executable,
                                               dnsmasq=DNSMASQ, init=root / "init"))
-    env = {"PATH": f"{applet_links(tmp_path / 'applets')}:/usr/sbin:/usr/bin:/sbin:/bin"}
+    path = f"{applet_links(tmp_path / 'applets')}:/usr/sbin:/usr/bin:/sbin:/bin"
+    env = {"PATH": f"{programs}:{path}" if programs else path}
     done = subprocess.run(["unshare", "-nmpf", "--mount-proc", BUSYBOX, "sh",
                            str(work / "site.sh")], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -261,3 +266,30 @@ def test_dual_stack_site_leases_ipv4_from_the_first_request(tmp_path: Path) -> N
     assert "ip='10.0.2.1" in site.lease and "family='6'" not in site.lease
     assert 1 <= len(site.discovers) <= FIRST, site
     assert site.solicits == [], site
+
+
+def test_dhcpcd_says_what_is_wrong_but_not_its_s390x_vendor_class_complaint(
+        tmp_path: Path) -> None:
+    """On s390x dhcpcd starts with "dhcp_vendor: No such process" (no "Manufacturer" in
+    /proc/cpuinfo for its vendor class), harmless, at every DHCPv6 boot: the console
+    leaves it out. Here a dhcpcd that says it first, then is the host's dhcpcd, whose
+    config has an option it does not know: that complaint still reaches the console, and
+    the event script's lease line comes as it happens, before init goes on."""
+    programs = tmp_path / "programs"
+    programs.mkdir()
+    wrapper = programs / "dhcpcd"
+    wrapper.write_text(f'#!/bin/sh\necho "dhcp_vendor: No such process" >&2\n'
+                       f'exec {DHCPCD} "$@"\n')
+    wrapper.chmod(0o755)
+    site = run_site(tmp_path, IPV6_ONLY, dhcp="ipv6", programs=programs,
+                    dhcpcd_conf="composer_test_unknown_option\n")
+    assert site.status == "init=0", site.console
+    assert "family='6'" in site.lease
+    lines = site.console.splitlines()
+    assert not [line for line in lines if "dhcp_vendor" in line], site.console
+    complaint = [i for i, line in enumerate(lines)
+                 if "unknown option: composer_test_unknown_option" in line]
+    bound = [i for i, line in enumerate(lines) if line.startswith("dhcpcd: BOUND6: eth0 fd77::")]
+    assert complaint and bound, site.console
+    # dhcpcd's own words when it has stopped; the lease line live, before them.
+    assert bound[0] < complaint[0], site.console
