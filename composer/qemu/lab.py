@@ -145,6 +145,11 @@ class Lab:
         if not self.ipv4:  # IPv6 only: not even loopback's 127.0.0.1
             self.ip("addr", "del", "127.0.0.1/8", "dev", "lo")
         self.ip("link", "add", BRIDGE, "type", "bridge", "forward_delay", "0")
+        # The bridge's link-local address usable as soon as it is up (no duplicate
+        # address detection: nothing else is on this link but the guest), so that
+        # dnsmasq's router advertisements, which go out from it, answer the firmware's
+        # first solicitation rather than a second after it.
+        run([*self.exec_prefix(), "sysctl", "-q", "-w", f"net.ipv6.conf.{BRIDGE}.accept_dad=0"])
         if self.vlan is None:
             self.ip("tuntap", "add", "dev", self.tap, "mode", "tap")
         else:

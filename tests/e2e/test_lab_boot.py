@@ -62,8 +62,10 @@ def test_ipv6_only_firmware_dhcpv6_tftp_then_image_dhcpv6_and_http(
         dhcp_log, served = lab.log("dnsmasq.log"), site.requests(lab)
     console = done.stdout
     assert done.returncode == 0, console[-5000:] + done.stderr
-    # The firmware: its address from the router advertisement, the boot file by TFTP.
-    assert "Using IPv6 address: fd77::" in console
+    # The firmware: its address from the router advertisement, the boot file by TFTP
+    # (on failure, the firmware's part of the console and what dnsmasq logged).
+    firmware = console[:console.find("Linux version")]
+    assert "Using IPv6 address: fd77::" in firmware, firmware + dhcp_log
     assert "sent " in dhcp_log and "pxelinux.0 to fd77::" in dhcp_log, dhcp_log
     # The image (the stock dhcp: auto): no answer to DHCPv4's first look (two requests,
     # 2 x 3 s: at least 4 s, as late DHCPv4 servers need), and the router had advertised
