@@ -193,10 +193,11 @@ dhcp6() {
 # s390x's has not, and then sends none (harmless: the image asks for none).
 dhcpcd_messages() {
 	local line
-	[ -s "$1" ] || { rm -f "$1"; return 0; }
-	while IFS= read -r line || [ -n "$line" ]; do
-		[ "$line" = "dhcp_vendor: No such process" ] || printf '%s\n' "$line" >&2
-	done <"$1"
+	if [ -s "$1" ]; then
+		while IFS= read -r line || [ -n "$line" ]; do
+			[ "$line" = "dhcp_vendor: No such process" ] || printf '%s\n' "$line" >&2
+		done <"$1"
+	fi
 	rm -f "$1"
 }
 
