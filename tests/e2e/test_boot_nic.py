@@ -203,7 +203,6 @@ mount -t sysfs -o {mode} sysfs /sys
 {iproute} link add v0 type veth peer name v1
 set +e
 . {root}/bootscripts/pxeboot/common.sh
-. {root}/bootscripts/pxeboot/nic.sh
 PATH={path_ip}
 nic_up {card}
 echo "nic_up=$?"
